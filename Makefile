@@ -1,0 +1,51 @@
+# The README's commands. Every target installs what it needs first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 8000
+
+.PHONY: help install tools run lint unit test test-image e2e bench bench-image bench-gitops
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(VENV)/.installed  ## Create or update .venv from the pinned requirements (idempotent)
+
+$(VENV)/.installed: requirements.txt requirements.dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements.dev.txt
+	touch $@
+
+tools: install  ## Install the system tools the integration tests drive (apt as root, npm)
+	$(BIN)/python scripts/install_tools.py
+
+run: install  ## Serve with hot reload on http://127.0.0.1:$(PORT), one log line per request
+	APP_ACCESS_LOG=true $(BIN)/uvicorn app.main:app --reload --reload-dir app \
+		--host 127.0.0.1 --port $(PORT)
+
+lint: install  ## Check format and lint with ruff
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+unit: install  ## The tests that need no system tools (what the pipeline's test job runs)
+	$(BIN)/pytest -m "not image and not e2e" $(PYTEST_ARGS)
+
+test: tools lint  ## Everything: lint, then the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-image: tools  ## The container image tests only
+	$(BIN)/pytest -m image $(PYTEST_ARGS)
+
+e2e: tools  ## Run the whole GitLab pipeline locally with gitlab-ci-local
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+bench: tools  ## Service throughput and latency against its ceiling and the seed-style baseline
+	$(BIN)/python -m bench.service
+
+bench-image: tools  ## Image size and rebuild time against a seed-style Dockerfile
+	$(BIN)/python -m bench.image
+
+bench-gitops: install  ## Write-back latency on a small and a large remote, and racing deploys
+	$(BIN)/python -m bench.gitops

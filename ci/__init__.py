@@ -1,0 +1,1 @@
+"""The delivery tooling the pipeline runs: ``python -m ci COMMAND``."""

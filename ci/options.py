@@ -1,0 +1,21 @@
+"""Flags backed by environment variables: every flag can also be set by its variable."""
+
+import argparse
+import os
+
+
+def env_flag(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    *envvars: str,
+    default: str | None = None,
+    **kwargs,
+) -> None:
+    """Add ``flag`` whose default is the first set variable of ``envvars``, else ``default``.
+
+    The help text names the variables, so ``--help`` documents them.
+    """
+    value = next((os.environ[name] for name in envvars if os.environ.get(name)), default)
+    names = " or ".join(f"${name}" for name in envvars)
+    help_text = kwargs.pop("help", "")
+    parser.add_argument(flag, default=value, help=f"{help_text} (env: {names})".strip(), **kwargs)

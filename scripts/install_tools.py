@@ -1,0 +1,67 @@
+"""Install the system tools that the integration tests drive, where this machine allows it.
+
+As root with apt (CI, a fresh Debian box) the missing Debian packages are installed; the npm tools
+go into ./node_modules from package.json. Elsewhere it says what is missing and the tests that
+need it skip (or fail, under CI=true).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+# Command on PATH -> the Debian package that provides it.
+DEBIAN_COMMANDS = {
+    "buildah": "buildah",
+    "skopeo": "skopeo",
+    "docker-registry": "docker-registry",
+    "debootstrap": "debootstrap",
+    "rsync": "rsync",
+    "wrk": "wrk",
+    "htpasswd": "apache2-utils",
+    "nginx": "nginx-light",
+    "fcgiwrap": "fcgiwrap",
+}
+ROOT = Path(__file__).resolve().parent.parent
+NPM_MARKER = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
+
+
+def missing_packages() -> list[str]:
+    """The Debian packages whose command is not on PATH (sbin included)."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return sorted({pkg for cmd, pkg in DEBIAN_COMMANDS.items() if not shutil.which(cmd, path=path)})
+
+
+def install_debian(packages: list[str]) -> None:
+    if not packages:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"install_tools: not root with apt; missing: {' '.join(packages)}", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True,
+        env=env,
+    )
+
+
+def install_npm() -> None:
+    if NPM_MARKER.exists():
+        return
+    if not shutil.which("npm"):
+        print("install_tools: npm not found; gitlab-ci-local not installed", file=sys.stderr)
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], check=True, cwd=ROOT)
+
+
+def main() -> int:
+    install_debian(missing_packages())
+    install_npm()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
