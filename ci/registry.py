@@ -1,0 +1,204 @@
+"""Container registry access over the OCI distribution HTTP API, and ECR credentials.
+
+Shared by ``build`` (skip when the tag is already pushed) and ``deploy --verify-image``.
+"""
+
+import base64
+import json
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ci.errors import CiError, UsageError
+
+# Manifest media types a registry may hold for a tag (single image or multi-arch index).
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
+TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """``registry/name:tag``; ``registry`` is ``host[:port]`` optionally followed by a path."""
+
+    registry: str
+    name: str
+    tag: str
+
+    @property
+    def repository(self) -> str:
+        """``registry/name``: what ``IMAGE_REPOSITORY`` and the chart's image.repository hold."""
+        return f"{self.registry}/{self.name}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def host(self) -> str:
+        return self.registry.split("/", 1)[0]
+
+    @property
+    def path(self) -> str:
+        """The repository path inside the registry (``prefix/name``), as the API and ECR name it."""
+        prefix = self.registry.partition("/")[2]
+        return f"{prefix}/{self.name}" if prefix else self.name
+
+    @classmethod
+    def parse(cls, reference: str) -> "ImageRef":
+        """Split ``registry/name:tag``: the first path segment is the registry."""
+        repository, sep, tag = reference.rpartition(":")
+        if not sep or "/" in tag or "/" not in repository:
+            raise UsageError(f"image reference {reference!r} is not REGISTRY/NAME:TAG")
+        registry, _, name = repository.rpartition("/")
+        return cls(registry=registry, name=name, tag=tag)
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    username: str
+    password: str = field(repr=False)
+
+
+def insecure_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """``REGISTRY_INSECURE=true``: plain http, no TLS verification (local test registries)."""
+    env = os.environ if environ is None else environ
+    return env.get("REGISTRY_INSECURE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _basic(auth: RegistryAuth) -> str:
+    token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+    return f"Basic {token}"
+
+
+def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="...",service="..."`` -> ("bearer", {"realm": ..., "service": ...})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params: dict[str, str] = {}
+    for part in urllib.request.parse_http_list(rest):
+        key, _, value = part.partition("=")
+        params[key.strip().lower()] = value.strip().strip('"')
+    return scheme.lower(), params
+
+
+class _Client:
+    def __init__(self, image: ImageRef, insecure: bool) -> None:
+        self.image = image
+        self.scheme = "http" if insecure else "https"
+        self.context = None
+        if insecure:
+            self.context = ssl.create_default_context()
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+
+    def request(self, method: str, url: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        req = urllib.request.Request(url, method=method, headers=headers)
+        kwargs = {"timeout": TIMEOUT_SECONDS}
+        if url.startswith("https:") and self.context is not None:
+            kwargs["context"] = self.context
+        try:
+            with urllib.request.urlopen(req, **kwargs) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), b""
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise CiError(f"registry {self.image.registry} is unreachable: {reason}") from None
+
+    def bearer_token(self, params: dict[str, str], auth: RegistryAuth | None) -> str:
+        realm = params.get("realm")
+        if not realm:
+            raise CiError(f"registry {self.image.registry} sent a token challenge without realm")
+        query = {"scope": f"repository:{self.image.path}:pull"}
+        if params.get("service"):
+            query["service"] = params["service"]
+        url = f"{realm}?{urllib.parse.urlencode(query)}"
+        headers = {"Authorization": _basic(auth)} if auth else {}
+        status, _, body = self.request("GET", url, headers)
+        if status in (401, 403):
+            raise CiError(f"registry {self.image.registry} rejected the credentials")
+        if status != 200:
+            raise CiError(f"registry {self.image.registry} token endpoint answered HTTP {status}")
+        data = json.loads(body or b"{}")
+        token = data.get("token") or data.get("access_token")
+        if not token:
+            raise CiError(f"registry {self.image.registry} token endpoint sent no token")
+        return token
+
+
+def image_exists(image: ImageRef, auth: RegistryAuth | None, insecure: bool = False) -> bool:
+    """Whether ``image.tag`` exists in the registry (HEAD on the manifest).
+
+    Raises CiError (one line) when the registry cannot be reached or refuses the credentials.
+    """
+    client = _Client(image, insecure)
+    url = f"{client.scheme}://{image.host}/v2/{image.path}/manifests/{image.tag}"
+    headers = {"Accept": MANIFEST_TYPES}
+    if auth:
+        headers["Authorization"] = _basic(auth)
+    status, response_headers, _ = client.request("HEAD", url, headers)
+    if status == 401:
+        challenge = next(
+            (v for k, v in response_headers.items() if k.lower() == "www-authenticate"), ""
+        )
+        scheme, params = _parse_challenge(challenge)
+        if scheme == "bearer":
+            token = client.bearer_token(params, auth)
+            headers["Authorization"] = f"Bearer {token}"
+            status, _, _ = client.request("HEAD", url, headers)
+    if status == 200:
+        return True
+    if status == 404:
+        return False
+    if status in (401, 403):
+        what = "rejected the credentials" if auth else "requires credentials"
+        raise CiError(f"registry {image.registry} {what}")
+    raise CiError(f"registry {image.registry} answered HTTP {status} for {image.reference}")
+
+
+def ecr_client(region: str | None, endpoint_url: str | None):
+    """A boto3 ECR client; the endpoint override points it at a local moto server in tests."""
+    import boto3  # the pipeline's venv has it; imported here so planning needs no AWS SDK
+
+    if not region:
+        raise UsageError("AWS region is not set (--region or AWS_REGION)")
+    return boto3.client("ecr", region_name=region, endpoint_url=endpoint_url or None)
+
+
+def aws_error(error: Exception, action: str) -> CiError:
+    """A one-line CiError for a failed AWS call (no credentials, unreachable, refused)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return CiError(
+            f"{action}: no AWS credentials (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
+    if isinstance(error, EndpointConnectionError):
+        return CiError(f"{action}: AWS endpoint unreachable ({error.kwargs.get('endpoint_url')})")
+    if isinstance(error, ClientError):
+        err = error.response.get("Error", {})
+        return CiError(f"{action}: {err.get('Code', 'error')}: {err.get('Message', '')}".strip())
+    return CiError(f"{action}: {error}")
+
+
+def ecr_auth(region: str | None, endpoint_url: str | None) -> RegistryAuth:
+    """Registry credentials from ECR's GetAuthorizationToken (base64 ``AWS:password``)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = ecr_client(region, endpoint_url)
+    try:
+        data = client.get_authorization_token()["authorizationData"][0]
+    except (BotoCoreError, ClientError) as error:
+        raise aws_error(error, "ECR get-authorization-token failed") from None
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return RegistryAuth(username=username, password=password)
