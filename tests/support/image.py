@@ -1,0 +1,132 @@
+"""A local base image for building the Dockerfile where no registry image can be pulled.
+
+``local_base_image()`` debootstraps a minimal Debian with python3 (about 100 s), keeps the root
+filesystem as a tarball under ``${XDG_CACHE_HOME:-~/.cache}/python-microservice/`` keyed by a hash
+of the debootstrap arguments, and imports it into buildah's storage as
+``localhost/python-microservice-base:<hash>``. Later calls (tests, the benchmark, CI reruns) reuse
+the image or the tarball. ``host_build_volumes()`` lists the host files that ``pip`` inside a
+``RUN`` step needs on this kind of machine (CA bundle, pip config): build-time mounts only, never
+baked into the image.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.support.tools import SBIN_PATH
+
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "ca-certificates")
+BASE_NAME = "localhost/python-microservice-base"
+# Files pip needs inside a RUN step here: host path -> mounted at the same path, read-only.
+HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(root) / "python-microservice"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def debootstrap_args() -> list[str]:
+    """The debootstrap arguments before the target directory (mirror: debootstrap's default)."""
+    args = ["--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE]
+    return args
+
+
+def _key(args: list[str]) -> str:
+    return hashlib.sha256("\0".join(args).encode()).hexdigest()[:12]
+
+
+def tool_env() -> dict[str, str]:
+    """buildah's environment here: vfs storage and chroot isolation unless already set."""
+    env = {**os.environ, "PATH": SBIN_PATH}
+    env.setdefault("STORAGE_DRIVER", "vfs")
+    env.setdefault("BUILDAH_ISOLATION", "chroot")
+    return env
+
+
+def buildah(*args: str) -> list[str]:
+    """A buildah command line using $STORAGE_DRIVER (default vfs).
+
+    buildah 1.28 ignores the STORAGE_DRIVER variable, so it is passed as ``--storage-driver``.
+    """
+    return ["buildah", "--storage-driver", tool_env()["STORAGE_DRIVER"], *args]
+
+
+def _run(*cmd: str, **kwargs) -> str:
+    result = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env=tool_env(), **kwargs
+    )
+    return result.stdout.strip()
+
+
+def image_present(name: str) -> bool:
+    result = subprocess.run(
+        buildah("inspect", "--type", "image", name),
+        capture_output=True,
+        env=tool_env(),
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def _debootstrap(tarball: Path, args: list[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="base-rootfs-", dir=cache_dir()) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        _run("debootstrap", *args, str(rootfs))
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (rootfs / leftover).glob("*"):
+                if path.is_file():
+                    path.unlink()
+        partial = tarball.with_suffix(".partial")
+        _run("tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), ".")
+        partial.rename(tarball)
+
+
+def _import(tarball: Path, name: str) -> None:
+    ctr = _run(*buildah("from", "scratch"))
+    try:
+        mnt = _run(*buildah("mount", ctr))
+        _run("tar", "--numeric-owner", "-C", mnt, "-xf", str(tarball))
+        _run(*buildah("umount", ctr))
+        _run(*buildah("config", "--cmd", "python3", ctr))
+        _run(*buildah("commit", "--quiet", ctr, name))
+    finally:
+        subprocess.run(buildah("rm", ctr), capture_output=True, env=tool_env(), check=False)
+
+
+def local_base_image() -> str:
+    """The name of the local Debian+python3 base image, made (or restored from cache) if needed."""
+    args = debootstrap_args()
+    key = _key(args)
+    name = f"{BASE_NAME}:{key}"
+    tarball = cache_dir() / f"base-{key}.tar"
+    with open(cache_dir() / f"base-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if image_present(name):
+            return name
+        if not tarball.exists():
+            _debootstrap(tarball, args)
+        _import(tarball, name)
+    return name
+
+
+def host_build_volumes() -> list[str]:
+    """``-v`` specs mounting the host's CA bundle and pip config read-only, for RUN steps only."""
+    return [f"{path}:{path}:ro" for path in HOST_PIP_FILES if Path(path).is_file()]
+
+
+def main() -> None:
+    if not shutil.which("debootstrap", path=SBIN_PATH):
+        raise SystemExit("debootstrap not found (run `make tools` as root)")
+    print(local_base_image())
+
+
+if __name__ == "__main__":
+    main()

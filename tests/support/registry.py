@@ -1,0 +1,91 @@
+"""A real OCI registry (the CNCF distribution registry, Debian ``docker-registry``) for tests.
+
+``running_registry(workdir, username, password)`` starts it on 127.0.0.1 and a free port, with
+htpasswd (bcrypt) basic auth when a username is given, and stops it by PID on exit. Configure it
+with the credentials moto's ECR hands out (``MotoServer.ecr_credentials()``) and the real ECR
+login flow (get-login-password | buildah login --password-stdin) runs end to end. Plain http:
+clients need ``--tls-verify=false`` / ``REGISTRY_INSECURE=true``.
+"""
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.network import free_port, wait_for_port
+from tests.support.tools import require_tools
+
+
+@dataclass
+class LocalRegistry:
+    port: int
+    root: Path
+    process: subprocess.Popen = field(repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``: the registry part of an image reference."""
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _config(root: Path, port: int, htpasswd: Path | None) -> str:
+    auth = (
+        f"auth:\n  htpasswd:\n    realm: test-registry\n    path: {htpasswd}\n" if htpasswd else ""
+    )
+    return (
+        "version: 0.1\n"
+        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n  secret: local-test-secret\n"
+        f"{auth}"
+    )
+
+
+@contextlib.contextmanager
+def running_registry(
+    workdir: Path, username: str | None = None, password: str | None = None
+) -> Iterator[LocalRegistry]:
+    """Serve a registry from ``workdir`` (created); with ``username``, htpasswd auth is on."""
+    tools = require_tools("docker-registry", *(["htpasswd"] if username else []))
+    workdir.mkdir(parents=True, exist_ok=True)
+    htpasswd = None
+    if username:
+        line = subprocess.run(
+            [tools["htpasswd"], "-Bbn", username, password or ""],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        htpasswd = workdir / "htpasswd"
+        htpasswd.write_text(line + "\n")
+    port = free_port()
+    config = workdir / "config.yml"
+    config.write_text(_config(workdir, port, htpasswd))
+    log = open(workdir / "registry.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [tools["docker-registry"], "serve", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    registry = LocalRegistry(
+        port=port, root=workdir, process=process, username=username, password=password
+    )
+    try:
+        wait_for_port(port, timeout=20)
+        yield registry
+    finally:
+        registry.stop()
+        log.close()
