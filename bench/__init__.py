@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (service), `make bench-image`, `make bench-gitops`."""

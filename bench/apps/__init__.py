@@ -1,0 +1,1 @@
+"""The apps `make bench` runs next to the service: the ceiling and the seed-style baseline."""

@@ -1,0 +1,214 @@
+"""The numbers `make bench` prints: medians over rounds, ratios against targets, tables (pure)."""
+
+import dataclasses
+import statistics
+from collections.abc import Iterable, Sequence
+
+SERVERS = ("service", "ceiling", "seed")
+LABELS = {"service": "(a) service", "ceiling": "(b) raw ASGI", "seed": "(c) seed-style"}
+# The service's requests/s at the highest connection count, as a minimum multiple of another's.
+TARGETS = {
+    ("echo", "ceiling"): 0.30,
+    ("echo", "seed"): 3.0,
+    ("health", "ceiling"): 0.60,
+    ("liveness", "ceiling"): 0.60,
+    ("readiness", "ceiling"): 0.60,
+}
+# Cold start passes if the service is no slower than the seed-style app, within this noise margin.
+COLD_START_MARGIN = 0.10
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One wrk run."""
+
+    server: str
+    endpoint: str
+    connections: int
+    rps: float
+    p50_us: float
+    p99_us: float
+    errors: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """The median of the rounds for one server, endpoint and connection count."""
+
+    server: str
+    endpoint: str
+    connections: int
+    rps: float
+    p50_us: float
+    p99_us: float
+    rounds: int
+    errors: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Ratio:
+    endpoint: str
+    versus: str
+    ratio: float | None
+    target: float | None
+    verdict: str  # PASS, MISS, ERRORS (failed requests in a run) or "-" (no target)
+
+
+def _order(values: Iterable[str], preferred: Sequence[str]) -> list[str]:
+    seen = list(dict.fromkeys(values))
+    return sorted(seen, key=lambda v: (preferred.index(v) if v in preferred else len(preferred), v))
+
+
+def summarize(samples: Iterable[Sample], endpoints: Sequence[str] = ()) -> list[Row]:
+    """One row per (endpoint, connections, server), medians over rounds, in display order."""
+    groups: dict[tuple[str, int, str], list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault((sample.endpoint, sample.connections, sample.server), []).append(sample)
+    endpoint_order = _order((key[0] for key in groups), endpoints)
+    rows = []
+    server_order = _order((key[2] for key in groups), SERVERS)
+    for endpoint, connections, server in sorted(
+        groups, key=lambda k: (endpoint_order.index(k[0]), k[1], server_order.index(k[2]))
+    ):
+        runs = groups[(endpoint, connections, server)]
+        rows.append(
+            Row(
+                server=server,
+                endpoint=endpoint,
+                connections=connections,
+                rps=statistics.median(s.rps for s in runs),
+                p50_us=statistics.median(s.p50_us for s in runs),
+                p99_us=statistics.median(s.p99_us for s in runs),
+                rounds=len(runs),
+                errors=sum(s.errors for s in runs),
+            )
+        )
+    return rows
+
+
+def ratios(rows: Sequence[Row], connections: int) -> list[Ratio]:
+    """The service against the ceiling and the seed-style app, per endpoint, at `connections`."""
+    by_key = {(r.endpoint, r.server): r for r in rows if r.connections == connections}
+    result = []
+    for endpoint in dict.fromkeys(r.endpoint for r in rows):
+        service = by_key.get((endpoint, "service"))
+        for versus in ("ceiling", "seed"):
+            other = by_key.get((endpoint, versus))
+            target = TARGETS.get((endpoint, versus))
+            if service is None or other is None:
+                continue
+            ratio = service.rps / other.rps if other.rps else None
+            if service.errors or other.errors:
+                verdict = "ERRORS"
+            elif target is None or ratio is None:
+                verdict = "-"
+            else:
+                verdict = "PASS" if ratio >= target else "MISS"
+            result.append(Ratio(endpoint, versus, ratio, target, verdict))
+    return result
+
+
+def cold_start_verdict(cold: dict[str, list[float]]) -> str:
+    if not cold.get("service") or not cold.get("seed"):
+        return "-"
+    service, seed = statistics.median(cold["service"]), statistics.median(cold["seed"])
+    return "PASS" if service <= seed * (1 + COLD_START_MARGIN) else "MISS"
+
+
+def format_ms(microseconds: float) -> str:
+    return f"{microseconds / 1000:.2f} ms"
+
+
+def format_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: text columns left-aligned, numeric-looking columns right-aligned."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *body, strict=True)]
+
+    def numeric(text: str) -> bool:
+        return bool(text) and (text[0].isdigit() or (text[0] == "-" and text[1:2].isdigit()))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if numeric(cell) else cell.ljust(width)
+            for cell, width in zip(cells, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in body)])
+
+
+def throughput_table(rows: Sequence[Row]) -> str:
+    body = [
+        [
+            LABELS.get(r.server, r.server),
+            r.endpoint,
+            str(r.connections),
+            f"{r.rps:.0f}",
+            format_ms(r.p50_us),
+            format_ms(r.p99_us),
+            str(r.errors) if r.errors else "",
+        ]
+        for r in rows
+    ]
+    headers = ["server", "endpoint", "conns", "req/s", "p50", "p99", "failed"]
+    return format_table(headers, body)
+
+
+def ratio_table(items: Sequence[Ratio]) -> str:
+    body = [
+        [
+            r.endpoint,
+            f"service / {LABELS.get(r.versus, r.versus)}",
+            "-" if r.ratio is None else f"{r.ratio:.2f}x",
+            "-" if r.target is None else f">= {r.target:.2f}x",
+            r.verdict,
+        ]
+        for r in items
+    ]
+    return format_table(["endpoint", "ratio", "measured", "target", "verdict"], body)
+
+
+def process_table(cold: dict[str, list[float]], rss_kib: dict[str, int]) -> str:
+    body = []
+    for server in _order([*cold, *rss_kib], SERVERS):
+        starts = cold.get(server, [])
+        body.append(
+            [
+                LABELS.get(server, server),
+                f"{statistics.median(starts) * 1000:.0f} ms" if starts else "-",
+                " ".join(f"{s * 1000:.0f}" for s in starts) or "-",
+                f"{rss_kib[server] / 1024:.1f} MiB" if server in rss_kib else "-",
+            ]
+        )
+    return format_table(["server", "cold start", "each start (ms)", "RSS after load"], body)
+
+
+def report(
+    rows: Sequence[Row],
+    ratio_connections: int,
+    cold: dict[str, list[float]],
+    rss_kib: dict[str, int],
+) -> str:
+    """The whole printed summary."""
+    cold_verdict = cold_start_verdict(cold)
+    parts = [
+        "Throughput and latency (median of rounds):",
+        throughput_table(rows),
+        "",
+        f"Ratios at {ratio_connections} connections:",
+        ratio_table(ratios(rows, ratio_connections)),
+        "",
+        "Processes (cold start = process start to first 200 on /-/health, median):",
+        process_table(cold, rss_kib),
+    ]
+    if cold_verdict != "-":
+        margin = f"{COLD_START_MARGIN:.0%}"
+        parts.append(f"cold start: service no slower than seed-style (+{margin}): {cold_verdict}")
+    return "\n".join(parts)
+
+
+def misses(rows: Sequence[Row], ratio_connections: int, cold: dict[str, list[float]]) -> int:
+    """How many targets were missed (or invalid because requests failed)."""
+    verdicts = [r.verdict for r in ratios(rows, ratio_connections)]
+    verdicts.append(cold_start_verdict(cold))
+    return sum(v in ("MISS", "ERRORS") for v in verdicts)
