@@ -22,8 +22,8 @@ tools: install  ## Install the system tools the integration tests drive (apt as 
 	$(BIN)/python scripts/install_tools.py
 
 run: install  ## Serve with hot reload on http://127.0.0.1:$(PORT), one log line per request
-	APP_ACCESS_LOG=true $(BIN)/uvicorn app.main:app --reload --reload-dir app \
-		--host 127.0.0.1 --port $(PORT)
+	APP_ACCESS_LOG=true APP_SHUTDOWN_DELAY_SECONDS=0 $(BIN)/uvicorn app.main:app --reload \
+		--reload-dir app --host 127.0.0.1 --port $(PORT)
 
 lint: install  ## Check format and lint with ruff
 	$(BIN)/ruff format --check .

@@ -1,0 +1,1 @@
+"""The python-microservice service: FastAPI on uvicorn, with a pure-ASGI fast path in front."""

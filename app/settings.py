@@ -1,0 +1,64 @@
+"""Settings: environment variables prefixed APP_, read into one pydantic-settings object."""
+
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+ENV_PREFIX = "APP_"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the README's settings table lists the same names."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+
+    version: str = Field("dev", description="Which build runs (the image tag); in /-/health.")
+    revision: str = Field("", description="The full git SHA of the build; in /-/health.")
+    log_format: Literal["text", "json"] = Field("text", description="text or json (one per line).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    access_log: bool = Field(False, description="One log line per request.")
+    echo_max_length: int = Field(4096, ge=1, le=1_000_000, description="Longest accepted text.")
+    shutdown_delay_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="Seconds the app keeps serving, readiness 503, after SIGTERM.",
+    )
+
+
+class SettingsError(ValueError):
+    """An invalid setting; str() is one line naming the environment variable."""
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' own environment parsing, over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def get_settings(environ: Mapping[str, str]) -> Settings:
+    """Build the settings from `environ` (os.environ in production, a dict in tests)."""
+    try:
+        return Settings.model_validate(_MappingEnvSource(Settings, environ)())
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc, environ)) from None
+
+
+def _one_line(exc: ValidationError, environ: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else ENV_PREFIX
+        value = {key.upper(): val for key, val in environ.items()}.get(name)
+        shown = f"={value!r}" if value is not None else ""
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return "invalid setting " + "; ".join(problems)
