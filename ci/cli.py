@@ -12,6 +12,7 @@ from ci.errors import CiError
 COMMAND_MODULES = (
     "ci.build",
     "ci.gitops.commands",
+    "ci.verify",
 )
 
 

@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 NPM_MARKER = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
 
 
-def missing_packages() -> list[str]:
-    """The Debian packages whose command is not on PATH (sbin included)."""
+def missing_packages(commands: list[str] | None = None) -> list[str]:
+    """The Debian packages whose command (default: all of them) is not on PATH (sbin included)."""
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    return sorted({pkg for cmd, pkg in DEBIAN_COMMANDS.items() if not shutil.which(cmd, path=path)})
+    wanted = commands or list(DEBIAN_COMMANDS)
+    return sorted({DEBIAN_COMMANDS[cmd] for cmd in wanted if not shutil.which(cmd, path=path)})
 
 
 def install_debian(packages: list[str]) -> None:
@@ -57,11 +58,13 @@ def install_npm() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], check=True, cwd=ROOT)
 
 
-def main() -> int:
-    install_debian(missing_packages())
-    install_npm()
+def main(commands: list[str]) -> int:
+    """Install everything, or only the named commands (the pipeline's build job: ``buildah``)."""
+    install_debian(missing_packages(commands))
+    if not commands:
+        install_npm()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""``verify-deploy``: wait until a deployed service's ``/-/health`` reports the expected version.
+
+Argo CD syncs on its own schedule, so the pipeline cannot know when the new pods serve traffic.
+This polls the health endpoint, bounded in time, until it answers 200 with ``"version"`` equal to
+the image tag on several polls in a row (during a rolling update old and new pods answer in turn).
+"""
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ci.errors import CiError, UsageError
+from ci.gitlab import GitLabContext
+from ci.options import env_flag
+
+HEALTH_PATH = "/-/health"
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One look at the health endpoint: the version it reported, or why there was none."""
+
+    version: str | None
+    problem: str = ""
+
+    def describe(self) -> str:
+        return f"version {self.version}" if self.version is not None else self.problem
+
+
+def health_url(base_url: str) -> str:
+    """``https://host/prefix`` -> ``https://host/prefix/-/health``; rejects non-HTTP URLs."""
+    parsed = urllib.parse.urlsplit(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"--url must be an http(s) URL of the service, got {base_url!r}")
+    return base_url.rstrip("/") + HEALTH_PATH
+
+
+def poll_once(url: str, timeout: float) -> Poll:
+    """GET the health URL once; never raises for network or payload problems."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(65536)
+    except urllib.error.HTTPError as error:
+        return Poll(None, f"HTTP {error.code}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Poll(None, f"unreachable ({reason})")
+    try:
+        version = json.loads(body)["version"]
+    except (ValueError, KeyError, TypeError):
+        return Poll(None, "no JSON version in the response")
+    return Poll(str(version))
+
+
+def wait_for_version(
+    url: str,
+    version: str,
+    *,
+    timeout: float,
+    interval: float,
+    successes: int,
+    poll: Callable[[str, float], Poll] = poll_once,
+    log: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> float:
+    """Poll until ``successes`` consecutive polls report ``version``; return the seconds waited.
+
+    Raises CiError naming the last answer when ``timeout`` seconds pass first.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    streak = 0
+    last = ""
+    while True:
+        remaining = deadline - time.monotonic()
+        result = poll(url, max(0.1, min(5.0, remaining)))
+        streak = streak + 1 if result.version == version else 0
+        if streak >= successes:
+            return time.monotonic() - start
+        if result.describe() != last:
+            last = result.describe()
+            log(f"{url}: {last} (waiting for {version})")
+        if time.monotonic() + interval > deadline:
+            raise CiError(
+                f"{url} did not report version {version} within {timeout:g}s (last: {last})"
+            )
+        time.sleep(interval)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify-deploy",
+        help="wait until the service's /-/health reports a version",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env_flag(parser, "--url", "VERIFY_URL", help="the service's base URL")
+    env_flag(
+        parser,
+        "--version",
+        "VERIFY_VERSION",
+        "IMAGE_TAG",
+        help="the version to wait for (default: the commit's short SHA)",
+    )
+    env_flag(
+        parser,
+        "--timeout",
+        "VERIFY_TIMEOUT",
+        default="300",
+        type=positive_float,
+        help="give up after this many seconds",
+    )
+    env_flag(
+        parser,
+        "--interval",
+        "VERIFY_INTERVAL",
+        default="5",
+        type=positive_float,
+        help="seconds between polls",
+    )
+    env_flag(
+        parser,
+        "--successes",
+        "VERIFY_SUCCESSES",
+        default="3",
+        type=int,
+        help="consecutive polls that must report the version",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.url:
+        raise UsageError("no URL to verify: pass --url or set $VERIFY_URL")
+    version = args.version or GitLabContext.from_environ().commit_short_sha
+    if not version:
+        raise UsageError("no version to wait for: pass --version or set $VERIFY_VERSION")
+    if args.successes < 1:
+        raise UsageError(f"--successes must be at least 1, got {args.successes}")
+    url = health_url(args.url)
+    waited = wait_for_version(
+        url,
+        version,
+        timeout=args.timeout,
+        interval=args.interval,
+        successes=args.successes,
+    )
+    print(f"{url} reports version {version} (after {waited:.1f}s)")
+    return 0

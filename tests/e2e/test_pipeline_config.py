@@ -1,0 +1,124 @@
+"""Static checks of .gitlab-ci.yml: GitLab's schema, and the rules the pipeline promises.
+
+Fast and tool-free (they run in ``make unit``); ``test_pipeline.py`` runs the file for real.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CI_FILE = ROOT / ".gitlab-ci.yml"
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+TRANSFORM = ("--data-transform", "gitlab-ci")
+# Keys of .gitlab-ci.yml that are not jobs.
+GLOBAL_KEYS = {"stages", "workflow", "variables", "default", "include", "image", "cache"}
+# What a script line may start with: named commands that also work on a laptop.
+COMMANDS = ("make ", "python -m ci ", "python3 scripts/", "ruff ", "check-jsonschema ", ". ")
+
+
+def schema_check(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.gitlab-ci", *TRANSFORM, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def config() -> dict:
+    return yaml.safe_load(CI_FILE.read_text())
+
+
+def jobs(data: dict) -> dict[str, dict]:
+    """Jobs with their ``extends`` chain and ``default`` merged (one level deep, as GitLab)."""
+
+    def resolve(name: str) -> dict:
+        job = data[name]
+        merged: dict = {}
+        for parent in [job["extends"]] if isinstance(job.get("extends"), str) else []:
+            merged.update(resolve(parent))
+        merged.update({k: v for k, v in job.items() if k != "extends"})
+        return merged
+
+    defaults = data.get("default", {})
+    return {
+        name: {**defaults, **resolve(name)}
+        for name in data
+        if name not in GLOBAL_KEYS and not name.startswith(".")
+    }
+
+
+def test_passes_gitlab_ci_schema() -> None:
+    result = schema_check(CI_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok -- validation done"
+
+
+def test_schema_check_rejects_a_broken_pipeline(tmp_path: Path) -> None:
+    broken = tmp_path / ".gitlab-ci.yml"
+    broken.write_text(CI_FILE.read_text().replace("when: manual", "when: sometimes", 1))
+    result = schema_check(broken)
+    assert result.returncode == 1
+    assert "Schema validation errors were encountered." in result.stdout + result.stderr
+
+
+def test_every_job_stage_is_declared() -> None:
+    data = config()
+    stages = data["stages"]
+    assert stages == ["check", "test", "build", "deploy"]
+    assert {
+        name: job["stage"] for name, job in jobs(data).items() if job["stage"] not in stages
+    } == {}
+
+
+def test_deploy_jobs_are_serialized_per_environment_and_never_interrupted() -> None:
+    deploys = {name: job for name, job in jobs(config()).items() if "environment" in job}
+    assert set(deploys) == {"deploy-dev", "promote-prod", "rollback-dev", "rollback-prod"}
+    for name, job in deploys.items():
+        assert job["interruptible"] is False, name
+        assert job["resource_group"] == job["environment"]["name"], name
+        assert job["environment"]["deployment_tier"] in {"development", "production"}, name
+
+
+def test_other_jobs_are_interruptible() -> None:
+    others = {name for name, job in jobs(config()).items() if "environment" not in job}
+    assert others == {"lint", "chart-lint", "ci-config", "unit", "build", "verify-dev"}
+    assert all(jobs(config())[name]["interruptible"] is True for name in others)
+
+
+def test_images_are_pinned() -> None:
+    images = {job["image"] for job in jobs(config()).values()}
+    for image in images:
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+(@sha256:[0-9a-f]{64})?", image), image
+        assert not image.endswith(":latest"), image
+
+
+def test_scripts_only_run_named_commands() -> None:
+    """No logic in YAML: every line calls make, ``python -m ci``, ruff or check-jsonschema."""
+    for name, job in jobs(config()).items():
+        for line in job.get("before_script", []) + job["script"]:
+            assert line.startswith(COMMANDS), f"{name}: {line}"
+            assert not re.search(r"&&|\|\||;|\bif\b", line), f"{name}: {line}"
+
+
+@pytest.mark.parametrize(
+    ("job", "rule"),
+    [
+        ("deploy-dev", {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}),
+        ("promote-prod", {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"}),
+    ],
+)
+def test_default_branch_rules(job: str, rule: dict) -> None:
+    first = jobs(config())[job]["rules"][0]
+    assert {k: first[k] for k in rule} == rule
+
+
+def test_write_back_commits_start_no_pipeline() -> None:
+    rules = config()["workflow"]["rules"]
+    never = [rule["if"] for rule in rules if rule.get("when") == "never"]
+    assert "$CI_COMMIT_MESSAGE =~ /\\[(skip ci|ci skip)\\]/" in never
