@@ -1,0 +1,201 @@
+"""``python -m ci deploy | promote | rollback | status``: the GitOps write-back commands."""
+
+import argparse
+import json
+import os
+import sys
+
+from ci.errors import CiError, UsageError
+from ci.gitlab import GitLabContext
+from ci.gitops import status as status_module
+from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
+from ci.gitops.remote import (
+    Identity,
+    credentials_from_environ,
+    default_repo,
+    normalize_url,
+    redact,
+)
+from ci.gitops.tags import validate_env_name, validate_tag
+from ci.gitops.writeback import Request, Retry, Target, apply
+from ci.options import env_flag
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    env_flag(
+        parser, "--repo", "GITOPS_REPO", help="remote URL or path (default: this checkout's origin)"
+    )
+    env_flag(
+        parser,
+        "--branch",
+        "GITOPS_BRANCH",
+        "CI_DEFAULT_BRANCH",
+        default="main",
+        help="branch holding gitops/",
+    )
+
+
+def _bool_env(*names: str) -> bool:
+    return any(os.environ.get(n, "").strip().lower() in {"1", "true", "yes"} for n in names)
+
+
+def register(subparsers) -> None:
+    deploy = subparsers.add_parser("deploy", help="commit an image tag into an environment")
+    env_flag(deploy, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
+    env_flag(deploy, "--tag", "IMAGE_TAG", help="image tag to deploy (the build's short SHA)")
+    env_flag(
+        deploy,
+        "--repository",
+        "IMAGE_REPOSITORY",
+        help="also set image.repository (REGISTRY/NAME, from the build's dotenv)",
+    )
+    deploy.add_argument(
+        "--force",
+        action="store_true",
+        default=_bool_env("GITOPS_FORCE"),
+        help="deploy even when a newer build is live (env: $GITOPS_FORCE)",
+    )
+    deploy.add_argument(
+        "--verify-image",
+        action="store_true",
+        default=_bool_env("GITOPS_VERIFY_IMAGE"),
+        help="check the registry has the image first (env: $GITOPS_VERIFY_IMAGE)",
+    )
+    _dry_run(deploy)
+    _common(deploy)
+    deploy.set_defaults(run=run_deploy)
+
+    promote = subparsers.add_parser("promote", help="copy one environment's tag to another")
+    env_flag(promote, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
+    env_flag(promote, "--to", "GITOPS_TO", dest="env", help="environment to write")
+    _dry_run(promote)
+    _common(promote)
+    promote.set_defaults(run=run_promote)
+
+    rollback = subparsers.add_parser("rollback", help="set an environment back to its previous tag")
+    env_flag(rollback, "--env", "GITOPS_ENV", help="environment to roll back")
+    env_flag(rollback, "--to", "GITOPS_ROLLBACK_TO", dest="tag", help="tag to roll back to")
+    _dry_run(rollback)
+    _common(rollback)
+    rollback.set_defaults(run=run_rollback)
+
+    status = subparsers.add_parser("status", help="what each environment runs")
+    env_flag(status, "--env", "GITOPS_ENV", help="only this environment")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        default=_bool_env("GITOPS_JSON"),
+        help="print JSON (env: $GITOPS_JSON)",
+    )
+    _common(status)
+    status.set_defaults(run=run_status)
+
+
+def _dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=_bool_env("GITOPS_DRY_RUN"),
+        help="print the diff that would be committed; push nothing (env: $GITOPS_DRY_RUN)",
+    )
+
+
+def _target(args: argparse.Namespace) -> Target:
+    repo = args.repo or default_repo(os.environ)
+    if not repo:
+        raise UsageError("no --repo given and this checkout has no origin remote")
+    url, embedded = normalize_url(repo)
+    if not args.branch:
+        raise UsageError("--branch is empty")
+    identity = Identity(
+        os.environ.get("GITOPS_AUTHOR_NAME") or DEFAULT_AUTHOR_NAME,
+        os.environ.get("GITOPS_AUTHOR_EMAIL") or DEFAULT_AUTHOR_EMAIL,
+    )
+    return Target(url, args.branch, credentials_from_environ(os.environ, embedded), identity)
+
+
+def _retry() -> Retry:
+    raw = os.environ.get("GITOPS_PUSH_ATTEMPTS", "")
+    if not raw:
+        return Retry()
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"GITOPS_PUSH_ATTEMPTS must be a positive integer, not {raw!r}")
+    return Retry(attempts=int(raw))
+
+
+def _required(value: str | None, flag: str) -> str:
+    if not value:
+        raise UsageError(f"{flag} is required")
+    return value
+
+
+def _verifier():
+    from ci.registry import ImageRef, RegistryAuth, ecr_auth, image_exists, insecure_from_env
+
+    def verify(repository: str, tag: str) -> None:
+        image = ImageRef.parse(f"{repository}:{tag}")
+        user, password = os.environ.get("REGISTRY_USER"), os.environ.get("REGISTRY_PASSWORD")
+        if user and password:
+            auth = RegistryAuth(user, password)
+        elif ".dkr.ecr." in image.host:
+            auth = ecr_auth(os.environ.get("AWS_REGION"), os.environ.get("AWS_ENDPOINT_URL"))
+        else:
+            auth = None
+        if not image_exists(image, auth, insecure=insecure_from_env()):
+            raise CiError(f"image {image.reference} not found in the registry: nothing committed")
+
+    return verify
+
+
+def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
+    target = _target(args)
+    outcome = apply(
+        target,
+        request,
+        GitLabContext.from_environ(),
+        verify=verify,
+        retry=_retry(),
+        log=lambda line: print(redact(line), file=sys.stderr),
+    )
+    if outcome.diff:
+        print(outcome.diff, end="")
+    print(outcome.line)
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    env = validate_env_name(_required(args.env, "--env"))
+    tag = validate_tag(_required(args.tag, "--tag"))
+    request = Request(
+        action="deploy",
+        env=env,
+        tag=tag,
+        repository=args.repository or None,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    return _run(args, request, _verifier() if args.verify_image else None)
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    source = validate_env_name(_required(args.source_env, "--from"))
+    env = validate_env_name(_required(args.env, "--to"))
+    if source == env:
+        raise UsageError("--from and --to name the same environment")
+    return _run(args, Request(action="promote", env=env, source_env=source, dry_run=args.dry_run))
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    env = validate_env_name(_required(args.env, "--env"))
+    tag = validate_tag(args.tag) if args.tag else None
+    return _run(args, Request(action="rollback", env=env, tag=tag, dry_run=args.dry_run))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    env = validate_env_name(args.env) if args.env else None
+    rows = status_module.collect(_target(args), env)
+    if args.json:
+        print(json.dumps(status_module.as_dicts(rows), indent=2))
+    else:
+        print(status_module.table(rows))
+    return 0

@@ -1,0 +1,85 @@
+"""``status``: what each environment runs, since when, set by whom, built from which commit."""
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ci.gitops import history
+from ci.gitops.message import parse_trailers
+from ci.gitops.remote import Clone
+from ci.gitops.tags import values_path
+from ci.gitops.values import ValuesError, read_image
+from ci.gitops.writeback import Target, _require_env, environments
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    env: str
+    tag: str | None
+    repository: str | None
+    set_at: str | None
+    set_by: str | None
+    commit: str | None
+    source_commit: str | None
+    source_subject: str | None
+
+
+def collect(target: Target, only_env: str | None = None) -> list[EnvStatus]:
+    with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
+        clone = Clone(target.url, target.branch, Path(workdir) / "repo", target.credentials)
+        tip = clone.clone()
+        known = environments(clone, tip)
+        if only_env:
+            _require_env(only_env, known)
+        return [_env_status(clone, tip, env) for env in ([only_env] if only_env else known)]
+
+
+def _env_status(clone: Clone, tip: str, env: str) -> EnvStatus:
+    path = values_path(env)
+    try:
+        image = read_image(clone.read_file(tip, path) or "", path)
+    except ValuesError:
+        return EnvStatus(env, None, None, None, None, None, None, "(unreadable values file)")
+    entry = history.setter(clone, tip, path, image.tag)
+    set_by = source = subject = None
+    if entry:
+        trailers = parse_trailers(entry.message)
+        set_by = trailers.get("Triggered-By") or f"{entry.author} <{entry.email}>"
+        source = trailers.get("Source-Commit")
+    source = history.find_commit(clone, source or image.tag or "")
+    if source:
+        subject = clone.message(source).split("\n", 1)[0]
+    return EnvStatus(
+        env=env,
+        tag=image.tag,
+        repository=image.repository,
+        set_at=entry.date if entry else None,
+        set_by=set_by,
+        commit=entry.commit if entry else None,
+        source_commit=source,
+        source_subject=subject,
+    )
+
+
+def as_dicts(rows: list[EnvStatus]) -> list[dict]:
+    return [asdict(row) for row in rows]
+
+
+def table(rows: list[EnvStatus]) -> str:
+    header = ("ENVIRONMENT", "TAG", "SET AT", "SET BY", "SOURCE COMMIT")
+    lines = [
+        (
+            row.env,
+            row.tag or "-",
+            row.set_at or "-",
+            row.set_by or "-",
+            f"{row.source_commit[:8]} {row.source_subject}" if row.source_commit else "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header) - 1)]
+    out = []
+    for line in [header, *lines]:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        out.append("  ".join([*cells, line[-1]]).rstrip())
+    return "\n".join(out)

@@ -1,0 +1,223 @@
+"""The write-back loop: clone the branch tip, apply one change, commit, push; on a moved branch
+fetch, re-apply on the new tip (re-checking everything) and retry with jittered backoff.
+
+Never a force push: a push either fast-forwards the branch or is refused and retried, so no
+commit is ever lost, and a change is always re-decided against the newest state.
+"""
+
+import difflib
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci.errors import CiError, UsageError
+from ci.gitlab import GitLabContext
+from ci.gitops import history
+from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
+from ci.gitops.remote import Clone, Credentials, Identity
+from ci.gitops.tags import environments_from_paths, looks_like_commit, values_path
+from ci.gitops.values import read_image, set_image
+
+DEFAULT_SERVICE = "python-microservice"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    branch: str
+    credentials: Credentials | None = field(default=None, repr=False)
+    identity: Identity = field(
+        default_factory=lambda: Identity(DEFAULT_AUTHOR_NAME, DEFAULT_AUTHOR_EMAIL)
+    )
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str  # deploy | promote | rollback
+    env: str
+    tag: str | None = None  # deploy: the tag; rollback: --to
+    source_env: str | None = None  # promote: --from
+    repository: str | None = None
+    force: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 20
+    base_seconds: float = 0.1
+    cap_seconds: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.cap_seconds, self.base_seconds * 2**attempt) * random.uniform(0.5, 1.5)
+
+
+@dataclass
+class Outcome:
+    status: str  # pushed | unchanged | stale | dry-run
+    line: str
+    commit: str | None = None
+    retries: int = 0
+    diff: str = ""
+
+
+@dataclass
+class _Plan:
+    status: str  # commit | unchanged | stale
+    line: str
+    path: str = ""
+    old_text: str = ""
+    new_text: str = ""
+    message: str = ""
+    change: Change | None = None
+
+
+# Checks the registry has REPOSITORY:TAG; raises CiError when it does not.
+Verifier = Callable[[str, str], None]
+
+
+def environments(clone: Clone, commit: str) -> list[str]:
+    return environments_from_paths(clone.list_paths(commit, "gitops/"))
+
+
+def _require_env(env: str, known: list[str], flag: str = "--env") -> None:
+    if env not in known:
+        names = ", ".join(known) or "none"
+        raise UsageError(f"unknown environment {env!r} for {flag} (known: {names})")
+
+
+def _service(repository: str | None) -> str:
+    if repository:
+        return repository.rstrip("/").rsplit("/", 1)[-1] or DEFAULT_SERVICE
+    return DEFAULT_SERVICE
+
+
+def _plan(
+    clone: Clone, tip: str, request: Request, context: GitLabContext, verify: Verifier | None
+) -> _Plan:
+    known = environments(clone, tip)
+    _require_env(request.env, known)
+    path = values_path(request.env)
+    text = clone.read_file(tip, path)
+    if text is None:
+        raise UsageError(f"{path} is missing on the branch")
+    current = read_image(text, path)
+
+    if request.action == "promote":
+        _require_env(request.source_env or "", known, "--from")
+        source_path = values_path(request.source_env or "")
+        source = read_image(clone.read_file(tip, source_path) or "", source_path)
+        if not source.tag:
+            raise UsageError(f"{source_path} has no image.tag to promote")
+        target = source.tag
+    elif request.action == "rollback":
+        target = request.tag or history.previous_tag(clone, tip, path, current.tag)
+        if not target:
+            raise CiError(f"no earlier image.tag in the history of {path} to roll back to")
+    else:
+        target = request.tag or ""
+
+    repository = request.repository or current.repository
+    service = _service(repository)
+    repository_changes = request.repository is not None and request.repository != current.repository
+    if target == current.tag and not repository_changes:
+        return _Plan("unchanged", f"{request.env} already runs {service} {target}: nothing to do")
+
+    forced_over = resolved = None
+    if request.action == "deploy":
+        relation = history.relation(clone, target, current.tag)
+        resolved = relation.candidate
+        if relation.kind == "older":
+            if not request.force:
+                return _Plan(
+                    "stale",
+                    f"{request.env} already runs {current.tag}, a newer build than {target}:"
+                    " nothing to do (--force deploys it anyway)",
+                )
+            forced_over = current.tag
+
+    if verify is not None:
+        if not repository:
+            raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
+        verify(repository, target)
+
+    new_text = set_image(text, target, request.repository, name=path)
+    source_commit = None
+    if request.action == "deploy":
+        source_commit = (
+            context.commit_sha or resolved or (target if looks_like_commit(target) else None)
+        )
+    change = Change(
+        action=request.action,
+        env=request.env,
+        service=service,
+        tag=target,
+        previous=current.tag,
+        path=path,
+        source_env=request.source_env,
+        forced_over=forced_over,
+        repository=request.repository if repository_changes else None,
+        source_commit=source_commit,
+    )
+    message = commit_message(change, context)
+    return _Plan("commit", "", path, text, new_text, message, change)
+
+
+def diff(plan: _Plan) -> str:
+    return "".join(
+        difflib.unified_diff(
+            plan.old_text.splitlines(keepends=True),
+            plan.new_text.splitlines(keepends=True),
+            fromfile=f"a/{plan.path}",
+            tofile=f"b/{plan.path}",
+        )
+    )
+
+
+def apply(
+    target: Target,
+    request: Request,
+    context: GitLabContext,
+    verify: Verifier | None = None,
+    retry: Retry | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """Apply ``request`` on the remote branch; see the module docstring."""
+    retry = retry or Retry()
+    verified: set[tuple[str, str]] = set()
+
+    def verify_once(repository: str, tag: str) -> None:
+        if verify is not None and (repository, tag) not in verified:
+            verify(repository, tag)
+            verified.add((repository, tag))
+
+    with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
+        clone = Clone(
+            target.url, target.branch, Path(workdir) / "repo", target.credentials, target.identity
+        )
+        tip = clone.clone()
+        for attempt in range(retry.attempts):
+            plan = _plan(clone, tip, request, context, verify_once if verify else None)
+            if plan.status != "commit":
+                return Outcome(plan.status, plan.line, retries=attempt)
+            assert plan.change is not None
+            if request.dry_run:
+                line = f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
+                return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
+            commit = clone.commit_file(tip, plan.path, plan.new_text, plan.message)
+            pushed = clone.push(commit)
+            if pushed.ok:
+                tries = f" after {attempt} retries" if attempt else ""
+                subject = plan.message.splitlines()[0]
+                line = f"{subject}: pushed {commit[:12]} to {target.branch}{tries}"
+                return Outcome("pushed", line, commit=commit, retries=attempt)
+            log(f"push refused ({pushed.reason}); fetching the new tip and re-applying")
+            if attempt + 1 < retry.attempts:
+                time.sleep(retry.delay(attempt))
+                tip = clone.refetch()
+    raise CiError(
+        f"gave up after {retry.attempts} push attempts: {target.branch} kept moving under us"
+    )
