@@ -177,10 +177,10 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
 
 
 def run(args: argparse.Namespace) -> int:
+    servers = build_servers(args.dockerfile)
     wrk_path = shutil.which("wrk")
     if wrk_path is None:
         raise BenchError("wrk not found: install the Debian package wrk (`make tools`)")
-    servers = build_servers(args.dockerfile)
     print("Servers (single worker each, 127.0.0.1, a free port each):")
     for server in servers:
         print(f"  {report.LABELS[server.name]}: {server.describe()}")

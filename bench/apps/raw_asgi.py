@@ -1,7 +1,7 @@
 """The ceiling: a hand-written ASGI app serving the service's endpoints with no framework.
 
 Same responses as the service (health's JSON shape, probes, echo), the least work per request this
-stack allows: bodies that never change are encoded once at import, echo encodes with orjson.
+stack allows: responses that never change are built once at import, echo encodes with orjson.
 """
 
 import os
@@ -33,21 +33,32 @@ OK = orjson.dumps({"status": "ok"})
 NOT_FOUND = orjson.dumps({"detail": "Not Found"})
 NOT_ALLOWED = orjson.dumps({"detail": "Method Not Allowed"})
 MISSING_TEXT = orjson.dumps({"detail": "query parameter 'text' is required"})
-STATIC = {"/-/health": HEALTH, "/-/liveness": OK, "/-/readiness": OK}
+
+
+def _messages(status: int, body: bytes) -> tuple[dict, dict]:
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+# The responses that never change, as ready-made ASGI messages.
+STATIC = {
+    "/-/health": _messages(200, HEALTH),
+    "/-/liveness": _messages(200, OK),
+    "/-/readiness": _messages(200, OK),
+}
 
 
 async def _respond(send, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start, body_message = _messages(status, body)
+    await send(start)
+    await send(body_message)
 
 
 async def _lifespan(receive, send) -> None:
@@ -67,13 +78,14 @@ async def app(scope, receive, send) -> None:
     if scope["type"] != "http":
         return
     path = scope["path"]
-    body = STATIC.get(path)
-    if body is None and path != "/api/echo":
+    messages = STATIC.get(path)
+    if messages is None and path != "/api/echo":
         await _respond(send, 404, NOT_FOUND)
     elif scope["method"] not in ("GET", "HEAD"):
         await _respond(send, 405, NOT_ALLOWED)
-    elif body is not None:
-        await _respond(send, 200, body)
+    elif messages is not None:
+        await send(messages[0])
+        await send(messages[1])
     else:
         query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         text = next((value for key, value in query if key == "text"), None)

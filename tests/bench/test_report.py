@@ -1,0 +1,96 @@
+"""The summary `make bench` prints: medians, ratios against the targets, verdicts, tables."""
+
+from bench.report import (
+    Row,
+    Sample,
+    cold_start_verdict,
+    format_table,
+    misses,
+    ratios,
+    report,
+    summarize,
+)
+
+
+def _samples(server, endpoint, connections, *rps, errors=0):
+    return [
+        Sample(server, endpoint, connections, r, p50_us=100 * i, p99_us=1000 * i, errors=errors)
+        for i, r in enumerate(rps, start=1)
+    ]
+
+
+def test_summarize_takes_medians_over_rounds_in_display_order():
+    samples = [
+        *_samples("seed", "echo", 64, 10, 30, 20),
+        *_samples("service", "echo", 64, 300, 100, 200),
+        *_samples("service", "echo", 1, 5, 6, 7),
+        *_samples("ceiling", "health", 64, 1, 2, 3),
+    ]
+    rows = summarize(samples, endpoints=["health", "echo"])
+    assert [(r.endpoint, r.connections, r.server) for r in rows] == [
+        ("health", 64, "ceiling"),
+        ("echo", 1, "service"),
+        ("echo", 64, "service"),
+        ("echo", 64, "seed"),
+    ]
+    echo = rows[2]
+    assert (echo.rps, echo.p50_us, echo.p99_us, echo.rounds) == (200, 200, 2000, 3)
+
+
+def _row(server, endpoint, rps, connections=64, errors=0):
+    return Row(server, endpoint, connections, rps, 100, 1000, 3, errors)
+
+
+def test_ratios_against_the_targets():
+    rows = [
+        _row("service", "echo", 3000),
+        _row("ceiling", "echo", 10000),
+        _row("seed", "echo", 1000),
+        _row("service", "health", 5900),
+        _row("ceiling", "health", 10000),
+        _row("seed", "health", 1000),
+        _row("service", "echo", 1, connections=1),  # other connection counts are not compared
+    ]
+    result = [
+        (r.endpoint, r.versus, round(r.ratio, 2), r.target, r.verdict) for r in ratios(rows, 64)
+    ]
+    assert result == [
+        ("echo", "ceiling", 0.3, 0.30, "PASS"),
+        ("echo", "seed", 3.0, 3.0, "PASS"),
+        ("health", "ceiling", 0.59, 0.60, "MISS"),
+        ("health", "seed", 5.9, None, "-"),
+    ]
+    assert misses(rows, 64, {}) == 1
+
+
+def test_failed_requests_make_the_ratio_invalid():
+    rows = [_row("service", "liveness", 9000, errors=2), _row("ceiling", "liveness", 10000)]
+    (ratio,) = ratios(rows, 64)
+    assert ratio.verdict == "ERRORS"
+    assert misses(rows, 64, {}) == 1
+
+
+def test_cold_start_compares_medians_with_a_margin():
+    assert cold_start_verdict({"service": [0.5, 0.3, 0.2], "seed": [0.3, 0.2, 0.9]}) == "PASS"
+    assert cold_start_verdict({"service": [0.4], "seed": [0.3]}) == "MISS"
+    assert cold_start_verdict({"service": [0.4]}) == "-"
+
+
+def test_format_table_aligns_text_left_and_numbers_right():
+    table = format_table(["name", "req/s"], [["a", "5"], ["long name", "12345"]])
+    assert table.splitlines() == [
+        "name       req/s",
+        "---------  -----",
+        "a              5",
+        "long name  12345",
+    ]
+
+
+def test_report_shows_every_part():
+    rows = [_row("service", "echo", 3000), _row("ceiling", "echo", 6000), _row("seed", "echo", 500)]
+    text = report(rows, 64, {"service": [0.2], "seed": [0.3]}, {"service": 30 * 1024})
+    assert "(a) service     echo         64   3000  0.10 ms  1.00 ms" in text
+    assert "echo      service / (b) raw ASGI       0.50x  >= 0.30x  PASS" in text
+    assert "echo      service / (c) seed-style     6.00x  >= 3.00x  PASS" in text
+    assert "(a) service         200 ms              200        30.0 MiB" in text
+    assert text.endswith("cold start: service no slower than seed-style (+10%): PASS")

@@ -1,0 +1,55 @@
+"""`python -m bench.service` end to end: a short run against the real service and Dockerfile."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.servers import REPO_ROOT
+from bench.service import main
+from tests.support.tools import require_tools
+
+
+def test_a_dockerfile_without_cmd_stops_the_bench_with_one_line(tmp_path, capsys):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM python:3.11-slim\nRUN true\n")
+    assert main(["--dockerfile", str(dockerfile)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {dockerfile} has no CMD in its final stage: the bench runs the image's CMD\n"
+    )
+
+
+def test_bad_flags_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--endpoints", "nope"])
+    assert info.value.code == 2
+    assert (
+        "unknown endpoint 'nope' (known: echo, health, liveness, readiness)"
+        in capsys.readouterr().err
+    )
+
+
+def test_short_bench_runs_all_three_servers_end_to_end():
+    """One round of 1s runs on liveness: checks, wrk, ratios, cold start and RSS all come out."""
+    require_tools("wrk")
+    argv = ["-d", "1", "-r", "1", "-e", "liveness", "-c", "1,4", "--cold-starts", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.service", *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for label in ("(a) service", "(b) raw ASGI", "(c) seed-style"):
+        assert f"{label}: " in out  # the command each server ran
+        assert (
+            sum(line.startswith(f"{label}  ") for line in out.splitlines()) == 3
+        )  # c=1, c=4, proc
+    assert "app.main:app --host 127.0.0.1 --port PORT --loop uvloop --http httptools" in out
+    assert "Ratios at 4 connections:" in out
+    assert "liveness  service / (b) raw ASGI" in out
+    assert "cold start: service no slower than seed-style (+10%): " in out
+    assert "ERRORS" not in out
