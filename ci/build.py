@@ -1,0 +1,332 @@
+"""``python -m ci build``: build the image with buildah and push it to ECR, once per tag.
+
+Steps: make sure the ECR repository exists (scan on push, immutable tags, AES256), skip when the
+tag is already in the registry, log in (the ECR token goes to ``buildah login --password-stdin``,
+never onto a command line), ``buildah bud --layers``, ``buildah push``, and write the dotenv file
+(IMAGE, IMAGE_REPOSITORY, IMAGE_TAG) that later jobs read. ``plan()`` is pure: it decides the
+commands; ``execute()`` runs them. ``--dry-run`` prints the plan and touches nothing.
+"""
+
+import argparse
+import datetime
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci import registry
+from ci.errors import CiError, UsageError
+from ci.gitlab import GitLabContext
+from ci.options import env_flag
+from ci.registry import ImageRef, RegistryAuth
+
+# ECR settings for a repository this command creates; an existing repository is left alone.
+ECR_SETTINGS = {
+    "imageScanningConfiguration": {"scanOnPush": True},
+    "imageTagMutability": "IMMUTABLE",
+    "encryptionConfiguration": {"encryptionType": "AES256"},
+}
+# The layer cache is re-pushed under the same tags, so its repository has mutable tags.
+ECR_CACHE_SETTINGS = {**ECR_SETTINGS, "imageTagMutability": "MUTABLE"}
+CACHE_SUFFIX = "-cache"
+
+# Docker/OCI naming rules (distribution/reference).
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+NAME_RE = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._/-]+)?")
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """Everything a build needs, resolved from flags, their variables and GitLab's."""
+
+    image: ImageRef
+    region: str
+    endpoint_url: str | None = None
+    revision: str = ""
+    source_url: str = ""
+    created: str = ""
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    base_image: str | None = None
+    cache: bool = False
+    volumes: tuple[str, ...] = ()
+    dotenv: str = "build.env"
+    insecure: bool = False
+    storage_driver: str | None = None
+    isolation: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """One program run; ``secret_stdin`` means the registry password is fed on stdin."""
+
+    argv: tuple[str, ...]
+    secret_stdin: bool = False
+
+    def display(self) -> str:
+        text = shlex.join(self.argv)
+        return f"<registry password> | {text}" if self.secret_stdin else text
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    image: ImageRef
+    ecr_repositories: tuple[tuple[str, dict], ...]
+    login: Command
+    build: Command
+    push: Command
+    dotenv_path: str
+    dotenv: str = field(repr=False)
+
+    def describe(self, region: str) -> str:
+        lines = []
+        for name, settings in self.ecr_repositories:
+            mutability = settings["imageTagMutability"]
+            lines.append(
+                f"ensure ECR repository {name} in {region} "
+                f"(scanOnPush, {mutability}, AES256; an existing one is left alone)"
+            )
+        lines += [
+            f"skip the build and push if {self.image.reference} is already in the registry",
+            "ECR get-authorization-token, then: " + self.login.display(),
+            self.build.display(),
+            self.push.display(),
+            f"write {self.dotenv_path}:",
+            *(f"  {line}" for line in self.dotenv.splitlines()),
+        ]
+        return "\n".join(lines)
+
+
+def dotenv_text(image: ImageRef) -> str:
+    """The dotenv artifact later jobs read (deploy takes IMAGE_TAG)."""
+    return f"IMAGE={image.reference}\nIMAGE_REPOSITORY={image.repository}\nIMAGE_TAG={image.tag}\n"
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_inputs(
+    args: argparse.Namespace,
+    gitlab: GitLabContext,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], str] = now_rfc3339,
+) -> BuildInputs:
+    """Validate the flags (with GitLab's variables as fallbacks); UsageError names what is wrong."""
+    env = os.environ if environ is None else environ
+    registry_url = (args.registry or "").strip().rstrip("/")
+    name = (args.name or gitlab.project_name or "").strip()
+    tag = (args.tag or gitlab.commit_short_sha or "").strip()
+    if not registry_url:
+        raise UsageError("registry is not set (--registry or ECR_REPOSITORY_URL)")
+    if "://" in registry_url or not REGISTRY_RE.fullmatch(registry_url):
+        raise UsageError(f"registry {registry_url!r} is not HOST[:PORT][/PATH] (no scheme)")
+    if not name:
+        raise UsageError("image name is not set (--name, PROJECT_NAME or CI_PROJECT_NAME)")
+    if not NAME_RE.fullmatch(name):
+        raise UsageError(f"image name {name!r} is not a valid repository name (lowercase)")
+    if not tag:
+        raise UsageError("image tag is not set (--tag or CI_COMMIT_SHORT_SHA)")
+    if not TAG_RE.fullmatch(tag):
+        raise UsageError(f"image tag {tag!r} is not a valid tag")
+    if not args.region:
+        raise UsageError("AWS region is not set (--region or AWS_REGION)")
+    context = Path(args.context)
+    dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+    if not args.dry_run and not dockerfile.is_file():
+        raise UsageError(f"Dockerfile not found: {dockerfile}")
+    volumes = args.build_volume or env.get("BUILD_VOLUMES", "").split()
+    return BuildInputs(
+        image=ImageRef(registry=registry_url, name=name, tag=tag),
+        region=args.region,
+        endpoint_url=args.endpoint_url or None,
+        revision=args.revision or gitlab.commit_sha,
+        source_url=args.source_url or gitlab.project_url,
+        created=args.created or clock(),
+        context=str(context),
+        dockerfile=str(dockerfile),
+        base_image=args.base_image or None,
+        cache=args.cache,
+        volumes=tuple(volumes),
+        dotenv=args.dotenv,
+        insecure=registry.insecure_from_env(env),
+        storage_driver=env.get("STORAGE_DRIVER") or None,
+        isolation=env.get("BUILDAH_ISOLATION") or None,
+    )
+
+
+def buildah(inputs: BuildInputs, *args: str) -> tuple[str, ...]:
+    """buildah with the storage driver from $STORAGE_DRIVER (buildah 1.28 ignores the variable)."""
+    driver = ("--storage-driver", inputs.storage_driver) if inputs.storage_driver else ()
+    return ("buildah", *driver, *args)
+
+
+def plan(inputs: BuildInputs) -> BuildPlan:
+    """The commands a build runs, decided from the inputs alone (no I/O)."""
+    image = inputs.image
+    tls = ("--tls-verify=false",) if inputs.insecure else ()
+    cache_image = ImageRef(image.registry, image.name + CACHE_SUFFIX, image.tag)
+    repositories: list[tuple[str, dict]] = [(image.path, ECR_SETTINGS)]
+    if inputs.cache:
+        repositories.append((cache_image.path, ECR_CACHE_SETTINGS))
+
+    build = ["bud", "--layers", "--file", inputs.dockerfile, "--tag", image.reference]
+    if inputs.isolation:
+        build += ["--isolation", inputs.isolation]
+    build_args = {
+        "VERSION": image.tag,
+        "REVISION": inputs.revision,
+        "SOURCE_URL": inputs.source_url,
+        "CREATED": inputs.created,
+    }
+    if inputs.base_image:
+        build_args["BASE_IMAGE"] = inputs.base_image
+    for key, value in build_args.items():
+        build += ["--build-arg", f"{key}={value}"]
+    for volume in inputs.volumes:
+        build += ["--volume", volume]
+    if inputs.cache:
+        build += [
+            *tls,
+            "--cache-from",
+            cache_image.repository,
+            "--cache-to",
+            cache_image.repository,
+        ]
+    build.append(inputs.context)
+
+    return BuildPlan(
+        image=image,
+        ecr_repositories=tuple(repositories),
+        login=Command(
+            buildah(inputs, "login", *tls, "--username", "AWS", "--password-stdin", image.host),
+            secret_stdin=True,
+        ),
+        build=Command(buildah(inputs, *build)),
+        push=Command(buildah(inputs, "push", *tls, image.reference, f"docker://{image.reference}")),
+        dotenv_path=inputs.dotenv,
+        dotenv=dotenv_text(image),
+    )
+
+
+# --- the edges: AWS, registry, processes, files -------------------------------------------------
+
+
+def ensure_ecr_repository(client, name: str, settings: dict) -> bool:
+    """Create the repository if missing; True when created. An existing one is not touched."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.describe_repositories(repositoryNames=[name])
+        return False
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "RepositoryNotFoundException":
+            raise registry.aws_error(error, f"ECR describe-repositories {name} failed") from None
+    except BotoCoreError as error:
+        raise registry.aws_error(error, f"ECR describe-repositories {name} failed") from None
+    try:
+        client.create_repository(repositoryName=name, **settings)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "RepositoryAlreadyExistsException":
+            return False  # created concurrently by another job
+        raise registry.aws_error(error, f"ECR create-repository {name} failed") from None
+    except BotoCoreError as error:
+        raise registry.aws_error(error, f"ECR create-repository {name} failed") from None
+    return True
+
+
+def _run(command: Command, what: str, password: str | None = None, capture: bool = False) -> None:
+    try:
+        result = subprocess.run(
+            command.argv,
+            input=password if command.secret_stdin else None,
+            text=True,
+            capture_output=capture,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise CiError(f"{command.argv[0]} not found: install buildah") from None
+    if result.returncode != 0:
+        detail = ""
+        if capture:
+            lines = (result.stderr or result.stdout or "").strip().splitlines()
+            detail = f": {lines[-1].strip()}" if lines else ""
+            if password:
+                detail = detail.replace(password, "***")
+        raise CiError(f"{what} failed (exit {result.returncode}){detail}")
+
+
+def write_dotenv(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+def execute(inputs: BuildInputs, build_plan: BuildPlan, out=sys.stdout) -> int:
+    image = build_plan.image
+    client = registry.ecr_client(inputs.region, inputs.endpoint_url)
+    for name, settings in build_plan.ecr_repositories:
+        created = ensure_ecr_repository(client, name, settings)
+        state = "created" if created else "exists, left as it is"
+        print(f"ECR repository {name}: {state}", file=out, flush=True)
+    auth: RegistryAuth = registry.ecr_auth(inputs.region, inputs.endpoint_url)
+    if registry.image_exists(image, auth, insecure=inputs.insecure):
+        print(f"{image.reference} is already in the registry: build and push skipped", file=out)
+    else:
+        _run(build_plan.login, f"buildah login to {image.host}", auth.password, capture=True)
+        print(f"logged in to {image.host} as {auth.username}", file=out, flush=True)
+        _run(build_plan.build, "buildah bud")
+        _run(build_plan.push, f"buildah push {image.reference}", capture=True)
+        print(f"pushed {image.reference}", file=out)
+    write_dotenv(build_plan.dotenv_path, build_plan.dotenv)
+    print(f"wrote {build_plan.dotenv_path}: IMAGE={image.reference}", file=out)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    inputs = resolve_inputs(args, GitLabContext.from_environ())
+    build_plan = plan(inputs)
+    if args.dry_run:
+        print(build_plan.describe(inputs.region))
+        return 0
+    return execute(inputs, build_plan)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build the image with buildah and push it to ECR (once per tag)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env_flag(parser, "--registry", "ECR_REPOSITORY_URL", help="registry host[/path]")
+    env_flag(parser, "--name", "PROJECT_NAME", help="image name; else $CI_PROJECT_NAME")
+    parser.add_argument("--tag", help="image tag (default: $CI_COMMIT_SHORT_SHA)")
+    env_flag(parser, "--region", "AWS_REGION", "AWS_DEFAULT_REGION", help="AWS region of ECR")
+    env_flag(parser, "--endpoint-url", "AWS_ENDPOINT_URL", help="AWS API endpoint override")
+    parser.add_argument("--revision", help="full commit SHA label (default: $CI_COMMIT_SHA)")
+    parser.add_argument("--source-url", help="source URL label (default: $CI_PROJECT_URL)")
+    env_flag(parser, "--created", "IMAGE_CREATED", help="build time label (default: now, UTC)")
+    env_flag(parser, "--context", "BUILD_CONTEXT", default=".", help="build context directory")
+    env_flag(parser, "--file", "DOCKERFILE", help="Dockerfile (default: CONTEXT/Dockerfile)")
+    env_flag(parser, "--base-image", "BASE_IMAGE", help="override the Dockerfile's BASE_IMAGE")
+    parser.add_argument(
+        "--build-volume",
+        action="append",
+        metavar="SRC:DST[:ro]",
+        help="mount for RUN steps only, repeatable (env: $BUILD_VOLUMES, space-separated)",
+    )
+    parser.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("BUILD_CACHE", "").lower() in {"1", "true", "yes"},
+        help="use the registry as layer cache (NAME-cache) (env: $BUILD_CACHE)",
+    )
+    env_flag(parser, "--dotenv", "BUILD_DOTENV", default="build.env", help="dotenv file to write")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.set_defaults(run=run)
