@@ -1,0 +1,80 @@
+{{/* The chart name, or nameOverride. */}}
+{{- define "python-microservice.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The objects' name: the release name when it already contains the chart name (Argo CD releases are
+named python-microservice in each environment's namespace), else release-chart.
+*/}}
+{{- define "python-microservice.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "python-microservice.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The image tag as a label value (at most 63 characters, alphanumeric at both ends). */}}
+{{- define "python-microservice.version" -}}
+{{- .Values.image.tag | trunc 63 | trimAll "-_." }}
+{{- end }}
+
+{{- define "python-microservice.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "python-microservice.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "python-microservice.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "python-microservice.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "python-microservice.version" . | quote }}
+app.kubernetes.io/component: api
+app.kubernetes.io/part-of: {{ include "python-microservice.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "python-microservice.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "python-microservice.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference the pods run: exactly repository:tag. */}}
+{{- define "python-microservice.image" -}}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- end }}
+
+{{/*
+What Argo CD shows about the running build: the image tag and source commit as annotations, and
+link.argocd.argoproj.io/* annotations ("title|url") that become links on the resource in the UI.
+The commit link uses image.commit when set, else the tag when it is a commit SHA (the pipeline tags
+images with the short SHA).
+*/}}
+{{- define "python-microservice.buildAnnotations" -}}
+{{- $commit := .Values.image.commit | default "" }}
+{{- if and (not $commit) (regexMatch "^[0-9a-f]{7,40}$" .Values.image.tag) }}
+{{- $commit = .Values.image.tag }}
+{{- end -}}
+{{ .Chart.Name }}/image: {{ include "python-microservice.image" . | quote }}
+{{ .Chart.Name }}/image-tag: {{ .Values.image.tag | quote }}
+{{- if $commit }}
+{{ .Chart.Name }}/source-commit: {{ $commit | quote }}
+{{- end }}
+{{- with .Values.gitlab.projectUrl }}
+{{- if $commit }}
+link.argocd.argoproj.io/source-commit: {{ printf "Source commit %s|%s/-/commit/%s" ($commit | trunc 8) (trimSuffix "/" .) $commit | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.image.pipelineUrl }}
+{{ $.Chart.Name }}/pipeline: {{ . | quote }}
+link.argocd.argoproj.io/pipeline: {{ printf "Build pipeline|%s" . | quote }}
+{{- end }}
+{{- end }}
