@@ -5,6 +5,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ci.aws import use_gitlab_oidc
 from ci.errors import CiError
 
 # Each module defines ``register(subparsers)``, which adds its sub-commands and sets ``run``
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_gitlab_oidc()  # AWS access from the job's GitLab ID token, when configured
     try:
         return args.run(args)
     except CiError as error:
