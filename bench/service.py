@@ -115,6 +115,17 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def stop_all(servers: list[Server]) -> None:
+    """Stop every server; a second Ctrl-C or SIGTERM cannot interrupt this and leave one behind."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for server in servers:
+            server.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def measure_cold_starts(servers: list[Server], count: int) -> dict[str, list[float]]:
     cold: dict[str, list[float]] = {s.name: [] for s in servers}
     for i in range(count):
@@ -123,7 +134,7 @@ def measure_cold_starts(servers: list[Server], count: int) -> dict[str, list[flo
                 started = server.start()
                 cold[server.name].append(server.wait_healthy(started))
             finally:
-                server.stop()
+                stop_all([server])
         say(
             f"cold start {i + 1}/{count}: "
             + ", ".join(f"{n} {v[-1] * 1000:.0f} ms" for n, v in cold.items())
@@ -209,8 +220,7 @@ def run(args: argparse.Namespace) -> int:
             samples = load(servers, wrk, args)
             rss = {server.name: server.rss_kib() for server in servers}
         finally:
-            for server in servers:
-                server.stop()
+            stop_all(servers)
 
     rows = report.summarize(samples, args.endpoints)
     ratio_connections = 64 if 64 in args.connections else max(args.connections)

@@ -1,7 +1,11 @@
 """`python -m bench.service` end to end: a short run against the real service and Dockerfile."""
 
+import os
+import signal
 import subprocess
 import sys
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +57,46 @@ def test_short_bench_runs_all_three_servers_end_to_end():
     assert "liveness  service / (b) raw ASGI" in out
     assert "cold start: service no slower than seed-style (+10%): " in out
     assert "ERRORS" not in out
+
+
+def _processes_with(token: str) -> list[int]:
+    """PIDs whose environment carries token (so only processes this test started)."""
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if token.encode() in environ.read_bytes():
+                pids.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return pids
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_bench_stops_every_server_it_started(sig, code):
+    require_tools("wrk")
+    token = f"BENCH_TEST_TOKEN={uuid.uuid4().hex}"
+    name, value = token.split("=")
+    argv = ["-d", "5", "-r", "1", "-e", "liveness", "-c", "1", "--cold-starts", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.service", *argv],
+        cwd=REPO_ROOT,
+        env={**os.environ, name: value},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stderr:  # wait until the load runs
+            if line.startswith("[1/") or "error" in line:
+                break
+        servers = [pid for pid in _processes_with(token) if pid != proc.pid]
+        assert len(servers) >= 3  # the three uvicorn processes (and wrk)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == code
+        assert _processes_with(token) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stderr.close()
