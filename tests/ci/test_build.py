@@ -1,0 +1,238 @@
+"""``python -m ci build`` without buildah: inputs, the plan, --dry-run, errors, and ECR on moto."""
+
+import pytest
+
+from ci import build, cli
+from ci.build import ECR_SETTINGS, BuildInputs, ensure_ecr_repository, plan
+from ci.registry import ImageRef
+from tests.support.moto import running_moto
+
+GITLAB_ENV = {
+    "CI_PROJECT_NAME": "python-microservice",
+    "CI_COMMIT_SHORT_SHA": "0123abcd",
+    "CI_COMMIT_SHA": "0123abcd" + "e" * 32,
+    "CI_PROJECT_URL": "https://gitlab.example.com/team/python-microservice",
+}
+REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+ALL_VARIABLES = (
+    *GITLAB_ENV,
+    "ECR_REPOSITORY_URL",
+    "PROJECT_NAME",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "STORAGE_DRIVER",
+    "BUILDAH_ISOLATION",
+    "BUILD_VOLUMES",
+    "BUILD_CACHE",
+    "BASE_IMAGE",
+    "REGISTRY_INSECURE",
+    "IMAGE_CREATED",
+    "BUILD_DOTENV",
+    "BUILD_CONTEXT",
+    "DOCKERFILE",
+)
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """A clean GitLab-like environment; tests set what they need on top."""
+    for name in ALL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in GITLAB_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ECR_REPOSITORY_URL", REGISTRY)
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ci.build",))
+    return monkeypatch
+
+
+def run_cli(*argv: str) -> int:
+    return cli.main(["build", *argv])
+
+
+def test_dry_run_prints_the_plan_from_gitlab_variables(env, capsys):
+    env.setenv("STORAGE_DRIVER", "vfs")
+    env.setenv("BUILDAH_ISOLATION", "chroot")
+    assert run_cli("--dry-run", "--created", "2026-01-02T03:04:05Z") == 0
+    out = capsys.readouterr().out
+    image = f"{REGISTRY}/python-microservice:0123abcd"
+    assert (
+        "ensure ECR repository python-microservice in eu-central-1 (scanOnPush, IMMUTABLE" in out
+    )
+    assert f"skip the build and push if {image} is already in the registry" in out
+    assert (
+        "<registry password> | buildah --storage-driver vfs login --username AWS "
+        f"--password-stdin {REGISTRY}"
+    ) in out
+    assert (
+        f"buildah --storage-driver vfs bud --layers --file Dockerfile --tag {image} "
+        "--isolation chroot --build-arg VERSION=0123abcd "
+        f"--build-arg REVISION={GITLAB_ENV['CI_COMMIT_SHA']} "
+        f"--build-arg SOURCE_URL={GITLAB_ENV['CI_PROJECT_URL']} "
+        "--build-arg CREATED=2026-01-02T03:04:05Z ."
+    ) in out
+    assert f"buildah --storage-driver vfs push {image} docker://{image}" in out
+    assert f"  IMAGE={image}\n  IMAGE_REPOSITORY={REGISTRY}/python-microservice\n" in out
+    assert "  IMAGE_TAG=0123abcd" in out
+
+
+def test_dry_run_writes_nothing(env, tmp_path, capsys):
+    env.chdir(tmp_path)
+    assert run_cli("--dry-run") == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_flags_override_variables(env, capsys):
+    env.setenv("PROJECT_NAME", "from-project-name")
+    assert run_cli("--dry-run", "--name", "other", "--tag", "v1.2.3", "--registry", "r.io/x") == 0
+    out = capsys.readouterr().out
+    assert "r.io/x/other:v1.2.3" in out
+    assert "ensure ECR repository x/other in" in out
+
+
+def test_project_name_beats_ci_project_name(env, capsys):
+    env.setenv("PROJECT_NAME", "renamed")
+    assert run_cli("--dry-run") == 0
+    assert f"{REGISTRY}/renamed:0123abcd" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("unset", "argv", "message"),
+    [
+        ("ECR_REPOSITORY_URL", (), "registry is not set (--registry or ECR_REPOSITORY_URL)"),
+        (
+            "CI_PROJECT_NAME",
+            (),
+            "image name is not set (--name, PROJECT_NAME or CI_PROJECT_NAME)",
+        ),
+        ("CI_COMMIT_SHORT_SHA", (), "image tag is not set (--tag or CI_COMMIT_SHORT_SHA)"),
+        ("AWS_REGION", (), "AWS region is not set (--region or AWS_REGION)"),
+        (None, ("--tag", "bad tag"), "image tag 'bad tag' is not a valid tag"),
+        (
+            None,
+            ("--name", "Upper"),
+            "image name 'Upper' is not a valid repository name (lowercase)",
+        ),
+        (
+            None,
+            ("--registry", "https://r.io"),
+            "registry 'https://r.io' is not HOST[:PORT][/PATH] (no scheme)",
+        ),
+    ],
+)
+def test_bad_inputs_fail_with_one_line(env, capsys, unset, argv, message):
+    if unset:
+        env.delenv(unset)
+    assert run_cli("--dry-run", *argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {message}\n"
+    assert captured.out == ""
+
+
+def test_missing_dockerfile_is_named(env, tmp_path, capsys):
+    assert run_cli("--context", str(tmp_path)) == 2
+    assert capsys.readouterr().err == f"error: Dockerfile not found: {tmp_path / 'Dockerfile'}\n"
+
+
+def inputs(**overrides) -> BuildInputs:
+    values = {
+        "image": ImageRef("127.0.0.1:5000", "python-microservice", "0123abcd"),
+        "region": "eu-central-1",
+        "created": "2026-01-02T03:04:05Z",
+    }
+    return BuildInputs(**{**values, **overrides})
+
+
+def test_plan_insecure_registry_volumes_base_image_and_cache():
+    p = plan(
+        inputs(
+            insecure=True,
+            volumes=("/etc/pip.conf:/etc/pip.conf:ro",),
+            base_image="localhost/base:1",
+            cache=True,
+        )
+    )
+    assert p.login.argv == (
+        "buildah",
+        "login",
+        "--tls-verify=false",
+        "--username",
+        "AWS",
+        "--password-stdin",
+        "127.0.0.1:5000",
+    )
+    assert p.login.secret_stdin
+    build_argv = p.build.argv
+    assert build_argv[:3] == ("buildah", "bud", "--layers")
+    assert "--build-arg" in build_argv
+    assert "BASE_IMAGE=localhost/base:1" in build_argv
+    assert build_argv[build_argv.index("--volume") + 1] == "/etc/pip.conf:/etc/pip.conf:ro"
+    cache = "127.0.0.1:5000/python-microservice-cache"
+    assert build_argv[build_argv.index("--cache-from") + 1] == cache
+    assert build_argv[build_argv.index("--cache-to") + 1] == cache
+    assert p.push.argv == (
+        "buildah",
+        "push",
+        "--tls-verify=false",
+        "127.0.0.1:5000/python-microservice:0123abcd",
+        "docker://127.0.0.1:5000/python-microservice:0123abcd",
+    )
+    assert [name for name, _ in p.ecr_repositories] == [
+        "python-microservice",
+        "python-microservice-cache",
+    ]
+
+
+def test_plan_without_cache_has_no_cache_flags():
+    p = plan(inputs())
+    assert "--cache-from" not in p.build.argv
+    assert "--cache-to" not in p.build.argv
+    assert p.ecr_repositories == (("python-microservice", ECR_SETTINGS),)
+
+
+def test_dotenv_text():
+    image = ImageRef("r.io/team", "svc", "abc")
+    assert build.dotenv_text(image) == (
+        "IMAGE=r.io/team/svc:abc\nIMAGE_REPOSITORY=r.io/team/svc\nIMAGE_TAG=abc\n"
+    )
+
+
+def test_ecr_repository_created_once_with_the_settings(monkeypatch):
+    """ECR runs on a real moto server (ECR itself cannot run here)."""
+    with running_moto() as moto:
+        for name, value in moto.env.items():
+            monkeypatch.setenv(name, value)
+        client = moto.ecr()
+        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is True
+        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is False
+        (repo,) = client.describe_repositories()["repositories"]
+        assert repo["repositoryName"] == "python-microservice"
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
+
+
+def test_existing_repository_is_left_alone(monkeypatch):
+    with running_moto() as moto:
+        for name, value in moto.env.items():
+            monkeypatch.setenv(name, value)
+        client = moto.ecr()
+        client.create_repository(repositoryName="python-microservice")
+        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is False
+        (repo,) = client.describe_repositories()["repositories"]
+        assert repo["imageTagMutability"] == "MUTABLE"
+
+
+def test_unreachable_aws_endpoint_is_one_line(env, capsys):
+    from tests.support.network import free_port
+
+    env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    env.setenv("AWS_MAX_ATTEMPTS", "1")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    assert run_cli("--endpoint-url", endpoint, "--context", ".", "--file", __file__) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ECR describe-repositories python-microservice failed: ")
+    assert "AWS endpoint unreachable" in err
+    assert err.count("\n") == 1
