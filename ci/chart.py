@@ -370,6 +370,7 @@ def render_chart(
     """Render a chart directory with Helm's engine (schema validated first, as Helm does)."""
     try:
         with helm_python.Chart.load(chart_dir) as chart:
+            _check_kube_version(chart.metadata.get("kubeVersion", ""), kube_version)
             chart.validate_schema(chart.merge_values(dict(values)))
             # Chart.render() does not expose Helm's api_versions / kube_version options; the
             # library's render call accepts them (helm-python-sdk 0.2.2, pinned).
@@ -387,6 +388,32 @@ def render_chart(
         raise CiError(f"{chart_dir.name}: {_one_line(str(error))}") from None
     manifests: dict[str, str] = json.loads(rendered)
     return manifests
+
+
+def _check_kube_version(constraint: str, kube_version: str) -> None:
+    """``helm template``'s check of Chart.yaml kubeVersion (comparisons joined by AND only)."""
+    version = _version_tuple(kube_version)
+    for operator, bound in re.findall(r"(!=|>=|<=|>|<|=)?\s*v?([0-9][0-9A-Za-z.+-]*)", constraint):
+        limit = _version_tuple(bound)
+        ok = {
+            ">=": version >= limit,
+            "<=": version <= limit,
+            ">": version > limit,
+            "<": version < limit,
+            "!=": version != limit,
+        }.get(operator, version == limit)
+        if not ok:
+            raise CiError(
+                f"chart requires kubeVersion: {constraint} which is incompatible with Kubernetes "
+                f"{kube_version}"
+            )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    numbers = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", version.strip())
+    if not numbers:
+        raise UsageError(f"not a Kubernetes version: {version!r}")
+    return tuple(int(part or 0) for part in numbers.groups())
 
 
 def objects(rendered: Mapping[str, str]) -> list[dict[str, Any]]:
