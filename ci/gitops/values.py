@@ -67,6 +67,26 @@ def _quoted(value: str) -> str:
     return f'"{escaped}"'
 
 
+def _plain_safe(value: str) -> bool:
+    """Whether ``value`` written unquoted reads back as the same string (not a number, bool...)."""
+    if not value or value != value.strip() or "#" in value or ": " in value:
+        return False
+    try:
+        loaded = YAML(typ="safe", pure=True).load(f"key: {value}\n")
+    except YAMLError:
+        return False
+    return isinstance(loaded, dict) and loaded.get("key") == value
+
+
+def _render(value: str, style: str | None) -> str:
+    """``value`` as a scalar, keeping the file's quoting style where that is safe."""
+    if style is None and _plain_safe(value):
+        return value
+    if style == "'" and "'" not in value:
+        return f"'{value}'"
+    return _quoted(value)
+
+
 def _scalar_span(text: str, key: str) -> tuple[int, int, str] | None:
     """Character span and quote style of ``image.<key>``'s plain one-line scalar, if it has one."""
     node = _yaml().compose(text)
@@ -94,7 +114,7 @@ def _set_key(text: str, key: str, value: str, name: str) -> str:
     span = _scalar_span(text, key)
     if span is not None:
         start, end, style = span
-        rendered = f"'{value}'" if style == "'" and "'" not in value else _quoted(value)
+        rendered = _render(value, style)
         return text[:start] + rendered + text[end:]
     # The key (or image itself) is missing, or written in a form we do not splice: round-trip.
     if data.get("image") is None:

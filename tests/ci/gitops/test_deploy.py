@@ -1,0 +1,244 @@
+"""deploy / promote / rollback / status against a real bare remote over file://."""
+
+import json
+import re
+
+from tests.ci.gitops.conftest import run_ci
+from tests.support.git_remotes import PERSON, git, show
+
+DEV = "gitops/dev/values.yaml"
+PROD = "gitops/prod/values.yaml"
+GITLAB = {
+    "CI_COMMIT_SHA": "",
+    "CI_PIPELINE_URL": "https://gitlab.example/group/python-microservice/-/pipelines/42",
+    "GITLAB_USER_LOGIN": "alice",
+    "GITLAB_USER_EMAIL": "alice@example.com",
+}
+
+
+def tip(remote) -> str:
+    return git("rev-parse", "main", cwd=remote.bare).strip()
+
+
+def tag_of(remote, path: str = DEV) -> str:
+    line = next(line for line in show(remote.bare, path).splitlines() if "tag:" in line)
+    return line.split(":", 1)[1].strip().strip('"')
+
+
+def test_deploy_commits_only_the_tag_with_message_trailers_and_bot_identity(remote):
+    tag = remote.source.short(3)
+    before = show(remote.bare, DEV)
+    env = {
+        **GITLAB,
+        "CI_COMMIT_SHA": remote.source.commits[3],
+        "GITOPS_AUTHOR_NAME": "Deploy Bot",
+        "GITOPS_AUTHOR_EMAIL": "bot@example.com",
+    }
+    result = run_ci("deploy", "--repo", str(remote.bare), "--env", "dev", "--tag", tag, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
+    assert show(remote.bare, DEV) == before.replace('"0.0.0-bootstrap"', f'"{tag}"')
+    assert show(remote.bare, PROD) == before.replace("values.dev.yaml", "values.prod.yaml")
+    changed = git("show", "--name-only", "--format=", "main", cwd=remote.bare).split()
+    assert changed == [DEV]
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert message.splitlines()[0] == f"deploy(dev): python-microservice {tag} [skip ci]"
+    assert f"Source-Commit: {remote.source.commits[3]}" in message
+    assert f"Pipeline: {GITLAB['CI_PIPELINE_URL']}" in message
+    assert "Triggered-By: alice <alice@example.com>" in message
+    who = git("log", "-1", "--format=%an <%ae>|%cn <%ce>", "main", cwd=remote.bare).strip()
+    assert who == "Deploy Bot <bot@example.com>|Deploy Bot <bot@example.com>"
+    # On top of the remote tip: the previous tip is the parent.
+    assert git("rev-parse", "main^", cwd=remote.bare).strip() == remote.source.commits[-1]
+
+
+def test_redeploying_the_same_tag_is_a_successful_no_op(remote):
+    tag = remote.source.short(2)
+    assert (
+        run_ci("deploy", "--repo", str(remote.bare), "--env", "dev", "--tag", tag).returncode == 0
+    )
+    before = tip(remote)
+    again = run_ci("deploy", "--repo", str(remote.bare), "--env", "dev", "--tag", tag)
+    assert again.returncode == 0
+    assert again.stdout == f"dev already runs python-microservice {tag}: nothing to do\n"
+    assert tip(remote) == before
+
+
+def test_stale_build_changes_nothing_and_force_writes_it_saying_so(remote):
+    new, old = remote.source.short(8), remote.source.short(5)
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", new).returncode == 0
+    before = tip(remote)
+
+    stale = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", old)
+    assert stale.returncode == 0
+    assert stale.stdout == (
+        f"dev already runs {new}, a newer build than {old}: nothing to do"
+        " (--force deploys it anyway)\n"
+    )
+    assert tip(remote) == before
+
+    forced = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", old, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert tag_of(remote) == old
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert message.splitlines()[0] == f"deploy(dev): python-microservice {old} (forced) [skip ci]"
+    assert f"Forced with --force over {new}, a newer build that was deployed." in message
+
+
+def test_newer_build_replaces_older_one(remote):
+    old, new = remote.source.short(1), remote.source.short(9)
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", old).returncode == 0
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", new).returncode == 0
+    assert tag_of(remote) == new
+
+
+def test_stale_check_reaches_far_back_in_a_long_history(remote, tmp_path):
+    """The deployed build is 40 commits newer than the candidate: the shallow clone must deepen."""
+    old = remote.source.short(0)
+    work = tmp_path / "work"
+    git("clone", "-q", str(remote.bare), str(work), cwd=tmp_path)
+    for number in range(40):
+        (work / "app.py").write_text(f"VERSION = 'late {number}'\n")
+        git("commit", "-q", "-am", f"late {number}", cwd=work)
+    newest = git("rev-parse", "--short=8", "HEAD~30", cwd=work).strip()
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", newest).returncode == 0
+    for number in range(30):
+        (work / "other.txt").write_text(f"{number}\n")
+        git("add", "other.txt", cwd=work)
+        git("commit", "-q", "-m", f"more {number}", cwd=work)
+    git("pull", "-q", "--rebase", "origin", "main", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+
+    stale = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", old)
+    assert stale.returncode == 0
+    assert f"already runs {newest}, a newer build than {old}" in stale.stdout
+    assert tag_of(remote) == newest
+
+
+def test_dry_run_prints_the_diff_and_pushes_nothing(remote):
+    tag = remote.source.short(4)
+    before = tip(remote)
+    result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, "--dry-run")
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        f"--- a/{DEV}",
+        f"+++ b/{DEV}",
+        "@@ -2,4 +2,4 @@",
+        " # values.dev.yaml at the repository root instead. Argo CD layers this file last.",
+        " image:",
+        "   repository: registry.example/python-microservice  # where the build pushes",
+        '-  tag: "0.0.0-bootstrap"',
+        f'+  tag: "{tag}"',
+        f"dry run: would commit 'deploy(dev): python-microservice {tag} [skip ci]'"
+        " (nothing pushed)",
+    ]
+    assert tip(remote) == before
+
+
+def test_repository_flag_sets_image_repository_too(remote):
+    tag = remote.source.short(2)
+    env = {"IMAGE_REPOSITORY": "127.0.0.1:5000/python-microservice"}
+    result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=env)
+    assert result.returncode == 0, result.stderr
+    text = show(remote.bare, DEV)
+    assert "  repository: 127.0.0.1:5000/python-microservice  # where the build pushes\n" in text
+    assert f'  tag: "{tag}"\n' in text
+
+
+def test_runs_from_a_detached_pipeline_checkout_and_commits_on_the_remote_tip(remote, tmp_path):
+    checkout = tmp_path / "pipeline"
+    git("clone", "-q", "--depth=3", remote.url, str(checkout), cwd=tmp_path)
+    git("checkout", "-q", "--detach", "HEAD~2", cwd=checkout)
+    tag = remote.source.short(10)
+    result = run_ci("deploy", "--env", "dev", "--tag", tag, cwd=checkout)
+    assert result.returncode == 0, result.stderr
+    assert git("rev-parse", "main^", cwd=remote.bare).strip() == remote.source.commits[-1]
+    # The pipeline's checkout is left as it was.
+    assert git("status", "--porcelain", cwd=checkout) == ""
+    assert git("rev-parse", "HEAD", cwd=checkout).strip() == remote.source.commits[-3]
+
+
+def test_promote_copies_the_tag_between_environments(remote):
+    tag = remote.source.short(6)
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag).returncode == 0
+    result = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"promote(prod): python-microservice {tag} from dev [skip ci]")
+    assert tag_of(remote, PROD) == tag
+    again = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
+    assert again.stdout == f"prod already runs python-microservice {tag}: nothing to do\n"
+
+
+def test_rollback_to_previous_tag_and_to_an_explicit_tag(remote):
+    first, second = remote.source.short(1), remote.source.short(2)
+    for tag in (first, second):
+        assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag).returncode == 0
+    result = run_ci("rollback", "--repo", remote.url, "--env", "dev")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        f"rollback(dev): python-microservice {first} (was {second}) [skip ci]: pushed "
+    )
+    assert tag_of(remote) == first
+    explicit = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", "0.0.0-bootstrap")
+    assert explicit.returncode == 0
+    assert tag_of(remote) == "0.0.0-bootstrap"
+
+
+def test_rollback_finds_the_previous_tag_far_back_in_history(remote, tmp_path):
+    first, second = remote.source.short(3), remote.source.short(4)
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", first).returncode == 0
+    work = tmp_path / "work"
+    git("clone", "-q", remote.url, str(work), cwd=tmp_path)
+    for number in range(50):
+        (work / "app.py").write_text(f"VERSION = 'between {number}'\n")
+        git("commit", "-q", "-am", f"between {number}", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    forced = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", second, "--force")
+    assert forced.returncode == 0
+    result = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert f'+  tag: "{first}"' in result.stdout.splitlines()
+
+
+def test_rollback_without_history_fails_cleanly(remote):
+    result = run_ci("rollback", "--repo", remote.url, "--env", "prod")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: no earlier image.tag in the history of {PROD} to roll back to\n"
+    )
+
+
+def test_status_table_and_json(remote):
+    tag = remote.source.short(7)
+    env = {**GITLAB, "CI_COMMIT_SHA": remote.source.commits[7]}
+    assert (
+        run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=env).returncode
+        == 0
+    )
+    table = run_ci("status", "--repo", remote.url)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == [
+        "ENVIRONMENT",
+        "TAG",
+        "SET AT",
+        "SET BY",
+        "SOURCE COMMIT",
+    ]
+    dev = re.split(r"\s{2,}", lines[1])
+    assert dev[0:2] == ["dev", tag]
+    assert dev[3] == "alice <alice@example.com>"
+    assert dev[4] == f"{tag} feature 8"
+    prod = re.split(r"\s{2,}", lines[2])
+    assert prod[0:2] == ["prod", "0.0.0-bootstrap"]
+    assert prod[3] == f"{PERSON['GIT_AUTHOR_NAME']} <{PERSON['GIT_AUTHOR_EMAIL']}>"
+    assert len(lines) == 3
+
+    data = json.loads(run_ci("status", "--repo", remote.url, "--env", "dev", "--json").stdout)
+    assert [row["env"] for row in data] == ["dev"]
+    assert data[0]["tag"] == tag
+    assert data[0]["source_commit"] == remote.source.commits[7]
+    assert data[0]["source_subject"] == "feature 8"
+    assert data[0]["commit"] == tip(remote)
