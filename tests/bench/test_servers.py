@@ -10,8 +10,10 @@ import pytest
 from bench.checks import check_response, check_targets
 from bench.servers import (
     CEILING_APP,
+    REPO_ROOT,
     BenchError,
     Server,
+    app_index,
     dockerfile_cmd,
     http_get,
     local_command,
@@ -162,3 +164,10 @@ def test_comparison_apps_answer_correctly_and_stop_cleanly(name, argv_for_port):
 
 def _bin() -> Path:
     return Path(sys.executable).parent
+
+
+def test_the_repository_dockerfile_runs_the_service_with_uvicorn():
+    """The bench's (a) is whatever the image runs: its CMD must be uvicorn serving app.main:app."""
+    cmd = read_production_cmd(REPO_ROOT / "Dockerfile")
+    argv = local_command(cmd, 8080, _bin())
+    assert argv[app_index(argv)] == "app.main:app"
