@@ -4,7 +4,12 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 ENV_PREFIX = "APP_"
@@ -28,6 +33,16 @@ class Settings(BaseSettings):
         description="Seconds the app keeps serving, readiness 503, after SIGTERM.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what get_settings() passes in: never os.environ or files behind its back."""
+        return (init_settings,)
+
 
 class SettingsError(ValueError):
     """An invalid setting; str() is one line naming the environment variable."""
@@ -49,7 +64,7 @@ class _MappingEnvSource(EnvSettingsSource):
 def get_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from `environ` (os.environ in production, a dict in tests)."""
     try:
-        return Settings.model_validate(_MappingEnvSource(Settings, environ)())
+        return Settings(**_MappingEnvSource(Settings, environ)())
     except ValidationError as exc:
         raise SettingsError(_one_line(exc, environ)) from None
 

@@ -41,6 +41,7 @@ class RunningServer:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self._output = output
+        self._saved: str | None = None  # the output, kept when the file is closed
 
     @property
     def pid(self) -> int:
@@ -50,7 +51,10 @@ class RunningServer:
         return self.base_url + path
 
     def output(self) -> str:
-        """Everything the server wrote so far (stdout and stderr, interleaved)."""
+        """Everything the server wrote so far (stdout and stderr, interleaved); still readable
+        after close()."""
+        if self._saved is not None:
+            return self._saved
         self._output.flush()
         self._output.seek(0)
         return self._output.read().decode("utf-8", "replace")
@@ -75,7 +79,9 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-        self._output.close()
+        if not self._output.closed:
+            self._saved = self.output()
+            self._output.close()
 
 
 def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
