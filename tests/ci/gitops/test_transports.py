@@ -1,0 +1,93 @@
+"""The same write-back over `git daemon` and over smart HTTP with basic auth (credentials)."""
+
+import pytest
+
+from tests.ci.gitops.conftest import run_ci
+from tests.support.git_remotes import git, git_daemon, http_git_server, show
+from tests.support.tools import require_tools
+
+PASSWORD = "s3cret-Token-value-42"
+
+
+def test_deploy_over_git_daemon(remote):
+    require_tools("git")
+    with git_daemon(remote.bare.parent) as base:
+        url = f"{base}/{remote.bare.name}"
+        tag = remote.source.short(3)
+        result = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", tag)
+        assert result.returncode == 0, result.stderr
+        assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
+        status = run_ci("status", "--repo", url, "--env", "dev")
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.splitlines()[1].split()[:2] == ["dev", tag]
+
+
+@pytest.fixture
+def http_remote(remote, tmp_path):
+    with http_git_server(
+        remote.bare.parent, "gitlab-ci-token", PASSWORD, tmp_path / "nginx"
+    ) as base:
+        yield remote, f"{base}/{remote.bare.name}"
+
+
+def _assert_secret_nowhere(result, tmp_path):
+    assert PASSWORD not in result.stdout
+    assert PASSWORD not in result.stderr
+    for config in tmp_path.rglob("config"):
+        if config.is_file():
+            assert PASSWORD not in config.read_text(errors="replace")
+
+
+def test_deploy_over_http_with_the_job_token(http_remote, tmp_path):
+    remote, url = http_remote
+    tag = remote.source.short(4)
+    result = run_ci(
+        "deploy", "--repo", url, "--env", "dev", "--tag", tag, env={"CI_JOB_TOKEN": PASSWORD}
+    )
+    assert result.returncode == 0, result.stderr
+    assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
+    _assert_secret_nowhere(result, tmp_path)
+
+
+def test_deploy_over_http_with_an_access_token_variable(http_remote, tmp_path):
+    remote, url = http_remote
+    tag = remote.source.short(5)
+    env = {"GITOPS_TOKEN": PASSWORD, "GITOPS_USERNAME": "gitlab-ci-token", "CI_JOB_TOKEN": "other"}
+    result = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", tag, env=env)
+    assert result.returncode == 0, result.stderr
+    _assert_secret_nowhere(result, tmp_path)
+
+
+def test_wrong_password_fails_without_showing_it(http_remote, tmp_path):
+    remote, url = http_remote
+    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    wrong = "wrong-Password-value-17"
+    result = run_ci(
+        "deploy", "--repo", url, "--env", "dev", "--tag", "abc", env={"CI_JOB_TOKEN": wrong}
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"error: authentication to {url} failed as gitlab-ci-token\n"
+    assert wrong not in result.stdout + result.stderr
+    assert git("rev-parse", "main", cwd=remote.bare).strip() == before
+
+
+def test_credentials_in_the_url_are_neither_printed_nor_kept(http_remote, tmp_path):
+    remote, url = http_remote
+    with_secret = url.replace("http://", f"http://gitlab-ci-token:{PASSWORD}@")
+    result = run_ci(
+        "deploy", "--repo", with_secret, "--env", "dev", "--tag", remote.source.short(6)
+    )
+    assert result.returncode == 0, result.stderr
+    _assert_secret_nowhere(result, tmp_path)
+    wrong = url.replace("http://", "http://gitlab-ci-token:wrong-in-url-99@")
+    failed = run_ci("status", "--repo", wrong)
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: authentication to {url} failed as gitlab-ci-token\n"
+    assert "wrong-in-url-99" not in failed.stdout + failed.stderr
+
+
+def test_no_credentials_fails_cleanly(http_remote):
+    _, url = http_remote
+    result = run_ci("status", "--repo", url)
+    assert result.returncode == 1
+    assert result.stderr == f"error: authentication to {url} failed (no credentials)\n"
