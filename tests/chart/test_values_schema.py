@@ -1,0 +1,103 @@
+"""values.schema.json turns a bad gitops commit into a render error (what Argo CD then shows)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ci import chart
+from ci.errors import CiError
+from tests.chart.conftest import CHART_DIR, ENVIRONMENTS, REPO_ROOT, render_with
+
+
+def render_error(values) -> str:
+    with pytest.raises(CiError) as raised:
+        render_with(values)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ({"tag": "has space"}, "at '/image/tag': 'has space' does not match pattern"),
+        ({"tag": ""}, "at '/image/tag': '' does not match pattern"),
+        ({"tag": "-leading-dash"}, "at '/image/tag'"),
+        ({"tag": "x" * 129}, "at '/image/tag'"),
+        ({"tag": 12345678}, "at '/image/tag': got number, want string"),
+        ({"tag": None}, "at '/image/tag': got null, want string"),
+        ({"repository": None}, "at '/image/repository': got null, want string"),
+        ({"repository": "Upper/Case"}, "at '/image/repository'"),
+        ({"repository": "registry.example.com/app:tag"}, "at '/image/repository'"),
+        ({"repository": ["a"]}, "at '/image/repository': got array, want string"),
+        ({"tg": "typo"}, "additional properties 'tg' not allowed"),
+        ({"commit": "not-a-sha"}, "at '/image/commit'"),
+        ({"pipelineUrl": "ftp://x"}, "at '/image/pipelineUrl'"),
+        ({"pullPolicy": "Sometimes"}, "at '/image/pullPolicy'"),
+    ],
+)
+def test_schema_rejects_bad_image_values(image, expected):
+    message = render_error({"image": image})
+    assert message.startswith("helm-chart: python-microservice: - at ")
+    assert expected in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"replicaCount": "3"}, "at '/replicaCount': got string, want integer"),
+        ({"replicaCount": -1}, "at '/replicaCount'"),
+        ({"resources": {"requests": {"cpu": "lots"}}}, "at '/resources/requests/cpu'"),
+        ({"env": {"LOG_LEVEL": "debug"}}, "invalid propertyName 'LOG_LEVEL'"),
+        ({"env": {"APP_DEBUG": True}}, "at '/env/APP_DEBUG': got boolean, want string"),
+        ({"ingress": {"enabled": True, "host": ""}}, "at '/ingress/host'"),
+        (
+            {"autoscaling": {"enabled": "yes"}},
+            "at '/autoscaling/enabled': got string, want boolean",
+        ),
+        ({"replicas": 3}, "additional properties 'replicas' not allowed"),
+        ({"shutdown": {"delaySeconds": 1.5}}, "at '/shutdown/delaySeconds'"),
+    ],
+)
+def test_schema_rejects_other_bad_values(values, expected):
+    assert expected in render_error(values)
+
+
+@pytest.mark.parametrize("missing", ["repository", "tag"])
+def test_schema_rejects_a_missing_image_key(missing):
+    """A gitops file without the key: the chart has no default to fall back on."""
+    image = {"repository": "registry.example.com/python-microservice", "tag": "abc"}
+    del image[missing]
+    with pytest.raises(CiError) as raised:
+        chart.render_chart(CHART_DIR, {"image": image}, release_name="r", namespace="n")
+    assert str(raised.value) == (
+        f"helm-chart: python-microservice: - at '/image': missing property '{missing}'"
+    )
+
+
+def test_schema_accepts_the_optional_provenance_keys():
+    docs = render_with(
+        {
+            "image": {
+                "tag": "0123abcd",
+                "commit": "0123abcd" + "0" * 32,
+                "pipelineUrl": "https://gitlab.example.com/g/p/-/pipelines/1",
+            }
+        }
+    )
+    assert docs
+
+
+def test_bad_gitops_commit_fails_the_environment_render(tmp_path: Path):
+    """What Argo CD would show: the render fails naming the key; nothing is rolled out."""
+    for name in ("helm-chart", "gitops"):
+        shutil.copytree(REPO_ROOT / name, tmp_path / name)
+    env = ENVIRONMENTS[0]
+    shutil.copy(REPO_ROOT / f"values.{env}.yaml", tmp_path)
+    values_file = tmp_path / "gitops" / env / "values.yaml"
+    values = yaml.safe_load(values_file.read_text())
+    values["image"]["tag"] = "oops a space"
+    values_file.write_text(yaml.safe_dump(values))
+    with pytest.raises(CiError, match="at '/image/tag': 'oops a space' does not match"):
+        chart.render_env(env, tmp_path)
