@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -16,10 +16,9 @@ def json_bytes(content: Any) -> bytes:
     return orjson.dumps(content)
 
 
-class JSONBytes(Response):
-    """A FastAPI/Starlette response whose content is rendered with orjson."""
-
-    media_type = JSON_TYPE
+class JSONBytes(JSONResponse):
+    """A JSON response rendered with orjson (bytes are taken as already rendered). A JSONResponse,
+    so FastAPI documents each route's response model in the OpenAPI schema."""
 
     def render(self, content: Any) -> bytes:
         return content if isinstance(content, bytes) else json_bytes(content)
