@@ -1,0 +1,86 @@
+"""Tag and environment validation, commit messages and their trailers."""
+
+import pytest
+
+from ci.errors import UsageError
+from ci.gitlab import GitLabContext
+from ci.gitops.message import Change, commit_message, parse_trailers
+from ci.gitops.remote import credentials_from_environ, normalize_url, redact
+from ci.gitops.tags import environments_from_paths, looks_like_commit, validate_tag
+
+
+@pytest.mark.parametrize("tag", ["abc12345", "1.2.3", "v1.2.3-rc.1", "_x", "A" * 128, "latest"])
+def test_valid_tags(tag):
+    assert validate_tag(tag) == tag
+
+
+@pytest.mark.parametrize("tag", ["", "-x", ".x", "a b", "a/b", "a:b", "A" * 129, "ü"])
+def test_invalid_tags(tag):
+    with pytest.raises(UsageError):
+        validate_tag(tag)
+
+
+def test_commit_like_tags():
+    assert looks_like_commit("abc1234")
+    assert looks_like_commit("0" * 40)
+    assert not looks_like_commit("abc123")
+    assert not looks_like_commit("v1.2.3")
+    assert not looks_like_commit("ABC12345")
+
+
+def test_environments_are_folders_with_values_yaml_except_argocd():
+    paths = [
+        "gitops/dev/values.yaml",
+        "gitops/prod/values.yaml",
+        "gitops/argocd/values.yaml",
+        "gitops/argocd/app.yaml",
+        "gitops/empty/README.md",
+        "gitops/dev/extra/values.yaml",
+    ]
+    assert environments_from_paths(paths) == ["dev", "prod"]
+
+
+def test_message_subject_body_and_trailers():
+    change = Change(
+        action="deploy",
+        env="dev",
+        service="python-microservice",
+        tag="abc12345",
+        previous="0.0.0-bootstrap",
+        path="gitops/dev/values.yaml",
+        source_commit="abc12345" + "0" * 32,
+    )
+    context = GitLabContext(
+        pipeline_url="https://gitlab.example/p/-/pipelines/1",
+        user_login="alice",
+        user_email="alice@example.com",
+    )
+    message = commit_message(change, context)
+    assert message == (
+        "deploy(dev): python-microservice abc12345 [skip ci]\n"
+        "\n"
+        "Set image.tag in gitops/dev/values.yaml from 0.0.0-bootstrap to abc12345.\n"
+        "\n"
+        f"Source-Commit: abc12345{'0' * 32}\n"
+        "Pipeline: https://gitlab.example/p/-/pipelines/1\n"
+        "Triggered-By: alice <alice@example.com>\n"
+    )
+    assert parse_trailers(message)["Triggered-By"] == "alice <alice@example.com>"
+    assert commit_message(change, GitLabContext()).count("\n\n") == 2
+
+
+def test_urls_lose_their_credentials():
+    url, creds = normalize_url("https://user:p%40ss@gitlab.example/group/project.git")
+    assert url == "https://gitlab.example/group/project.git"
+    assert (creds.username, creds.password) == ("user", "p@ss")
+    assert "p@ss" not in repr(creds)
+    assert redact("fatal: https://user:pw@host/x failed pw", ("pw",)) == (
+        "fatal: https://host/x failed ***"
+    )
+
+
+def test_credentials_precedence():
+    assert credentials_from_environ({"CI_JOB_TOKEN": "j"}).username == "gitlab-ci-token"
+    token = credentials_from_environ({"CI_JOB_TOKEN": "j", "GITOPS_TOKEN": "t"})
+    assert (token.username, token.password) == ("oauth2", "t")
+    assert credentials_from_environ({}) is None

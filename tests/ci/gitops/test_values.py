@@ -1,0 +1,156 @@
+"""The values edit is pure and round-trip: only the owned key changes, byte for byte elsewhere."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci.errors import UsageError
+from ci.gitops.values import ValuesError, read_image, set_image
+
+BASE = """\
+# Owned by the pipeline.
+image:
+  repository: registry.example/python-microservice  # where the build pushes
+  tag: "0.0.0-bootstrap"   # set by deploy
+  pullPolicy: IfNotPresent
+"""
+
+
+def test_only_the_tag_scalar_changes():
+    assert set_image(BASE, "abc12345") == BASE.replace('"0.0.0-bootstrap"', '"abc12345"')
+
+
+def test_numeric_looking_tags_stay_strings():
+    for tag in ("12345678", "1e10", "0x1f", "true", "null", "1.0"):
+        assert read_image(set_image(BASE, tag)).tag == tag
+        plain = BASE.replace('"0.0.0-bootstrap"', "v1")
+        assert read_image(set_image(plain, tag)).tag == tag
+
+
+def test_quoting_style_is_kept():
+    single = BASE.replace('"0.0.0-bootstrap"', "'old'")
+    assert "  tag: 'new-1'   # set by deploy\n" in set_image(single, "new-1")
+    plain = BASE.replace('"0.0.0-bootstrap"', "old")
+    assert "  tag: new-1   # set by deploy\n" in set_image(plain, "new-1")
+
+
+def test_repository_is_set_only_when_given():
+    out = set_image(BASE, "t1", repository="127.0.0.1:5000/python-microservice")
+    assert out == BASE.replace('"0.0.0-bootstrap"', '"t1"').replace(
+        "registry.example/python-microservice", "127.0.0.1:5000/python-microservice"
+    )
+
+
+def test_flow_mapping_is_edited_in_place():
+    text = "image: {repository: r/x, tag: old}  # flow\nreplicas: 2\n"
+    assert set_image(text, "new") == "image: {repository: r/x, tag: new}  # flow\nreplicas: 2\n"
+
+
+def test_missing_keys_are_added_keeping_comments():
+    out = set_image("# header\nreplicas: 2  # two\n", "abc")
+    assert out.startswith("# header\nreplicas: 2  # two\n")
+    assert read_image(out).tag == "abc"
+    out = set_image("image:\n  repository: r/x  # repo\n", "abc")
+    assert out.startswith("image:\n  repository: r/x  # repo\n")
+    assert read_image(out) == read_image('image: {repository: r/x, tag: "abc"}')
+
+
+def test_block_scalar_tag_falls_back_to_round_trip():
+    out = set_image("# c\nimage:\n  tag: |\n    old\n  repository: r\n", "new")
+    assert out.startswith("# c\nimage:\n")
+    assert read_image(out).tag == "new"
+    assert read_image(out).repository == "r"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("image: [", "values.yaml: not valid YAML"),
+        ("image: 3\n", "values.yaml: 'image' must be a mapping"),
+        ("[1, 2]\n", "values.yaml: expected a mapping at the top level"),
+    ],
+)
+def test_unreadable_files_raise_usage_errors(text, message):
+    with pytest.raises(ValuesError) as error:
+        set_image(text, "t")
+    assert str(error.value).startswith(message)
+    assert isinstance(error.value, UsageError)
+
+
+# -- fuzzing ------------------------------------------------------------------------------------
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+COMMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 .,:-'\"#", max_size=30)
+TAGS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,40}", fullmatch=True)
+SCALARS = st.one_of(
+    st.integers(-1000, 1000).map(str),
+    st.sampled_from(["true", "false", "null", "~", '"quoted # not a comment"', "'single'"]),
+    WORDS,
+)
+
+
+def _comment(text: str) -> str:
+    return f"  # {text}" if text else ""
+
+
+@st.composite
+def documents(draw):
+    indent = " " * draw(st.sampled_from([2, 4]))
+    lines = [f"# {c}" for c in draw(st.lists(COMMENT, max_size=3))]
+    style = draw(st.sampled_from(['"{}"', "'{}'", "{}"]))
+    old_tag = draw(TAGS.filter(lambda t: "'" not in t))
+    if style == "{}":
+        old_tag = "v" + old_tag  # a plain tag that reads as a string
+    image_entries = [
+        f"{indent}tag: {style.format(old_tag)}{_comment(draw(COMMENT))}",
+        f"{indent}repository: registry.example/{draw(WORDS)}{_comment(draw(COMMENT))}",
+    ]
+    for key in draw(st.lists(WORDS, max_size=3, unique=True)):
+        if key not in ("tag", "repository"):
+            image_entries.append(f"{indent}{key}: {draw(SCALARS)}{_comment(draw(COMMENT))}")
+    image_entries = draw(st.permutations(image_entries))
+    blocks = [["image:" + _comment(draw(COMMENT)), *image_entries]]
+    for key in draw(st.lists(WORDS.filter(lambda k: k != "image"), max_size=4, unique=True)):
+        if draw(st.booleans()):
+            blocks.append([f"{key}: {draw(SCALARS)}{_comment(draw(COMMENT))}"])
+        else:
+            items = draw(st.lists(SCALARS, min_size=1, max_size=3))
+            blocks.append([f"{key}:", *(f"{indent}- {item}" for item in items)])
+    if draw(st.booleans()):
+        blocks.append([f"# trailing {draw(COMMENT)}"])
+    for block in draw(st.permutations(blocks)):
+        lines += block
+        if draw(st.booleans()):
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=documents(), tag=TAGS)
+def test_fuzz_only_the_tag_line_changes(text, tag):
+    out = set_image(text, tag)
+    assert read_image(out).tag == tag
+    before, after = text.splitlines(), out.splitlines()
+    assert len(before) == len(after)
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) <= 1
+    for i in changed:
+        assert before[i].lstrip().startswith("tag:")
+        assert after[i].lstrip().startswith("tag:")
+    # Applying the same tag again is the identity.
+    assert set_image(out, tag) == out
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=documents(), tag=TAGS, name=WORDS)
+def test_fuzz_repository_and_tag_change_only_their_lines(text, tag, name):
+    repository = f"127.0.0.1:5000/{name}"
+    out = set_image(text, tag, repository=repository)
+    assert read_image(out).tag == tag
+    assert read_image(out).repository == repository
+    changed = [
+        b.lstrip().split(":", 1)[0]
+        for a, b in zip(text.splitlines(), out.splitlines(), strict=True)
+        if a != b
+    ]
+    assert set(changed) <= {"tag", "repository"}
