@@ -42,7 +42,7 @@ e2e: tools  ## Run the whole GitLab pipeline locally with gitlab-ci-local
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 bench: tools  ## Service throughput and latency against its ceiling and the seed-style baseline
-	$(BIN)/python -m bench.service
+	$(BIN)/python -m bench.service $(BENCH_ARGS)
 
 bench-image: tools  ## Image size and rebuild time against a seed-style Dockerfile
 	$(BIN)/python -m bench.image

@@ -238,7 +238,10 @@ class Server:
         return " | ".join(tail) or "no output"
 
     def rss_kib(self) -> int:
-        return rss_kib(self.proc.pid)
+        try:
+            return rss_kib(self.proc.pid)
+        except FileNotFoundError:
+            raise BenchError(f"{self.name} exited during the load: {self.log_tail()}") from None
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
