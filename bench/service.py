@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-e", "--endpoints", type=endpoint_names, default=list(ENDPOINTS), help="comma list (all)"
     )
-    parser.add_argument("--cold-starts", type=int, default=3, help="starts per server (3)")
+    parser.add_argument("--cold-starts", type=int, default=5, help="starts per server (5)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument(
         "--dockerfile", type=Path, default=REPO_ROOT / "Dockerfile", help="where the CMD is read"
