@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import registry
+from ci.aws import use_gitlab_oidc
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.options import env_flag
@@ -269,6 +270,7 @@ def write_dotenv(path: str, text: str) -> None:
 
 def execute(inputs: BuildInputs, build_plan: BuildPlan, out=sys.stdout) -> int:
     image = build_plan.image
+    use_gitlab_oidc()  # the job's OIDC token as AWS role credentials, when configured
     client = registry.ecr_client(inputs.region, inputs.endpoint_url)
     for name, settings in build_plan.ecr_repositories:
         created = ensure_ecr_repository(client, name, settings)
