@@ -1,0 +1,135 @@
+"""The Argo CD objects validate against Argo CD's own schemas.
+
+The project's check uses the maintained npm package @kubernetes-models/argo-cd (pinned in
+package.json, installed by `make tools`), which carries the schemas of Argo CD v3's API types. A
+second check cross-validates against the v3.5.1 CRDs when a copy of them is at hand (skipped
+otherwise: the project does not depend on that folder).
+"""
+
+import copy
+import json
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from ci import chart
+from tests.chart.conftest import REPO_ROOT
+from tests.support.tools import in_ci, require_tools
+
+VALIDATOR = Path(__file__).with_name("validate_argocd.mjs")
+PACKAGE = REPO_ROOT / "node_modules" / "@kubernetes-models" / "argo-cd" / "package.json"
+SHARED_CRDS = REPO_ROOT.parent / "shared" / "schemas" / "argocd-v3.5.1"
+
+
+def argocd_objects() -> list[dict[str, Any]]:
+    """What `kubectl apply -f gitops/argocd/` creates, plus the Applications generated from it."""
+    return [*chart.argocd_documents(), *(app.manifest for app in chart.applications())]
+
+
+def npm_validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    tools = require_tools("node")
+    if not PACKAGE.is_file():
+        reason = "@kubernetes-models/argo-cd is not installed (run `make tools`)"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    result = subprocess.run(
+        [tools["node"], str(VALIDATOR)],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_argocd_objects_validate_with_the_npm_schemas():
+    objects = argocd_objects()
+    assert {o["kind"] for o in objects} == {"AppProject", "ApplicationSet", "Application"}
+    results = npm_validate(objects)
+    assert [r for r in results if r["error"]] == []
+    assert len(results) == len(objects)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("spec", "syncPolicy", "automated", "prune"), "yes", "prune must be boolean"),
+        (
+            ("spec", "source", "helm", "valueFiles"),
+            "../values.dev.yaml",
+            "valueFiles must be array",
+        ),
+        (("spec", "destination"), None, "must have required property destination"),
+    ],
+)
+def test_npm_schemas_reject_a_broken_application(path, value, expected):
+    application = copy.deepcopy(chart.applications()[0].manifest)
+    target = application
+    for key in path[:-1]:
+        target = target[key]
+    if value is None:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    (result,) = npm_validate([application])
+    assert expected in (result["error"] or "")
+
+
+# --- cross-check against the published v3.5.1 CRDs (only where a copy is at hand) -----------
+
+
+@cache
+def crd_schemas() -> dict[str, dict[str, Any]]:
+    if not SHARED_CRDS.is_dir():
+        pytest.skip(f"no Argo CD CRDs at {SHARED_CRDS} (cross-check only)")
+    schemas = {}
+    for path in SHARED_CRDS.glob("*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+        schemas[crd["spec"]["names"]["kind"]] = strict(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+def strict(schema: Any) -> Any:
+    """Unknown fields are errors (kubectl's strict field validation), except where the CRD keeps
+    them (x-kubernetes-preserve-unknown-fields) or lists none (free-form objects)."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: strict(value) for key, value in schema.items()}
+    if (
+        "properties" in result
+        and "additionalProperties" not in result
+        and not result.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        result["additionalProperties"] = False
+    return result
+
+
+def crd_errors(schemas: dict[str, dict[str, Any]], obj: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(schemas[obj["kind"]])
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)
+    ]
+
+
+def test_argocd_objects_validate_against_the_v3_5_crds():
+    schemas = crd_schemas()
+    for obj in argocd_objects():
+        assert crd_errors(schemas, obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def test_crd_cross_check_rejects_an_unknown_field():
+    schemas = crd_schemas()
+    application = copy.deepcopy(chart.applications()[0].manifest)
+    application["spec"]["source"]["helm"]["valuesFiles"] = ["typo"]
+    assert any("valuesFiles" in e for e in crd_errors(schemas, application))
