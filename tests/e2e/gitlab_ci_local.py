@@ -1,0 +1,136 @@
+"""Running .gitlab-ci.yml with gitlab-ci-local, and reading what happened from its output.
+
+gitlab-ci-local (npm, installed by ``make tools``) runs the jobs on this machine in stage order,
+honouring rules, when, needs and dotenv artifacts. With ``--force-shell-executor`` the ``image:``
+keys are ignored and every job runs in the checkout itself.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GITLAB_CI_LOCAL = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
+
+STARTED = re.compile(r"^(?P<job>[\w.-]+)\s+starting\s")
+FINISHED = re.compile(r"^(?P<job>[\w.-]+)\s+finished in\s")
+VERDICT = re.compile(r"^\s*(?P<verdict>PASS|WARN|FAIL)\s+(?P<job>[\w.-]+)\s*$")
+
+
+@dataclass
+class PipelineRun:
+    """One gitlab-ci-local invocation: exit code, output, and when each job ran."""
+
+    returncode: int
+    output: str
+    wall: float
+    started: dict[str, float] = field(default_factory=dict)
+    finished: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)
+
+    def jobs_with(self, verdict: str) -> set[str]:
+        return {job for job, seen in self.verdicts.items() if seen == verdict}
+
+    def job_seconds(self, job: str) -> float:
+        return self.finished[job] - self.started[job]
+
+    def stage_windows(self, stage_of: Mapping[str, str]) -> dict[str, float]:
+        """Stage -> seconds from its first job's start to its last job's end."""
+        windows: dict[str, tuple[float, float]] = {}
+        for job, start in self.started.items():
+            stage = stage_of[job]
+            end = self.finished.get(job, start)
+            first, last = windows.get(stage, (start, end))
+            windows[stage] = (min(first, start), max(last, end))
+        return {stage: last - first for stage, (first, last) in windows.items()}
+
+    def tail(self, lines: int = 80) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+def command(args: Sequence[str], variables: Mapping[str, str], home: Path) -> list[str]:
+    cmd = [str(GITLAB_CI_LOCAL), "--no-color", "--home", str(home), *args]
+    for name, value in variables.items():
+        cmd += ["--variable", f"{name}={value}"]
+    return cmd
+
+
+def run(
+    cwd: Path,
+    args: Sequence[str],
+    variables: Mapping[str, str],
+    home: Path,
+    log: Path,
+    timeout: float,
+) -> PipelineRun:
+    """Run gitlab-ci-local, timestamping each output line; stop it (its group) after timeout."""
+    start = time.monotonic()
+    result = PipelineRun(returncode=-1, output="", wall=0.0)
+    lines: list[str] = []
+    with subprocess.Popen(
+        command(args, variables, home),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "PY_COLORS": "0"},
+        start_new_session=True,
+    ) as proc:
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGTERM))
+        timer.start()
+        try:
+            with log.open("a") as out:
+                for line in proc.stdout:
+                    now = time.monotonic() - start
+                    out.write(f"[{now:7.1f}s] {line}")
+                    out.flush()
+                    lines.append(line.rstrip("\n"))
+                    if match := STARTED.match(line):
+                        result.started.setdefault(match["job"], now)
+                    elif match := FINISHED.match(line):
+                        result.finished[match["job"]] = now
+                    elif match := VERDICT.match(line):
+                        result.verdicts[match["job"]] = match["verdict"]
+            result.returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    result.output = "\n".join(lines)
+    result.wall = time.monotonic() - start
+    return result
+
+
+def list_jobs(cwd: Path, home: Path, variables: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """``gitlab-ci-local --list`` as {job: {stage, when, allow_failure, needs}}."""
+    proc = subprocess.run(
+        command(["--list"], variables or {}, home),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    rows = [line for line in proc.stdout.splitlines() if line.strip()]
+    header = next(i for i, line in enumerate(rows) if line.startswith("name "))
+    columns = rows[header].split()
+    jobs: dict[str, dict] = {}
+    for line in rows[header + 1 :]:
+        cells = line.split()
+        # No description column values here; cells: name stage when allow_failure [env] needs.
+        name, stage, when, allow_failure = cells[:4]
+        jobs[name] = {
+            "stage": stage,
+            "when": when,
+            "allow_failure": allow_failure == "true",
+            "needs": cells[-1],
+        }
+    assert columns[0] == "name", columns
+    return jobs
