@@ -346,15 +346,33 @@ class Clone:
     # -- writing -----------------------------------------------------------------------------
 
     def commit_file(self, parent: str, path: str, text: str, message: str) -> str:
-        """A new commit on ``parent`` where only ``path`` has ``text``; returns its id."""
-        listing = self.git("ls-tree", parent, "--", path).stdout.split()
-        mode = listing[0] if listing else "100644"
+        """A new commit on ``parent`` where only ``path`` has ``text``; returns its id.
+
+        Only the trees on the file's path are rewritten (``mktree --missing``): nothing else
+        of the tree is read, so no blob is fetched and the cost does not grow with the tree.
+        """
         blob = self.git("hash-object", "-w", "--stdin", f"--path={path}", input=text).stdout
-        index = {"GIT_INDEX_FILE": str(self.directory / ".git" / "gitops-index")}
-        self.git("read-tree", parent, env=index)
-        self.git("update-index", "--add", "--cacheinfo", f"{mode},{blob.strip()},{path}", env=index)
-        tree = self.git("write-tree", env=index).stdout.strip()
-        return self.git("commit-tree", tree, "-p", parent, "-F", "-", input=message).stdout.strip()
+        parts = path.split("/")
+        entry = ("100644", "blob", blob.strip())
+        for depth in range(len(parts) - 1, -1, -1):
+            folder = "/".join(parts[:depth])
+            tree = f"{parent}:{folder}" if folder else f"{parent}^{{tree}}"
+            exists = self.git("cat-file", "-e", tree, check=False).returncode == 0
+            listing = self.git("ls-tree", "-z", tree).stdout if exists else ""
+            entries = []
+            for line in filter(None, listing.split("\0")):
+                meta, _, name = line.partition("\t")
+                if name == parts[depth]:
+                    if entry[1] == "blob":  # keep the file's mode (e.g. executable)
+                        entry = (meta.split()[0], *entry[1:])
+                    continue
+                entries.append(line)
+            entries.append(f"{entry[0]} {entry[1]} {entry[2]}\t{parts[depth]}")
+            new_tree = self.git("mktree", "-z", "--missing", input="\0".join(entries) + "\0")
+            entry = ("040000", "tree", new_tree.stdout.strip())
+        return self.git(
+            "commit-tree", entry[2], "-p", parent, "-F", "-", input=message
+        ).stdout.strip()
 
     def push(self, commit: str) -> PushResult:
         """Push ``commit`` to the branch; never forced. A moved branch is a retryable result."""
