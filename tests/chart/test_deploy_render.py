@@ -1,0 +1,77 @@
+"""The write-back and the chart agree on the key: `python -m ci deploy` then a render shows the tag.
+
+Real git: a repository shaped like this one (the chart, the values files, gitops/), a bare remote
+over file://, the real `python -m ci deploy` pushing to it, and a fresh clone rendered as Argo CD
+would render it after fetching.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ci import chart
+from tests.chart.conftest import (
+    ENVIRONMENTS,
+    REPO_ROOT,
+    gitops_values,
+    kinds,
+    only_deployment_container,
+)
+from tests.support.git_remotes import git
+
+TRACKED = ["helm-chart", "gitops", *(f"values.{env}.yaml" for env in ENVIRONMENTS)]
+
+
+def make_remote(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in TRACKED:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, work / name)
+        else:
+            shutil.copy(source, work / name)
+    git("init", "-q", "-b", "main", cwd=work)
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "project", cwd=work)
+    remote = tmp_path / "remote.git"
+    git("clone", "-q", "--bare", str(work), str(remote), cwd=tmp_path)
+    return remote
+
+
+def deploy(remote: Path, env: str, tag: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CI_", "GITLAB_", "GITOPS_", "GIT_", "IMAGE_", "REGISTRY_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ci", "deploy", "--env", env, "--tag", tag],
+        cwd=REPO_ROOT,
+        env={**clean, "CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_deploy_then_render_shows_the_new_tag(tmp_path: Path):
+    remote = make_remote(tmp_path)
+    env, tag = ENVIRONMENTS[0], "1a2b3c4d"
+    result = deploy(remote, env, tag)
+    assert result.returncode == 0, result.stderr
+
+    checkout = tmp_path / "argocd-view"
+    git("clone", "-q", "--branch", "main", remote.as_uri(), str(checkout), cwd=tmp_path)
+    repository = gitops_values(env)["image"]["repository"]
+    docs = chart.render_env(env, checkout)
+    assert only_deployment_container(docs)["image"] == f"{repository}:{tag}"
+    annotations = kinds(docs)["Deployment"]["metadata"]["annotations"]
+    assert annotations["python-microservice/source-commit"] == tag
+    for other in ENVIRONMENTS[1:]:
+        image = gitops_values(other)["image"]
+        rendered = only_deployment_container(chart.render_env(other, checkout))["image"]
+        assert rendered == f"{image['repository']}:{image['tag']}"
