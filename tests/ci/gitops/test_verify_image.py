@@ -1,0 +1,116 @@
+"""--verify-image against a real registry (the distribution registry, basic auth)."""
+
+import base64
+import hashlib
+import json
+import urllib.request
+
+import pytest
+
+from tests.ci.gitops.conftest import run_ci
+from tests.support.git_remotes import git, show
+from tests.support.registry import running_registry
+
+USER, PASSWORD = "ci", "registry-Secret-77"
+
+
+def _request(method: str, url: str, data: bytes = b"", content_type: str = "") -> dict:
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    request = urllib.request.Request(url, data=data or None, method=method)
+    request.add_header("Authorization", f"Basic {token}")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(response.headers)
+
+
+def push_image(host: str, name: str, tag: str) -> None:
+    """Upload a minimal OCI image (a config blob, no layers) through the distribution API."""
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    location = _request("POST", f"http://{host}/v2/{name}/blobs/uploads/")["Location"]
+    if location.startswith("/"):
+        location = f"http://{host}{location}"
+    separator = "&" if "?" in location else "?"
+    _request("PUT", f"{location}{separator}digest={digest}", config, "application/octet-stream")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    _request(
+        "PUT",
+        f"http://{host}/v2/{name}/manifests/{tag}",
+        manifest,
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+
+
+@pytest.fixture
+def registry(tmp_path):
+    with running_registry(tmp_path / "registry", USER, PASSWORD) as running:
+        yield running
+
+
+def test_verify_image_commits_only_when_the_image_exists(remote, registry):
+    present, missing = remote.source.short(5), remote.source.short(6)
+    repository = f"{registry.host}/python-microservice"
+    push_image(registry.host, "python-microservice", present)
+    env = {
+        "REGISTRY_INSECURE": "true",
+        "REGISTRY_USER": USER,
+        "REGISTRY_PASSWORD": PASSWORD,
+        "IMAGE_REPOSITORY": repository,
+    }
+    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    absent = run_ci(
+        "deploy", "--repo", remote.url, "--env", "dev", "--tag", missing, "--verify-image", env=env
+    )
+    assert absent.returncode == 1
+    assert absent.stderr == (
+        f"error: image {repository}:{missing} not found in the registry: nothing committed\n"
+    )
+    assert git("rev-parse", "main", cwd=remote.bare).strip() == before
+
+    result = run_ci(
+        "deploy", "--repo", remote.url, "--env", "dev", "--tag", present, "--verify-image", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    text = show(remote.bare, "gitops/dev/values.yaml")
+    assert f'  tag: "{present}"' in text
+    assert f"  repository: {repository}  # where the build pushes" in text
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_verify_image_with_a_wrong_registry_password_fails_cleanly(remote, registry):
+    env = {
+        "REGISTRY_INSECURE": "true",
+        "REGISTRY_USER": USER,
+        "REGISTRY_PASSWORD": "not-the-Password-55",
+        "GITOPS_VERIFY_IMAGE": "true",
+    }
+    args = ["--repository", f"{registry.host}/python-microservice"]
+    result = run_ci(
+        "deploy",
+        "--repo",
+        remote.url,
+        "--env",
+        "dev",
+        "--tag",
+        remote.source.short(1),
+        *args,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert "not-the-Password-55" not in result.stdout + result.stderr
