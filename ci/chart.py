@@ -392,6 +392,8 @@ def render_chart(
 
 def _check_kube_version(constraint: str, kube_version: str) -> None:
     """``helm template``'s check of Chart.yaml kubeVersion (comparisons joined by AND only)."""
+    if "||" in constraint:
+        raise CiError(f"Chart.yaml kubeVersion {constraint!r}: OR ranges are not supported here")
     version = _version_tuple(kube_version)
     for operator, bound in re.findall(r"(!=|>=|<=|>|<|=)?\s*v?([0-9][0-9A-Za-z.+-]*)", constraint):
         limit = _version_tuple(bound)
