@@ -12,6 +12,7 @@ given through ``GIT_CONFIG_*`` variables prints them from ``GITOPS_GIT_USERNAME`
 
 import os
 import re
+import shutil
 import subprocess
 import urllib.parse
 from collections.abc import Mapping
@@ -37,6 +38,25 @@ RETRYABLE_PUSH = (
     "failed to lock",
     "incorrect old value",
 )
+# Network trouble worth another try (a flaky remote), unlike refused credentials.
+TRANSIENT = (
+    "unable to connect",
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "operation timed out",
+    "failed to connect",
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "the remote end hung up unexpectedly",
+    "early eof",
+    "rpc failed",
+    "couldn't connect to server",
+    "http/2 stream",
+    "returned error: 502",
+    "returned error: 503",
+    "returned error: 504",
+)
 AUTH_FAILURE = (
     "authentication failed",
     "http basic: access denied",
@@ -47,6 +67,10 @@ AUTH_FAILURE = (
     "permission denied",
     "access denied",
 )
+
+
+class TransientGitError(CiError):
+    """The remote could not be reached or dropped the connection: worth a bounded retry."""
 
 
 @dataclass(frozen=True)
@@ -237,12 +261,16 @@ class Clone:
         )
         tail = lines[first:] if first is not None else lines[-1:]
         detail = " ".join(line.removeprefix("fatal: ").removeprefix("error: ") for line in tail)
-        return CiError(f"git {action} failed for {redact(self.url)}: {detail or 'no output'}")
+        message = f"git {action} failed for {redact(self.url)}: {detail or 'no output'}"
+        if any(marker in lowered for marker in TRANSIENT):
+            return TransientGitError(message)
+        return CiError(message)
 
     # -- fetching ----------------------------------------------------------------------------
 
     def clone(self) -> str:
         """Clone the branch tip (one commit, its trees, no blobs); return the tip's commit id."""
+        shutil.rmtree(self.directory, ignore_errors=True)  # what a failed try may have left
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         self.git(
             "clone",

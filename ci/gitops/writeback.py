@@ -12,16 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops import history
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
-from ci.gitops.remote import Clone, Credentials, Identity
+from ci.gitops.remote import Clone, Credentials, Identity, TransientGitError
 from ci.gitops.tags import environments_from_paths, looks_like_commit, values_path
 from ci.gitops.values import read_image, set_image
 
 DEFAULT_SERVICE = "python-microservice"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Retry:
-    attempts: int = 20
+    attempts: int = 20  # pushes refused because the branch moved
+    network_attempts: int = 3  # tries of each network step on a flaky remote
     base_seconds: float = 0.1
     cap_seconds: float = 2.0
 
@@ -177,6 +180,19 @@ def diff(plan: _Plan) -> str:
     )
 
 
+def _network(step: Callable[[], T], retry: Retry, log: Callable[[str], None]) -> T:
+    """Run a network step, retrying connection failures a bounded number of times."""
+    for attempt in range(retry.network_attempts):
+        try:
+            return step()
+        except TransientGitError as error:
+            if attempt + 1 == retry.network_attempts:
+                raise
+            log(f"warning: {error}; retrying")
+            time.sleep(retry.delay(attempt + 2))
+    raise AssertionError("unreachable")
+
+
 def apply(
     target: Target,
     request: Request,
@@ -198,7 +214,7 @@ def apply(
         clone = Clone(
             target.url, target.branch, Path(workdir) / "repo", target.credentials, target.identity
         )
-        tip = clone.clone()
+        tip = _network(clone.clone, retry, log)
         for attempt in range(retry.attempts):
             plan = _plan(clone, tip, request, context, verify_once if verify else None)
             if plan.status != "commit":
@@ -208,16 +224,16 @@ def apply(
                 line = f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
                 return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
             commit = clone.commit_file(tip, plan.path, plan.new_text, plan.message)
-            pushed = clone.push(commit)
+            pushed = _network(lambda c=commit: clone.push(c), retry, log)
             if pushed.ok:
                 tries = f" after {attempt} retries" if attempt else ""
                 subject = plan.message.splitlines()[0]
                 line = f"{subject}: pushed {commit[:12]} to {target.branch}{tries}"
                 return Outcome("pushed", line, commit=commit, retries=attempt)
-            log(f"push refused ({pushed.reason}); fetching the new tip and re-applying")
+            log(f"warning: push refused ({pushed.reason}); fetching the new tip and re-applying")
             if attempt + 1 < retry.attempts:
                 time.sleep(retry.delay(attempt))
-                tip = clone.refetch()
+                tip = _network(clone.refetch, retry, log)
     raise CiError(
         f"gave up after {retry.attempts} push attempts: {target.branch} kept moving under us"
     )

@@ -116,9 +116,9 @@ def _process(command: list[str], **kwargs) -> Iterator[subprocess.Popen]:
 
 
 @contextlib.contextmanager
-def git_daemon(base: Path) -> Iterator[str]:
+def git_daemon(base: Path, port: int | None = None) -> Iterator[str]:
     """Serve every repository under ``base`` read-write over git://127.0.0.1:PORT/."""
-    port = free_port()
+    port = port or free_port()
     command = [
         "git",
         "daemon",

@@ -108,14 +108,14 @@ def test_unreadable_values_file_exits_2(tmp_path, content, message):
     assert _tip(bare) == before
 
 
-def test_unreachable_remote_exits_1_with_one_line():
+def test_unreachable_remote_exits_1_with_one_line_after_bounded_retries():
     url = f"git://127.0.0.1:{free_port()}/project.git"
     result = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", "abc")
     assert result.returncode == 1
-    assert result.stderr.startswith(
-        f"error: git clone failed for {url}: unable to connect to 127.0.0.1"
-    )
-    assert result.stderr.count("\n") == 1
+    *warnings, last = result.stderr.splitlines()
+    assert last.startswith(f"error: git clone failed for {url}: unable to connect to 127.0.0.1")
+    assert len(warnings) == 2
+    assert all(w.startswith("warning: ") and w.endswith("; retrying") for w in warnings)
     assert "Traceback" not in result.stderr
 
 

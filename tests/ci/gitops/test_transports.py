@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.ci.gitops.conftest import run_ci
+from tests.ci.gitops.conftest import run_ci, start_ci
 from tests.support.git_remotes import git, git_daemon, http_git_server, show
+from tests.support.network import free_port
 from tests.support.tools import require_tools
 
 PASSWORD = "s3cret-Token-value-42"
@@ -91,3 +92,24 @@ def test_no_credentials_fails_cleanly(http_remote):
     result = run_ci("status", "--repo", url)
     assert result.returncode == 1
     assert result.stderr == f"error: authentication to {url} failed (no credentials)\n"
+
+
+def test_a_remote_that_comes_up_late_is_retried(remote):
+    """The remote refuses connections at first (a flaky network), then answers."""
+    port = free_port()
+    tag = remote.source.short(2)
+    url = f"git://127.0.0.1:{port}/{remote.bare.name}"
+    process = start_ci("deploy", "--repo", url, "--env", "dev", "--tag", tag)
+    try:
+        first = process.stderr.readline()  # the first try failed and a retry is coming
+        with git_daemon(remote.bare.parent, port=port):
+            stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert first.startswith(f"warning: git clone failed for {url}: unable to connect to 127.0.0.1")
+    assert first.rstrip().endswith("; retrying")
+    assert process.returncode == 0, stderr
+    assert stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
+    assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
