@@ -1,43 +1,45 @@
-"""create_app(settings): the ASGI application, assembled from the modules of this package."""
+"""create_app(settings): the ASGI application uvicorn runs, assembled from this package.
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+Service (lifespan: SIGTERM handling, FastAPI warm-up)
+  -> AccessLog (when APP_ACCESS_LOG)
+    -> FastPath (probes, health, well-formed echo)
+      -> FastAPI (everything else), built on first use or in the background at startup
+"""
 
-from fastapi import FastAPI
-
-from app.echo import echo_router
-from app.errors import install_error_handlers
+from app.asgi import ASGIApp, LazyApp, Receive, Scope, Send
 from app.fastpath import FastPath
 from app.hostinfo import HostInfo, detect_host
-from app.logs import AccessLog, ASGIApp
-from app.probes import Probes, probes_router
+from app.logs import AccessLog
+from app.probes import Probes
 from app.settings import Settings
 from app.shutdown import DelayedSigterm, ShutdownState
 
-SERVICE_NAME = "python-microservice"
 
+class Service:
+    """The outermost layer: answers the lifespan protocol, passes requests to `app`."""
 
-def create_fastapi(settings: Settings, probes: Probes, sigterm: DelayedSigterm) -> FastAPI:
-    """The FastAPI app alone: every endpoint, its OpenAPI docs, errors and the lifespan."""
+    def __init__(self, app: ASGIApp, fallback: LazyApp, sigterm: DelayedSigterm) -> None:
+        self.app = app
+        self.fallback = fallback
+        self.sigterm = sigterm
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        sigterm.install()
-        try:
-            yield
-        finally:
-            sigterm.uninstall()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        else:
+            await self.app(scope, receive, send)
 
-    api = FastAPI(
-        title=SERVICE_NAME,
-        version=settings.version,
-        description="A reference Python microservice: echo, health and Kubernetes probes.",
-        lifespan=lifespan,
-    )
-    install_error_handlers(api)
-    api.include_router(probes_router(probes))
-    api.include_router(echo_router(settings.echo_max_length))
-    return api
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.sigterm.install()
+                self.fallback.warm_up()  # the server listens meanwhile; probes need no FastAPI
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.sigterm.uninstall()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def create_app(
@@ -45,14 +47,23 @@ def create_app(
     host: HostInfo | None = None,
     state: ShutdownState | None = None,
     fast_path: bool = True,
-) -> ASGIApp:
-    """The service as an ASGI app. Host facts are looked up here, once."""
+) -> Service:
+    """The service as an ASGI app. Host facts are looked up here, once.
+
+    fast_path=False leaves FastAPI to answer everything (the reference in tests).
+    """
     state = state or ShutdownState()
     probes = Probes(settings, host or detect_host(), state)
-    sigterm = DelayedSigterm(state, settings.shutdown_delay_seconds)
-    app: ASGIApp = create_fastapi(settings, probes, sigterm)
+
+    def build_fastapi() -> ASGIApp:
+        from app.api import create_fastapi  # imports FastAPI: deferred, see LazyApp
+
+        return create_fastapi(settings, probes)
+
+    fallback = LazyApp(build_fastapi)
+    app: ASGIApp = fallback
     if fast_path:
         app = FastPath(app, probes, settings.echo_max_length)
     if settings.access_log:
         app = AccessLog(app)
-    return app
+    return Service(app, fallback, DelayedSigterm(state, settings.shutdown_delay_seconds))

@@ -1,21 +1,13 @@
-"""GET /api/echo?text=...: returns {"text": <exactly what was sent>}."""
+"""Echo: GET /api/echo?text=... returns {"text": <exactly what was sent>}. The query decoding."""
 
 import re
-from typing import Annotated
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel
-
-from app.responses import JSONBytes, json_bytes
+from app.responses import json_bytes
 
 ECHO_PATH = "/api/echo"
 BAD_ENCODING = "query string must be percent-encoded UTF-8"
 _MALFORMED_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-
-
-class Echo(BaseModel):
-    text: str
 
 
 def encoding_error(query: bytes) -> str | None:
@@ -33,8 +25,8 @@ def encoding_error(query: bytes) -> str | None:
 
 
 def echo_text(query: bytes, max_length: int) -> str | None:
-    """The text a well-formed query asks to echo (the last `text=`), or None for anything else
-    (missing, too long, badly encoded), which FastAPI's route then answers with the error."""
+    """The text a well-formed query asks to echo (the last `text=`), decoded as Starlette does,
+    or None for anything else (missing, too long, badly encoded): FastAPI answers those."""
     if query.startswith(b"text=") and _plain(query):
         text = query[5:].decode("ascii")
     else:
@@ -56,27 +48,3 @@ def _plain(query: bytes) -> bool:
 
 def render_echo(text: str) -> bytes:
     return json_bytes({"text": text})
-
-
-def echo_router(max_length: int) -> APIRouter:
-    router = APIRouter(tags=["echo"], default_response_class=JSONBytes)
-
-    @router.get(
-        ECHO_PATH,
-        response_model=Echo,
-        summary="Echo the text back",
-        responses={400: {"description": BAD_ENCODING}},
-    )
-    async def echo(
-        request: Request,
-        text: Annotated[
-            str,
-            Query(max_length=max_length, description="Any Unicode text, percent-encoded UTF-8."),
-        ],
-    ) -> JSONBytes:
-        error = encoding_error(request.scope["query_string"])
-        if error is not None:
-            raise HTTPException(status_code=400, detail=error)
-        return JSONBytes(render_echo(text))
-
-    return router

@@ -2,14 +2,13 @@
 this makes the unexpected a JSON 500 too (the server still logs the exception's traceback)."""
 
 from fastapi import FastAPI, Request
-
-from app.responses import JSONBytes
+from starlette.responses import JSONResponse
 
 INTERNAL_ERROR = {"detail": "Internal Server Error"}
 
 
-async def _internal_error(request: Request, exc: Exception) -> JSONBytes:
-    return JSONBytes(INTERNAL_ERROR, status_code=500)
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(INTERNAL_ERROR, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,19 +2,14 @@
 
 The probes and health are answered from bytes rendered at startup, and a well-formed
 `GET /api/echo?text=...` is answered directly. Everything else (errors, 422, HEAD, odd queries,
-/docs, /openapi.json, lifespan) goes to the FastAPI app, which declares every endpoint too and
-stays the reference: tests check both give the same status, headers and body.
+/docs, /openapi.json) goes to the FastAPI app, which declares every endpoint too and stays the
+reference: tests check both give the same status, headers and body.
 """
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
+from app.asgi import ASGIApp, Receive, Scope, Send
 from app.echo import ECHO_PATH, echo_text, render_echo
 from app.probes import READINESS_PATH, Probes
 from app.responses import start_message
-
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
 class FastPath:
@@ -24,7 +19,7 @@ class FastPath:
         self.static = probes.static()
         self.echo_max_length = echo_max_length
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             path = scope["path"]
             prebuilt = self.static.get(path)

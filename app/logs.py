@@ -3,16 +3,14 @@
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from app.asgi import ASGIApp, Receive, Scope, Send
 from app.settings import Settings
-
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 ACCESS_LOGGER = "app.access"
 # Loggers this module owns: the app's and uvicorn's (whose access log is replaced by ours).
@@ -74,7 +72,7 @@ class AccessLog:
         self.app = app
         self.log = logger or logging.getLogger(ACCESS_LOGGER)
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -1,13 +1,10 @@
-"""JSON responses rendered once into bytes, served the same way by the fast path and FastAPI."""
+"""JSON responses rendered once into bytes, as ready-made ASGI messages (no framework needed)."""
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
+from app.asgi import Message, Send
 
 JSON_TYPE = "application/json"
 
@@ -16,20 +13,20 @@ def json_bytes(content: Any) -> bytes:
     return orjson.dumps(content)
 
 
-class JSONBytes(JSONResponse):
-    """A JSON response rendered with orjson (bytes are taken as already rendered). A JSONResponse,
-    so FastAPI documents each route's response model in the OpenAPI schema."""
-
-    def render(self, content: Any) -> bytes:
-        return content if isinstance(content, bytes) else json_bytes(content)
+def start_message(status: int, body: bytes) -> Message:
+    """Exactly the headers Starlette's JSONResponse writes for the same body, in its order."""
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-length", str(len(body)).encode("ascii")),
+            (b"content-type", JSON_TYPE.encode("ascii")),
+        ],
+    }
 
 
 class Prebuilt:
-    """One complete JSON response (status, headers, body) as ready-made ASGI messages.
-
-    The headers are exactly what Starlette writes for the same body, so a request answered here
-    and the same request answered by FastAPI look identical on the wire.
-    """
+    """One complete JSON response (status, headers, body), rendered once."""
 
     __slots__ = ("body", "body_message", "start_message", "status")
 
@@ -42,17 +39,3 @@ class Prebuilt:
     async def send(self, send: Send) -> None:
         await send(self.start_message)
         await send(self.body_message)
-
-    def response(self) -> JSONBytes:
-        return JSONBytes(self.body, status_code=self.status)
-
-
-def start_message(status: int, body: bytes) -> Message:
-    return {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-length", str(len(body)).encode("ascii")),
-            (b"content-type", JSON_TYPE.encode("ascii")),
-        ],
-    }

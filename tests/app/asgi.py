@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from app.logs import ASGIApp
+from app.asgi import ASGIApp
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from app.application import create_app
+from app.asgi import ASGIApp
 from app.hostinfo import HostInfo
-from app.logs import ASGIApp
 from app.settings import Settings, get_settings
 from app.shutdown import ShutdownState
 

@@ -1,0 +1,117 @@
+"""The FastAPI app: every endpoint, its OpenAPI docs (/docs, /openapi.json) and its errors.
+
+It answers whatever the fast path leaves (errors, 422, HEAD, odd queries, the docs) and is the
+reference the fast path is tested against; both send the same pre-rendered bytes.
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
+
+from app.echo import BAD_ENCODING, ECHO_PATH, encoding_error, render_echo
+from app.errors import install_error_handlers
+from app.probes import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH, Probes
+from app.responses import Prebuilt
+from app.settings import Settings
+
+SERVICE_NAME = "python-microservice"
+
+
+class JSONBytes(JSONResponse):
+    """A JSON response rendered with orjson (bytes are taken as already rendered). A JSONResponse,
+    so FastAPI documents each route's response model in the OpenAPI schema."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else orjson.dumps(content)
+
+
+def respond(prebuilt: Prebuilt) -> JSONBytes:
+    return JSONBytes(prebuilt.body, status_code=prebuilt.status)
+
+
+class Debug(BaseModel):
+    hostname: str
+    ip: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    revision: str
+    debug: Debug
+
+
+class Status(BaseModel):
+    status: str
+
+
+class Echo(BaseModel):
+    text: str
+
+
+class Detail(BaseModel):
+    detail: str
+
+
+def probes_router(probes: Probes) -> APIRouter:
+    router = APIRouter(tags=["probes"], default_response_class=JSONBytes)
+
+    @router.get(HEALTH_PATH, response_model=Health, summary="Health and build information")
+    async def health() -> JSONBytes:
+        return respond(probes.health)
+
+    @router.get(LIVENESS_PATH, response_model=Status, summary="Liveness: the process is alive")
+    async def liveness() -> JSONBytes:
+        return respond(probes.alive)
+
+    @router.get(
+        READINESS_PATH,
+        response_model=Status,
+        summary="Readiness: 200 while serving, 503 once shutdown has begun",
+        responses={503: {"model": Status, "description": "Shutting down"}},
+    )
+    async def readiness() -> JSONBytes:
+        return respond(probes.readiness())
+
+    return router
+
+
+def echo_router(max_length: int) -> APIRouter:
+    router = APIRouter(tags=["echo"], default_response_class=JSONBytes)
+
+    @router.get(
+        ECHO_PATH,
+        response_model=Echo,
+        summary="Echo the text back",
+        responses={400: {"model": Detail, "description": BAD_ENCODING}},
+    )
+    async def echo(
+        request: Request,
+        text: Annotated[
+            str,
+            Query(max_length=max_length, description="Any Unicode text, percent-encoded UTF-8."),
+        ],
+    ) -> JSONBytes:
+        error = encoding_error(request.scope["query_string"])
+        if error is not None:
+            raise HTTPException(status_code=400, detail=error)
+        return JSONBytes(render_echo(text))
+
+    return router
+
+
+def create_fastapi(settings: Settings, probes: Probes) -> FastAPI:
+    """The FastAPI app. It has no lifespan of its own: start-up and shutdown are the Service's
+    (app/application.py), so this app can be built after the server already answers probes."""
+    api = FastAPI(
+        title=SERVICE_NAME,
+        version=settings.version,
+        description="A reference Python microservice: echo, health and Kubernetes probes.",
+    )
+    install_error_handlers(api)
+    api.include_router(probes_router(probes))
+    api.include_router(echo_router(settings.echo_max_length))
+    return api

@@ -1,0 +1,74 @@
+"""The assembled service: its lifespan, and FastAPI built lazily (off the start-up path)."""
+
+import asyncio
+import subprocess
+import sys
+import threading
+
+from app.application import create_app
+from app.asgi import LazyApp
+from app.settings import get_settings
+from tests.app.asgi import call
+from tests.app.conftest import HOST
+from tests.support.server import REPO_ROOT, server_env
+
+
+def test_importing_the_service_does_not_import_fastapi() -> None:
+    """FastAPI is most of the start-up time; the probes are served without it."""
+    code = "import sys, app.main; print('fastapi' in sys.modules, 'starlette' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == "False False\n"
+
+
+def test_lifespan_starts_and_stops_and_warms_fastapi_up() -> None:
+    service = create_app(get_settings({}), host=HOST)
+
+    async def scenario() -> list[str]:
+        inbox: asyncio.Queue[dict] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message["type"])
+
+        task = asyncio.create_task(service({"type": "lifespan"}, inbox.get, send))
+        assert not service.fallback.built
+        await inbox.put({"type": "lifespan.startup"})
+        for _ in range(3000):  # the warm-up builds FastAPI in a thread, no request needed
+            if service.fallback.built:
+                break
+            await asyncio.sleep(0.01)
+        assert service.fallback.built
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, timeout=10)
+        return sent
+
+    assert asyncio.run(scenario()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert call(service, "/openapi.json").status == 200
+
+
+def test_lazy_app_builds_once_under_concurrent_use() -> None:
+    built: list[int] = []
+    gate = threading.Event()
+
+    def factory():
+        gate.wait(timeout=5)
+        built.append(1)
+        return create_app(get_settings({}), host=HOST, fast_path=False)
+
+    lazy = LazyApp(factory)
+    threads = [threading.Thread(target=lazy.build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert built == [1]
+    assert call(lazy, "/-/liveness").status == 200
