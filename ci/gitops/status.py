@@ -1,7 +1,7 @@
 """``status``: what each environment runs, since when, set by whom, built from which commit."""
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ci.gitops import history
@@ -31,7 +31,9 @@ def collect(target: Target, only_env: str | None = None) -> list[EnvStatus]:
         known = environments(clone, tip)
         if only_env:
             _require_env(only_env, known)
-        return [_env_status(clone, tip, env) for env in ([only_env] if only_env else known)]
+        # File histories first (they need trees), then source commits (deepened commits-only).
+        rows = [_env_status(clone, tip, env) for env in ([only_env] if only_env else known)]
+        return [_with_source(clone, row) for row in rows]
 
 
 def _env_status(clone: Clone, tip: str, env: str) -> EnvStatus:
@@ -41,14 +43,11 @@ def _env_status(clone: Clone, tip: str, env: str) -> EnvStatus:
     except ValuesError:
         return EnvStatus(env, None, None, None, None, None, None, "(unreadable values file)")
     entry = history.setter(clone, tip, path, image.tag)
-    set_by = source = subject = None
+    set_by = source = None
     if entry:
         trailers = parse_trailers(entry.message)
         set_by = trailers.get("Triggered-By") or f"{entry.author} <{entry.email}>"
         source = trailers.get("Source-Commit")
-    source = history.find_commit(clone, source or image.tag or "")
-    if source:
-        subject = clone.message(source).split("\n", 1)[0]
     return EnvStatus(
         env=env,
         tag=image.tag,
@@ -56,9 +55,17 @@ def _env_status(clone: Clone, tip: str, env: str) -> EnvStatus:
         set_at=entry.date if entry else None,
         set_by=set_by,
         commit=entry.commit if entry else None,
-        source_commit=source,
-        source_subject=subject,
+        source_commit=source or image.tag,
+        source_subject=None,
     )
+
+
+def _with_source(clone: Clone, row: EnvStatus) -> EnvStatus:
+    if row.tag is None:
+        return row
+    source = history.find_commit(clone, row.source_commit or "")
+    subject = clone.message(source).split("\n", 1)[0] if source else None
+    return replace(row, source_commit=source, source_subject=subject)
 
 
 def as_dicts(rows: list[EnvStatus]) -> list[dict]:
