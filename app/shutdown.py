@@ -61,19 +61,21 @@ class DelayedSigterm:
         self._installed = False
 
     def _on_sigterm(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler does the least it can (flip the flag) and leaves the rest to the loop.
+        assert self._loop is not None
         if self.state.shutting_down:
-            self._hand_over()
+            self._loop.call_soon_threadsafe(self._hand_over)
             return
         self.state.begin()
+        self._loop.call_soon_threadsafe(self._start_delay)
+
+    def _start_delay(self) -> None:
         log.info("SIGTERM: readiness now 503; serving %.1fs more, then shutting down", self.delay)
-        if self._loop is None or self.delay <= 0:
+        if self.delay <= 0:
             self._hand_over()
         else:
-            self._loop.call_soon_threadsafe(self._start_timer)
-
-    def _start_timer(self) -> None:
-        assert self._loop is not None
-        self._timer = self._loop.call_later(self.delay, self._hand_over)
+            assert self._loop is not None
+            self._timer = self._loop.call_later(self.delay, self._hand_over)
 
     def _hand_over(self) -> None:
         if self._handed_over:
