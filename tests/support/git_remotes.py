@@ -99,7 +99,11 @@ def show(remote: Path, path: str, ref: str = "main") -> str:
 @contextlib.contextmanager
 def _process(command: list[str], **kwargs) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, **kwargs
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **kwargs,
     )
     try:
         yield process
@@ -111,8 +115,6 @@ def _process(command: list[str], **kwargs) -> Iterator[subprocess.Popen]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
 
 
 @contextlib.contextmanager

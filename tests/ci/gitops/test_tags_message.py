@@ -5,8 +5,9 @@ import pytest
 from ci.errors import UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.message import Change, commit_message, parse_trailers
-from ci.gitops.remote import credentials_from_environ, normalize_url, redact
+from ci.gitops.remote import credentials_from_environ, default_repo, normalize_url, redact
 from ci.gitops.tags import environments_from_paths, looks_like_commit, validate_tag
+from tests.support.git_remotes import git
 
 
 @pytest.mark.parametrize("tag", ["abc12345", "1.2.3", "v1.2.3-rc.1", "_x", "A" * 128, "latest"])
@@ -84,3 +85,14 @@ def test_credentials_precedence():
     token = credentials_from_environ({"CI_JOB_TOKEN": "j", "GITOPS_TOKEN": "t"})
     assert (token.username, token.password) == ("oauth2", "t")
     assert credentials_from_environ({}) is None
+
+
+def test_default_repo_in_gitlab_is_the_projects_https_url():
+    environ = {"CI_SERVER_HOST": "gitlab.example", "CI_PROJECT_PATH": "group/python-microservice"}
+    assert default_repo(environ) == "https://gitlab.example/group/python-microservice.git"
+
+
+def test_default_repo_elsewhere_is_the_checkouts_origin(tmp_path):
+    git("init", "-q", cwd=tmp_path)
+    git("remote", "add", "origin", "https://git.example/x.git", cwd=tmp_path)
+    assert default_repo({}, cwd=str(tmp_path)) == "https://git.example/x.git"
