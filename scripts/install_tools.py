@@ -22,6 +22,9 @@ DEBIAN_COMMANDS = {
     "htpasswd": "apache2-utils",
     "nginx": "nginx-light",
     "fcgiwrap": "fcgiwrap",
+    # Node for the npm tools (gitlab-ci-local, the Argo CD schemas), where the image lacks it.
+    "node": "nodejs",
+    "npm": "npm",
 }
 ROOT = Path(__file__).resolve().parent.parent
 NPM_MARKER = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"

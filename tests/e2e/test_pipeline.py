@@ -25,16 +25,16 @@ from tests.e2e.gitlab_ci_local import PipelineRun
 from tests.support.image import host_build_volumes, local_base_image
 from tests.support.moto import running_moto
 from tests.support.registry import running_registry
+from tests.support.server import running_server
 from tests.support.tools import require_tools
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
 
 ROOT = Path(__file__).resolve().parents[2]
-CI_FILE = ROOT / ".gitlab-ci.yml"
 NAME = "python-microservice"
 DEFAULT_BRANCH = "main"
 FEATURE_BRANCH = "feature/e2e"
-AUTOMATIC_JOBS = {"lint", "chart-lint", "ci-config", "unit", "build", "deploy-dev"}
+AUTOMATIC_JOBS = {"lint", "chart-lint", "ci-config", "unit", "build", "deploy-dev", "verify-dev"}
 PIPELINE_TIMEOUT = 1800.0
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",
@@ -116,7 +116,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     log = tmp / "pipeline.log"
     print(f"\ne2e: pipeline output in {log}")
 
-    with running_moto(tmp) as moto:
+    main_sha = git("rev-parse", "--short=8", "HEAD", cwd=work)
+    # Stands in for dev after Argo CD synced: verify-dev polls it for the pipeline's tag.
+    dev_env = {"APP_VERSION": main_sha, "APP_SHUTDOWN_DELAY_SECONDS": "0"}
+
+    with running_moto(tmp) as moto, running_server(env=dev_env) as dev:
         username, password = moto.ecr_credentials()
         with running_registry(tmp / "registry", username, password) as registry:
             variables = {
@@ -129,13 +133,15 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "GITOPS_REPO": f"file://{remote}",
                 "BASE_IMAGE": base_image,
                 "BUILD_VOLUMES": " ".join(host_build_volumes()),
+                "DEV_URL": f"http://127.0.0.1:{dev.port}",
+                "VERIFY_INTERVAL": "1",
+                "VERIFY_TIMEOUT": "60",
             }
             shell = ["--force-shell-executor"]
             main_list = gitlab_ci_local.list_jobs(work, home, variables)
             main_run = gitlab_ci_local.run(
                 work, shell, variables, home, log, timeout=PIPELINE_TIMEOUT
             )
-            main_sha = git("rev-parse", "--short=8", "HEAD", cwd=work)
             main_gitops = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
 
             git("checkout", "--quiet", "-b", FEATURE_BRANCH, cwd=work)
@@ -153,7 +159,6 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 timeout=PIPELINE_TIMEOUT,
             )
             feature_gitops = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
-            data = yaml.safe_load(CI_FILE.read_text())
             yield E2E(
                 registry_host=registry.host,
                 registry_creds=f"{username}:{password}",
@@ -168,9 +173,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 feature_list=feature_list,
                 feature_run=feature_run,
                 feature_gitops_commit=feature_gitops,
-                stage_of={
-                    k: v["stage"] for k, v in data.items() if isinstance(v, dict) and "stage" in v
-                },
+                stage_of={name: job["stage"] for name, job in main_list.items()},
             )
 
 
@@ -252,6 +255,7 @@ def test_feature_branch_manual_deploy_lands_its_tag_in_dev(e2e: E2E, tmp_path: P
     run = e2e.feature_run
     assert run.returncode == 0, run.tail()
     assert run.jobs_with("PASS") == {"build", "deploy-dev"}, run.tail()
+    assert "verify-dev" not in run.started
     values = gitops_values(e2e.remote, e2e.feature_gitops_commit, "dev")
     assert values["image"]["tag"] == e2e.feature_sha != e2e.main_sha
     subject = git("log", "-1", "--format=%s", e2e.feature_gitops_commit, cwd=e2e.remote)
