@@ -6,6 +6,9 @@ Service (lifespan: SIGTERM handling, FastAPI warm-up)
       -> FastAPI (everything else), built on first use or in the background at startup
 """
 
+import asyncio
+import logging
+
 from app.asgi import ASGIApp, LazyApp, Receive, Scope, Send
 from app.fastpath import FastPath
 from app.hostinfo import HostInfo, detect_host
@@ -13,6 +16,8 @@ from app.logs import AccessLog
 from app.probes import Probes
 from app.settings import Settings
 from app.shutdown import DelayedSigterm, ShutdownState
+
+log = logging.getLogger("app")
 
 
 class Service:
@@ -34,12 +39,19 @@ class Service:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.sigterm.install()
-                self.fallback.warm_up()  # the server listens meanwhile; probes need no FastAPI
+                # The server listens meanwhile: liveness and health need no FastAPI, and
+                # readiness stays 503 until it is built.
+                self.fallback.warm_up().add_done_callback(_report_build_failure)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.sigterm.uninstall()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _report_build_failure(build: "asyncio.Future[ASGIApp]") -> None:
+    if not build.cancelled() and (error := build.exception()) is not None:
+        log.error("the application could not be built; readiness stays 503", exc_info=error)
 
 
 def create_app(
@@ -53,7 +65,6 @@ def create_app(
     fast_path=False leaves FastAPI to answer everything (the reference in tests).
     """
     state = state or ShutdownState()
-    probes = Probes(settings, host or detect_host(), state)
 
     def build_fastapi() -> ASGIApp:
         from app.api import create_fastapi  # imports FastAPI: deferred, see LazyApp
@@ -61,6 +72,7 @@ def create_app(
         return create_fastapi(settings, probes)
 
     fallback = LazyApp(build_fastapi)
+    probes = Probes(settings, host or detect_host(), state, built=lambda: fallback.built)
     app: ASGIApp = fallback
     if fast_path:
         app = FastPath(app, probes, settings.echo_max_length)

@@ -1,5 +1,7 @@
 """Health and the Kubernetes probes (/-/health, /-/liveness, /-/readiness), rendered at startup."""
 
+from collections.abc import Callable
+
 from app.hostinfo import HostInfo
 from app.responses import Prebuilt
 from app.settings import Settings
@@ -11,10 +13,17 @@ READINESS_PATH = "/-/readiness"
 
 
 class Probes:
-    """The probe responses; readiness follows the shutdown state."""
+    """The probe responses. Ready means: the whole app is built and shutdown has not begun."""
 
-    def __init__(self, settings: Settings, host: HostInfo, state: ShutdownState) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: HostInfo,
+        state: ShutdownState,
+        built: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.state = state
+        self.built = built
         self.health = Prebuilt(
             200,
             {
@@ -26,10 +35,13 @@ class Probes:
         )
         self.alive = Prebuilt(200, {"status": "ok"})
         self.ready = Prebuilt(200, {"status": "ok"})
-        self.not_ready = Prebuilt(503, {"status": "shutting down"})
+        self.shutting_down = Prebuilt(503, {"status": "shutting down"})
+        self.starting = Prebuilt(503, {"status": "starting"})
 
     def readiness(self) -> Prebuilt:
-        return self.not_ready if self.state.shutting_down else self.ready
+        if self.state.shutting_down:
+            return self.shutting_down
+        return self.ready if self.built() else self.starting
 
     def static(self) -> dict[str, Prebuilt]:
         """The responses that never change while the process runs, by path."""

@@ -35,8 +35,10 @@ def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def client(settings: Settings, state: ShutdownState) -> AsyncIterator[httpx.AsyncClient]:
-    """The service as deployed: fast path in front of FastAPI."""
-    async with asgi_client(create_app(settings, host=HOST, state=state)) as client:
+    """The service as deployed: fast path in front of FastAPI, built as at startup."""
+    app = create_app(settings, host=HOST, state=state)
+    app.fallback.build()
+    async with asgi_client(app) as client:
         yield client
 
 

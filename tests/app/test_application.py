@@ -5,10 +5,12 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from app.application import create_app
 from app.asgi import LazyApp
 from app.settings import get_settings
-from tests.app.asgi import call
+from tests.app.asgi import Answer, call
 from tests.app.conftest import HOST
 from tests.support.server import REPO_ROOT, server_env
 
@@ -28,8 +30,17 @@ def test_importing_the_service_does_not_import_fastapi() -> None:
     assert result.stdout == "False False\n"
 
 
+STARTING = Answer(
+    503,
+    [(b"content-length", b"21"), (b"content-type", b"application/json")],
+    b'{"status":"starting"}',
+)
+
+
 def test_lifespan_starts_and_stops_and_warms_fastapi_up() -> None:
     service = create_app(get_settings({}), host=HOST)
+    assert call(service, "/-/readiness") == STARTING
+    assert call(service, "/-/health").status == 200  # served before FastAPI is built
 
     async def scenario() -> list[str]:
         inbox: asyncio.Queue[dict] = asyncio.Queue()
@@ -51,7 +62,35 @@ def test_lifespan_starts_and_stops_and_warms_fastapi_up() -> None:
         return sent
 
     assert asyncio.run(scenario()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert call(service, "/-/readiness").status == 200
     assert call(service, "/openapi.json").status == 200
+
+
+def test_a_failed_build_is_logged_and_keeps_readiness_503(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_build(*args: object) -> None:
+        raise ImportError("no module named 'fastapi'")
+
+    monkeypatch.setattr("app.api.create_fastapi", broken_build)
+    service = create_app(get_settings({}), host=HOST)
+
+    async def scenario() -> None:
+        inbox: asyncio.Queue[dict] = asyncio.Queue()
+
+        async def send(message: dict) -> None:
+            pass
+
+        task = asyncio.create_task(service({"type": "lifespan"}, inbox.get, send))
+        await inbox.put({"type": "lifespan.startup"})
+        await asyncio.sleep(0.2)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(scenario())
+    assert call(service, "/-/readiness") == STARTING
+    assert "the application could not be built; readiness stays 503" in caplog.text
+    assert "no module named 'fastapi'" in caplog.text
 
 
 def test_lazy_app_builds_once_under_concurrent_use() -> None:

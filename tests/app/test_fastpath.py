@@ -22,6 +22,7 @@ MAX_LENGTH = 64
 SETTINGS = get_settings({"APP_ECHO_MAX_LENGTH": str(MAX_LENGTH), "APP_VERSION": "9.9.9"})
 STATE = ShutdownState()
 FAST = create_app(SETTINGS, host=HOST, state=STATE)
+FAST.fallback.build()  # as the startup warm-up does: readiness is 503 until then
 REFERENCE = create_app(SETTINGS, host=HOST, state=STATE, fast_path=False)
 PATHS = ["/-/health", "/-/liveness", "/-/readiness", "/api/echo"]
 # Texts from anywhere in Unicode (no lone surrogates: they cannot be sent as UTF-8).
@@ -90,6 +91,7 @@ def test_every_method_and_path_is_identical(path: str, method: str) -> None:
 def test_readiness_identical_while_shutting_down() -> None:
     state = ShutdownState()
     fast = create_app(SETTINGS, host=HOST, state=state)
+    fast.fallback.build()
     reference = create_app(SETTINGS, host=HOST, state=state, fast_path=False)
     state.begin()
     answer = call(fast, "/-/readiness")

@@ -97,7 +97,7 @@ def start_server(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     app: str = APP,
-    ready_path: str | None = "/-/liveness",
+    ready_path: str | None = "/-/readiness",
     timeout: float = 20.0,
     cwd: Path = REPO_ROOT,
 ) -> RunningServer:
