@@ -1,0 +1,178 @@
+"""`make bench-image`: this Dockerfile against a seed-style one, built side by side with buildah.
+
+Both build on the same local base image (debootstrap, cached) from a temporary copy of the
+repository. For each: the bytes the image adds above the base (unpacked filesystem, measured on
+the mounted image with du), the full build time (--no-cache), and the rebuild time after a
+one-line change in app/ (layers cached). Targets: ours adds <= 0.8x the seed-style bytes, and a
+code-only rebuild takes <= 0.25x of our full build. Exit 1 if a target is missed.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.image import buildah, host_build_volumes, local_base_image, tool_env
+from tests.support.tools import SBIN_PATH
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "app")
+SIZE_TARGET = 0.8
+REBUILD_TARGET = 0.25
+
+# The seed's way: one stage, a venv with pip left in, dependencies, then the app.
+SEED_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+WORKDIR /app
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY app/ ./app/
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080"]
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    label: str
+    added_bytes: int
+    full_seconds: float
+    rebuild_seconds: float
+
+    @property
+    def rebuild_ratio(self) -> float:
+        return self.rebuild_seconds / self.full_seconds
+
+
+def run(argv: list[str], **kwargs) -> str:
+    result = subprocess.run(
+        argv, env=tool_env(), capture_output=True, text=True, check=False, **kwargs
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        tail = lines[-1] if lines else ""
+        raise BenchError(f"{' '.join(argv[:4])} ... failed (exit {result.returncode}): {tail}")
+    return result.stdout.strip()
+
+
+def unpacked_bytes(image: str) -> int:
+    """Bytes of the image's root filesystem, as du sees it on the mounted image."""
+    ctr = run(buildah("from", "--pull=false", image))
+    try:
+        mnt = run(buildah("mount", ctr))
+        return int(run(["du", "-s", "-b", "-x", mnt]).split()[0])
+    finally:
+        subprocess.run(buildah("rm", ctr), env=tool_env(), capture_output=True, check=False)
+
+
+def build(context: Path, dockerfile: str, tag: str, base: str, cached: bool) -> float:
+    argv = buildah(
+        "bud",
+        "--layers",
+        "--pull=false",  # the base is local: no registry to ask
+        "--isolation",
+        tool_env()["BUILDAH_ISOLATION"],
+        "--file",
+        str(context / dockerfile),
+        "--tag",
+        tag,
+        "--build-arg",
+        f"BASE_IMAGE={base}",
+        "--build-arg",
+        "VERSION=bench",
+    )
+    for volume in host_build_volumes():
+        argv += ["--volume", volume]
+    if not cached:
+        argv.append("--no-cache")
+    started = time.monotonic()
+    run([*argv, str(context)])
+    return time.monotonic() - started
+
+
+def change_one_line(context: Path) -> None:
+    main = context / "app" / "main.py"
+    main.write_text(main.read_text() + f"# bench-image: one-line change {time.time_ns()}\n")
+
+
+def measure(label: str, context: Path, dockerfile: str, base: str, base_bytes: int) -> Result:
+    tag = f"localhost/bench-image-{label}:latest"
+    try:
+        full = build(context, dockerfile, tag, base, cached=False)
+        added = unpacked_bytes(tag) - base_bytes
+        change_one_line(context)
+        rebuild = build(context, dockerfile, tag, base, cached=True)
+    finally:
+        subprocess.run(buildah("rmi", tag), env=tool_env(), capture_output=True, check=False)
+    return Result(label, added, full, rebuild)
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def report(ours: Result, seed: Result) -> bool:
+    size_ratio = ours.added_bytes / seed.added_bytes
+    print(f"{'image':<18}{'added bytes':>26}{'full build':>13}{'code rebuild':>15}{'ratio':>8}")
+    for r in (ours, seed):
+        print(
+            f"{r.label:<18}{r.added_bytes:>14,} ({mib(r.added_bytes):>9}){r.full_seconds:>12.1f}s"
+            f"{r.rebuild_seconds:>14.1f}s{r.rebuild_ratio:>7.2f}x"
+        )
+    size_ok = size_ratio <= SIZE_TARGET
+    rebuild_ok = ours.rebuild_ratio <= REBUILD_TARGET
+    print(
+        f"size: ours adds {size_ratio:.2f}x the seed-style bytes "
+        f"(target <= {SIZE_TARGET}x): {'ok' if size_ok else 'MISSED'}"
+    )
+    print(
+        f"code-only rebuild: {ours.rebuild_ratio:.2f}x of our full build "
+        f"(target <= {REBUILD_TARGET}x): {'ok' if rebuild_ok else 'MISSED'}"
+    )
+    return size_ok and rebuild_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.image", description=__doc__)
+    parser.parse_args(argv)
+    missing = [t for t in ("buildah", "debootstrap") if not shutil.which(t, path=SBIN_PATH)]
+    if missing:
+        print(f"error: missing tools: {', '.join(missing)} (run `make tools`)", file=sys.stderr)
+        return 1
+    try:
+        base = local_base_image()
+        base_bytes = unpacked_bytes(base)
+        with tempfile.TemporaryDirectory(prefix="bench-image-") as tmp:
+            context = Path(tmp)
+            for name in CONTEXT_FILES:
+                source = REPO_ROOT / name
+                if source.is_dir():
+                    shutil.copytree(
+                        source, context / name, ignore=shutil.ignore_patterns("__pycache__")
+                    )
+                else:
+                    shutil.copy2(source, context / name)
+            (context / "Dockerfile.seed").write_text(SEED_DOCKERFILE)
+            print(
+                f"base {base}: {base_bytes:,} bytes; building both (vfs, no cache)...", flush=True
+            )
+            ours = measure("ours", context, "Dockerfile", base, base_bytes)
+            seed = measure("seed-style", context, "Dockerfile.seed", base, base_bytes)
+    except (BenchError, subprocess.CalledProcessError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0 if report(ours, seed) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
