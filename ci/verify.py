@@ -82,9 +82,12 @@ def wait_for_version(
         streak = streak + 1 if result.version == version else 0
         if streak >= successes:
             return time.monotonic() - start
-        if result.describe() != last:
-            last = result.describe()
-            log(f"{url}: {last} (waiting for {version})")
+        seen = result.describe()
+        if streak:
+            log(f"{url}: {seen} ({streak} of {successes} polls in a row)")
+        elif seen != last:
+            log(f"{url}: {seen} (waiting for {version})")
+        last = seen
         if time.monotonic() + interval > deadline:
             raise CiError(
                 f"{url} did not report version {version} within {timeout:g}s (last: {last})"

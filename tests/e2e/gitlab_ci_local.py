@@ -20,7 +20,8 @@ GITLAB_CI_LOCAL = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
 
 STARTED = re.compile(r"^(?P<job>[\w.-]+)\s+starting\s")
 FINISHED = re.compile(r"^(?P<job>[\w.-]+)\s+finished in\s")
-VERDICT = re.compile(r"^\s*(?P<verdict>PASS|WARN|FAIL)\s+(?P<job>[\w.-]+)\s*$")
+# The summary: " PASS  unit          83% coverage".
+VERDICT = re.compile(r"^\s*(?P<verdict>PASS|WARN|FAIL)\s+(?P<job>[\w.-]+)(\s|$)")
 
 
 @dataclass
