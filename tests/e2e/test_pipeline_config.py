@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ci.gitlab import GitLabContext
+from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
+
 ROOT = Path(__file__).resolve().parents[2]
 CI_FILE = ROOT / ".gitlab-ci.yml"
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
@@ -118,7 +121,42 @@ def test_default_branch_rules(job: str, rule: dict) -> None:
     assert {k: first[k] for k in rule} == rule
 
 
-def test_write_back_commits_start_no_pipeline() -> None:
-    rules = config()["workflow"]["rules"]
-    never = [rule["if"] for rule in rules if rule.get("when") == "never"]
-    assert "$CI_COMMIT_MESSAGE =~ /\\[(skip ci|ci skip)\\]/" in never
+def never_rules() -> dict[str, re.Pattern[str]]:
+    """workflow:rules that stop a pipeline: variable -> its regex (GitLab's /.../ syntax)."""
+    found = {}
+    for rule in config()["workflow"]["rules"]:
+        if rule.get("when") == "never" and "=~" in rule["if"]:
+            match = re.fullmatch(r"\$(\w+) =~ /(.*)/", rule["if"])
+            assert match, rule["if"]
+            found[match[1]] = re.compile(match[2])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("action", "extra"),
+    [("deploy", {}), ("promote", {"source_env": "dev"}), ("rollback", {"previous": "0123abcd"})],
+)
+def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
+    """The messages ``python -m ci deploy|promote|rollback`` really write match the backstops."""
+    change = Change(
+        action=action,
+        env="prod",
+        service="python-microservice",
+        tag="89abcdef",
+        path="gitops/prod/values.yaml",
+        **{"previous": None, **extra},
+    )
+    message = commit_message(change, GitLabContext())
+    rules = never_rules()
+    assert set(rules) == {"CI_COMMIT_MESSAGE", "CI_COMMIT_TITLE", "CI_COMMIT_AUTHOR"}
+    assert rules["CI_COMMIT_MESSAGE"].search(message)
+    assert rules["CI_COMMIT_TITLE"].search(message.splitlines()[0])
+    author = f"{DEFAULT_AUTHOR_NAME} <{DEFAULT_AUTHOR_EMAIL}>"
+    assert rules["CI_COMMIT_AUTHOR"].search(author)
+
+
+def test_ordinary_commits_start_a_pipeline() -> None:
+    rules = never_rules()
+    assert not rules["CI_COMMIT_MESSAGE"].search("fix(api): skip cinema listings\n\nbody")
+    assert not rules["CI_COMMIT_TITLE"].search("deploy: document the deploy job")
+    assert not rules["CI_COMMIT_AUTHOR"].search("Ada <ada@example.com>")
