@@ -9,12 +9,14 @@ installing it again, and the Dockerfile builds on a locally made Debian base ima
 can be pulled from here).
 """
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -205,6 +207,19 @@ def test_default_branch_pipeline_passes_every_job(e2e: E2E) -> None:
     assert run.returncode == 0, run.tail()
     assert run.jobs_with("PASS") == AUTOMATIC_JOBS, run.tail()
     assert run.jobs_with("FAIL") == set()
+
+
+def test_reports_for_merge_requests(e2e: E2E) -> None:
+    """The files the artifacts:reports of lint and unit point at: code quality, JUnit, Cobertura."""
+    quality = json.loads((e2e.workdir / "gl-code-quality-report.json").read_text())
+    assert quality == []  # the lint job passed: no findings
+    junit = ElementTree.parse(e2e.workdir / "junit.xml").getroot()
+    suite = junit if junit.tag == "testsuite" else junit.find("testsuite")
+    assert int(suite.get("tests")) > 0
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "0")
+    coverage = ElementTree.parse(e2e.workdir / "coverage.xml").getroot()
+    assert coverage.tag == "coverage"
+    assert 0 < float(coverage.get("line-rate")) <= 1
 
 
 def test_registry_holds_the_commit_tag(e2e: E2E) -> None:
