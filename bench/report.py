@@ -168,19 +168,30 @@ def ratio_table(items: Sequence[Ratio]) -> str:
     return format_table(["endpoint", "ratio", "measured", "target", "verdict"], body)
 
 
-def process_table(cold: dict[str, list[float]], rss_kib: dict[str, int]) -> str:
+def _median_ms(values: Sequence[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms" if values else "-"
+
+
+def process_table(
+    cold: dict[str, list[float]],
+    rss_kib: dict[str, int],
+    ready: dict[str, list[float]] | None = None,
+) -> str:
+    ready = ready or {}
     body = []
     for server in _order([*cold, *rss_kib], SERVERS):
         starts = cold.get(server, [])
         body.append(
             [
                 LABELS.get(server, server),
-                f"{statistics.median(starts) * 1000:.0f} ms" if starts else "-",
+                _median_ms(starts),
                 " ".join(f"{s * 1000:.0f}" for s in starts) or "-",
+                _median_ms(ready.get(server, [])),
                 f"{rss_kib[server] / 1024:.1f} MiB" if server in rss_kib else "-",
             ]
         )
-    return format_table(["server", "cold start", "each start (ms)", "RSS after load"], body)
+    headers = ["server", "cold start", "each start (ms)", "ready", "RSS after load"]
+    return format_table(headers, body)
 
 
 def report(
@@ -188,6 +199,7 @@ def report(
     ratio_connections: int,
     cold: dict[str, list[float]],
     rss_kib: dict[str, int],
+    ready: dict[str, list[float]] | None = None,
 ) -> str:
     """The whole printed summary."""
     cold_verdict = cold_start_verdict(cold)
@@ -198,8 +210,9 @@ def report(
         f"Ratios at {ratio_connections} connections:",
         ratio_table(ratios(rows, ratio_connections)),
         "",
-        "Processes (cold start = process start to first 200 on /-/health, median):",
-        process_table(cold, rss_kib),
+        "Processes (cold start = process start to first 200 on /-/health, median;",
+        "ready = to first 200 on /-/readiness, median):",
+        process_table(cold, rss_kib, ready),
     ]
     if cold_verdict != "-":
         ratio = statistics.median(cold["service"]) / statistics.median(cold["seed"])

@@ -207,8 +207,8 @@ class Server:
         )
         return started
 
-    def wait_healthy(self, started: float, timeout: float = 30.0) -> float:
-        """Seconds from `started` to the first 200 on /-/health."""
+    def wait_for_200(self, started: float, path: str = "/-/health", timeout: float = 30.0) -> float:
+        """Seconds from `started` to the first 200 on path."""
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -217,13 +217,13 @@ class Server:
                     f"{self.log_tail()}"
                 )
             try:
-                status, _, _ = http_get(self.port, "/-/health", timeout=1.0)
+                status, _, _ = http_get(self.port, path, timeout=1.0)
             except OSError:
                 status = 0
             if status == 200:
                 return time.monotonic() - started
             time.sleep(0.005)
-        raise BenchError(f"{self.name} gave no 200 on /-/health within {timeout:.0f}s")
+        raise BenchError(f"{self.name} gave no 200 on {path} within {timeout:.0f}s")
 
     def describe(self) -> str:
         """The command line, with PORT where the free port goes."""

@@ -126,20 +126,25 @@ def stop_all(servers: list[Server]) -> None:
             signal.signal(sig, handler)
 
 
-def measure_cold_starts(servers: list[Server], count: int) -> dict[str, list[float]]:
+def measure_cold_starts(
+    servers: list[Server], count: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Seconds from process start to the first 200 on /-/health, and on /-/readiness."""
     cold: dict[str, list[float]] = {s.name: [] for s in servers}
+    ready: dict[str, list[float]] = {s.name: [] for s in servers}
     for i in range(count):
         for server in servers:  # interleaved, like the load
             try:
                 started = server.start()
-                cold[server.name].append(server.wait_healthy(started))
+                cold[server.name].append(server.wait_for_200(started, "/-/health"))
+                ready[server.name].append(server.wait_for_200(started, "/-/readiness"))
             finally:
                 stop_all([server])
         say(
             f"cold start {i + 1}/{count}: "
             + ", ".join(f"{n} {v[-1] * 1000:.0f} ms" for n, v in cold.items())
         )
-    return cold
+    return cold, ready
 
 
 def check_server(server: Server) -> list[str]:
@@ -204,12 +209,12 @@ def run(args: argparse.Namespace) -> int:
     )
     say(f"{runs} wrk runs of {args.duration:g}s: about {runs * args.duration / 60:.1f} min")
 
-    cold = measure_cold_starts(servers, args.cold_starts)
+    cold, ready = measure_cold_starts(servers, args.cold_starts)
     rss: dict[str, int] = {}
     with Wrk(wrk_path, threads=args.threads) as wrk:
         try:
-            for server in servers:
-                server.wait_healthy(server.start())
+            for server in servers:  # ready = what a Kubernetes Service waits for
+                server.wait_for_200(server.start(), "/-/readiness")
             problems = [p for server in servers for p in check_server(server)]
             if problems:
                 raise BenchError("wrong answers, not benchmarking: " + "; ".join(problems))
@@ -224,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
     rows = report.summarize(samples, args.endpoints)
     ratio_connections = 64 if 64 in args.connections else max(args.connections)
-    print(report.report(rows, ratio_connections, cold, rss))
+    print(report.report(rows, ratio_connections, cold, rss, ready))
     print(f"load average after the run: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     missed = report.misses(rows, ratio_connections, cold)
     return 1 if missed and args.fail_on_miss else 0

@@ -88,11 +88,13 @@ def test_format_table_aligns_text_left_and_numbers_right():
 
 def test_report_shows_every_part():
     rows = [_row("service", "echo", 3000), _row("ceiling", "echo", 6000), _row("seed", "echo", 500)]
-    text = report(rows, 64, {"service": [0.2], "seed": [0.3]}, {"service": 30 * 1024})
+    text = report(
+        rows, 64, {"service": [0.2], "seed": [0.3]}, {"service": 30 * 1024}, {"service": [0.25]}
+    )
     assert "(a) service     echo         64   3000  0.10 ms  1.00 ms" in text
     assert "echo      service / (b) raw ASGI       0.50x  >= 0.30x  PASS" in text
     assert "echo      service / (c) seed-style     6.00x  >= 3.00x  PASS" in text
-    assert "(a) service         200 ms              200        30.0 MiB" in text
+    assert "(a) service         200 ms              200  250 ms        30.0 MiB" in text
     assert text.endswith(
         "cold start: service / seed-style 0.67x, target <= 1.00x (+10% noise margin): PASS"
     )

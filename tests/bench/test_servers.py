@@ -142,7 +142,7 @@ def test_comparison_apps_answer_correctly_and_stop_cleanly(name, argv_for_port):
     """Real uvicorn on 127.0.0.1; stop() must leave no process and no listener behind."""
     server = Server(name, argv_for_port, server_env())
     try:
-        elapsed = server.wait_healthy(server.start())
+        elapsed = server.wait_for_200(server.start(), "/-/readiness")
         assert 0 < elapsed < 30
         assert server.rss_kib() > 1000
         build = "bench" if name == "ceiling" else None
