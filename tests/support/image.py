@@ -22,6 +22,8 @@ from tests.support.tools import SBIN_PATH
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 BASE_NAME = "localhost/python-microservice-base"
+# Left out of the base, as Debian's slim images do (dpkg path-exclude): docs, manuals, translations.
+SLIM_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
 # Files pip needs inside a RUN step here: host path -> mounted at the same path, read-only.
 HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
 
@@ -40,7 +42,7 @@ def debootstrap_args() -> list[str]:
 
 
 def _key(args: list[str]) -> str:
-    return hashlib.sha256("\0".join(args).encode()).hexdigest()[:12]
+    return hashlib.sha256("\0".join([*args, *SLIM_PATHS]).encode()).hexdigest()[:12]
 
 
 def tool_env() -> dict[str, str]:
@@ -83,6 +85,12 @@ def _debootstrap(tarball: Path, args: list[str]) -> None:
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for path in (rootfs / leftover).glob("*"):
                 if path.is_file():
+                    path.unlink()
+        for slim in SLIM_PATHS:
+            for path in (rootfs / slim).glob("*"):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.name != "locale.alias":
                     path.unlink()
         partial = tarball.with_suffix(".partial")
         _run("tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), ".")
