@@ -222,17 +222,31 @@ def test_reports_for_merge_requests(e2e: E2E) -> None:
     assert 0 < float(coverage.get("line-rate")) <= 1
 
 
-def test_registry_holds_the_commit_tag(e2e: E2E) -> None:
-    reference = f"docker://{e2e.registry_host}/{NAME}:{e2e.main_sha}"
+def image_config(e2e: E2E, tag: str) -> dict:
+    """The OCI config of NAME:tag in the registry (``skopeo inspect --config``)."""
+    reference = f"docker://{e2e.registry_host}/{NAME}:{tag}"
+    skopeo = ["skopeo", "inspect", "--config", "--tls-verify=false", "--creds", e2e.registry_creds]
     inspected = subprocess.run(
-        ["skopeo", "inspect", "--tls-verify=false", "--creds", e2e.registry_creds, reference],
+        [*skopeo, reference],
         capture_output=True,
         text=True,
         check=False,
     )
     assert inspected.returncode == 0, inspected.stderr
-    labels = yaml.safe_load(inspected.stdout)["Labels"]
-    assert labels["org.opencontainers.image.version"] == e2e.main_sha
+    return json.loads(inspected.stdout)["config"]
+
+
+@pytest.mark.parametrize("branch", ["main", "feature"])
+def test_registry_holds_each_commit_tag_reporting_its_version(e2e: E2E, branch: str) -> None:
+    """The image says its own tag: in /-/health (APP_VERSION) and the OCI labels.
+
+    The feature commit changes only README.md, so its build is all cache hits: a cache that
+    ignored the version would hand it the default branch's image.
+    """
+    tag = e2e.main_sha if branch == "main" else e2e.feature_sha
+    config = image_config(e2e, tag)
+    assert f"APP_VERSION={tag}" in config["Env"]
+    assert config["Labels"]["org.opencontainers.image.version"] == tag
 
 
 def test_gitops_dev_names_the_tag_in_a_skip_ci_commit(e2e: E2E) -> None:
