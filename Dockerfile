@@ -26,7 +26,10 @@ COPY --from=builder /opt/venv /opt/venv
 COPY app/ /srv/app/
 # Per-build metadata last. VERSION is the image tag (the short commit SHA): what /-/health
 # reports as the running build.
-ARG VERSION=dev REVISION="" SOURCE_URL="" CREATED=""
+ARG VERSION=dev
+ARG REVISION=""
+ARG SOURCE_URL=""
+ARG CREATED=""
 # Smoke test: the app imports with only the runtime venv. It is also what makes a new VERSION
 # rebuild the ENV and LABEL below: buildah (1.28) keys a cached ENV/LABEL step on its text, not on
 # the build-arg values, but a RUN step's key includes them.
