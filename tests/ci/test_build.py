@@ -57,9 +57,7 @@ def test_dry_run_prints_the_plan_from_gitlab_variables(env, capsys):
     assert run_cli("--dry-run", "--created", "2026-01-02T03:04:05Z") == 0
     out = capsys.readouterr().out
     image = f"{REGISTRY}/python-microservice:0123abcd"
-    assert (
-        "ensure ECR repository python-microservice in eu-central-1 (scanOnPush, IMMUTABLE" in out
-    )
+    assert "ensure ECR repository python-microservice in eu-central-1 (scanOnPush, IMMUTABLE" in out
     assert f"skip the build and push if {image} is already in the registry" in out
     assert (
         "<registry password> | buildah --storage-driver vfs login --username AWS "
