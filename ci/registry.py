@@ -172,7 +172,9 @@ def ecr_client(region: str | None, endpoint_url: str | None):
 
     if not region:
         raise UsageError("AWS region is not set (--region or AWS_REGION)")
-    return boto3.client("ecr", region_name=region, endpoint_url=endpoint_url or None)
+    # A fresh session: credentials are read from the environment now, not cached from earlier.
+    session = boto3.session.Session()
+    return session.client("ecr", region_name=region, endpoint_url=endpoint_url or None)
 
 
 def aws_error(error: Exception, action: str) -> CiError:

@@ -234,3 +234,16 @@ def test_unreachable_aws_endpoint_is_one_line(env, capsys):
     assert err.startswith("error: ECR describe-repositories python-microservice failed: ")
     assert "AWS endpoint unreachable" in err
     assert err.count("\n") == 1
+
+
+def test_missing_aws_credentials_is_one_line(env, tmp_path, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.delenv(name, raising=False)
+    env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    env.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert run_cli("--file", __file__) == 1
+    assert capsys.readouterr().err == (
+        "error: ECR describe-repositories python-microservice failed: "
+        "no AWS credentials (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"
+    )
