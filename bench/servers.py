@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from bench.processes import interrupts_held
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CEILING_APP = "bench.apps.raw_asgi:app"
 SEED_APP = "bench.apps.seed_style:app"
@@ -195,16 +197,18 @@ class Server:
         self.port = free_port()
         self.log = tempfile.TemporaryFile(prefix=f"bench-{self.name}-")  # noqa: SIM115 (stop closes it)
         argv = self.argv_for_port(self.port)
-        started = time.monotonic()
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with interrupts_held() as child:
+            started = time.monotonic()
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **child,
+            )
         return started
 
     def wait_for_200(self, started: float, path: str = "/-/health", timeout: float = 30.0) -> float:

@@ -6,6 +6,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.processes import interrupts_held
+
 # wrk calls done() once at the end of a run; latency values are microseconds.
 REPORT_LUA = """\
 done = function(summary, latency, requests)
@@ -118,18 +120,26 @@ class Wrk:
 
     def run(self, url: str, connections: int, duration: float) -> WrkResult:
         argv = wrk_command(self.wrk, url, connections, duration, self.script, self.threads)
+        proc = None
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=duration + 30,
-                env={**os.environ, "LC_ALL": "C"},
-                check=False,
-            )
+            with interrupts_held() as child:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "LC_ALL": "C"},
+                    **child,
+                )
+            stdout, stderr = proc.communicate(timeout=duration + 30)
         except subprocess.TimeoutExpired as exc:
             raise WrkError(f"wrk did not finish within {duration + 30:.0f}s: {url}") from exc
+        finally:
+            if proc is not None and proc.poll() is None:  # interrupted or timed out
+                proc.kill()
+                proc.communicate()
         if proc.returncode != 0:
-            message = (proc.stderr or proc.stdout).strip().splitlines()
+            message = (stderr or stdout).strip().splitlines()
             raise WrkError(f"wrk exited {proc.returncode} on {url}: {' | '.join(message[-3:])}")
-        return parse_report(proc.stdout)
+        return parse_report(stdout)

@@ -71,6 +71,13 @@ def _processes_with(token: str) -> list[int]:
     return pids
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "(gone)"
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_bench_stops_every_server_it_started(sig, code):
     require_tools("wrk")
@@ -94,7 +101,8 @@ def test_interrupted_bench_stops_every_server_it_started(sig, code):
         assert len(servers) >= 3  # the three uvicorn processes (and wrk)
         proc.send_signal(sig)
         assert proc.wait(timeout=30) == code
-        assert _processes_with(token) == []
+        left = {pid: _cmdline(pid) for pid in _processes_with(token)}
+        assert left == {}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
