@@ -325,7 +325,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--cache",
-        action=argparse.BooleanOptionalAction,
+        action="store_true",
         default=os.environ.get("BUILD_CACHE", "").lower() in {"1", "true", "yes"},
         help="use the registry as layer cache (NAME-cache) (env: $BUILD_CACHE)",
     )
