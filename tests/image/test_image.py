@@ -74,6 +74,10 @@ def stack(tmp_path_factory):
                 "BASE_IMAGE": base,
                 "BUILD_VOLUMES": " ".join(host_build_volumes()),
                 "BUILD_DOTENV": str(work / "build.env"),
+                # Whatever the surrounding job sets, this build uses the repository as it is.
+                "BUILD_CONTEXT": str(ROOT),
+                "DOCKERFILE": "",
+                "BUILD_CACHE": "false",
             }
             yield {"env": env, "moto": moto, "registry": registry, "work": work}
 
