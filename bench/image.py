@@ -5,8 +5,11 @@ repository. For each: the bytes the image adds above the base (unpacked filesyst
 the mounted image with du), the full build time (--no-cache), and the rebuild time after a
 one-line change in app/ (layers cached). Targets: ours adds <= 0.8x the seed-style bytes, and a
 code-only rebuild takes <= 0.25x of our full build. Exit 1 if a target is missed. A no-op
-rebuild (nothing changed) shows buildah's fixed cost per build, the floor under any rebuild: with
-vfs storage every step, cached or not, makes a full copy of the root filesystem.
+rebuild (nothing changed) shows buildah's fixed cost per build, the floor under any rebuild.
+
+Storage driver: overlay through fuse-overlayfs when it is installed and /dev/fuse exists (what a
+GitLab runner with fuse gives buildah: a step's layer is a mount, not a copy), else vfs, which
+copies the whole root filesystem for every step, cached or not. ``--storage-driver`` picks one.
 """
 
 import argparse
@@ -27,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "app")
 SIZE_TARGET = 0.8
 REBUILD_TARGET = 0.25
+FUSE_OVERLAYFS = "/usr/bin/fuse-overlayfs"
 
 # The seed's way: one stage, a venv with pip left in, dependencies, then the app.
 SEED_DOCKERFILE = """\
@@ -161,21 +165,37 @@ def report(ours: Result, seed: Result) -> bool:
     return size_ok and rebuild_ok
 
 
-def private_storage(tmp: Path) -> None:
-    """Point buildah (this process and its children) at a storage of its own under ``tmp``:
-    the shared one's other images neither slow the cache lookups nor get the bench's leftovers,
-    which go away with ``tmp``."""
+def default_driver() -> str:
+    """overlay when fuse-overlayfs can mount it here, else vfs."""
+    if Path(FUSE_OVERLAYFS).is_file() and Path("/dev/fuse").exists():
+        return "overlay"
+    return "vfs"
+
+
+def private_storage(tmp: Path, driver: str) -> None:
+    """Point buildah (this process and its children) at a storage of its own under ``tmp``, with
+    ``driver`` (overlay: mounted by fuse-overlayfs): the shared one's other images neither slow
+    the cache lookups nor get the bench's leftovers, which go away with ``tmp``."""
     conf = tmp / "storage.conf"
-    driver = tool_env()["STORAGE_DRIVER"]
-    conf.write_text(
+    text = (
         f'[storage]\ndriver = "{driver}"\n'
         f'graphroot = "{tmp / "storage"}"\nrunroot = "{tmp / "run"}"\n'
     )
+    if driver == "overlay":
+        text += f'[storage.options.overlay]\nmount_program = "{FUSE_OVERLAYFS}"\n'
+    conf.write_text(text)
     os.environ["CONTAINERS_STORAGE_CONF"] = str(conf)
+    os.environ["STORAGE_DRIVER"] = driver  # tool_env() and buildah() pass it on
 
 
-def run_rounds(tmp: Path, rounds: int) -> tuple[Result, Result]:
-    private_storage(tmp)
+def release_storage() -> None:
+    """Unmount whatever the bench left mounted (fuse-overlayfs mounts outlive a failed build)."""
+    subprocess.run(buildah("rm", "--all"), env=tool_env(), capture_output=True, check=False)
+    subprocess.run(buildah("umount", "--all"), env=tool_env(), capture_output=True, check=False)
+
+
+def run_rounds(tmp: Path, rounds: int, driver: str) -> tuple[Result, Result]:
+    private_storage(tmp, driver)
     base = local_base_image()  # imported into the private storage from the cached tarball
     base_bytes = unpacked_bytes(base)
     context = tmp / "context"
@@ -187,7 +207,7 @@ def run_rounds(tmp: Path, rounds: int) -> tuple[Result, Result]:
         else:
             shutil.copy2(source, context / name)
     (context / "Dockerfile.seed").write_text(SEED_DOCKERFILE)
-    print(f"base {base}: {base_bytes:,} bytes; {rounds} rounds (vfs storage)...", flush=True)
+    print(f"base {base}: {base_bytes:,} bytes; {rounds} rounds ({driver} storage)...", flush=True)
     ours = Result("ours", "Dockerfile")
     seed = Result("seed-style", "Dockerfile.seed")
     measure([ours, seed], context, base, base_bytes, rounds)
@@ -199,22 +219,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=3, help="build rounds; medians are reported (default 3)"
     )
+    parser.add_argument(
+        "--storage-driver",
+        choices=("overlay", "vfs"),
+        default=default_driver(),
+        help="buildah storage driver; overlay is mounted with fuse-overlayfs "
+        "(default: overlay when fuse-overlayfs and /dev/fuse exist, else vfs)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    missing = [t for t in ("buildah", "debootstrap") if not shutil.which(t, path=SBIN_PATH)]
+    tools = ["buildah", "debootstrap"] + (
+        ["fuse-overlayfs"] if args.storage_driver == "overlay" else []
+    )
+    missing = [t for t in tools if not shutil.which(t, path=SBIN_PATH)]
     if missing:
         print(f"error: missing tools: {', '.join(missing)} (run `make tools`)", file=sys.stderr)
         return 1
+    saved = {name: os.environ.get(name) for name in ("CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER")}
     with tempfile.TemporaryDirectory(prefix="bench-image-") as tmp:
         try:
-            ours, seed = run_rounds(Path(tmp), args.rounds)
+            ours, seed = run_rounds(Path(tmp), args.rounds, args.storage_driver)
         except (BenchError, subprocess.CalledProcessError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         finally:
-            os.environ.pop("CONTAINERS_STORAGE_CONF", None)
-    print(f"medians of {args.rounds} rounds")
+            release_storage()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    print(f"medians of {args.rounds} rounds, buildah storage driver: {args.storage_driver}")
     return 0 if report(ours, seed) else 1
 
 

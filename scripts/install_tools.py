@@ -22,6 +22,8 @@ DEBIAN_COMMANDS = {
     "htpasswd": "apache2-utils",
     "nginx": "nginx-light",
     "fcgiwrap": "fcgiwrap",
+    # buildah's overlay storage without kernel overlay mounts (make bench-image).
+    "fuse-overlayfs": "fuse-overlayfs",
     # Node for the npm tools (gitlab-ci-local, the Argo CD schemas), where the image lacks it.
     "node": "nodejs",
     "npm": "npm",
