@@ -1,28 +1,28 @@
-# The service image. Dependencies go into a virtualenv in a builder stage; the runtime stage gets
-# only that virtualenv and app/: no pip, setuptools, wheel, compilers or caches.
+# The service image, one stage. Dependencies go into a virtualenv made without pip, installed by
+# pip from a tools venv that the same step deletes: the layer, and so the image, has no pip,
+# setuptools, wheel, compilers or caches.
 # Production builds use the official slim Python image; the tests pass a locally made Debian base
 # (any Debian-like image with python3 and python3-venv works, hence `python3 -m venv`).
-# Few instructions, static ones first and the per-build ones last: with buildah on vfs storage
-# every step copies the root filesystem, and every step that is not cached also diffs all of it.
+# Few instructions, static ones first and the per-build ones last: every step costs buildah a
+# layer (on vfs storage, a copy of the whole root filesystem).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
-
-FROM ${BASE_IMAGE} AS builder
-COPY requirements.txt /tmp/requirements.txt
-# pip lives in its own venv and installs into /opt/venv (made without pip) through --python.
-RUN python3 -m venv /opt/build-tools \
-    && python3 -m venv --without-pip /opt/venv \
-    && /opt/build-tools/bin/pip --python /opt/venv/bin/python install \
-        --no-cache-dir --disable-pip-version-check --no-input -r /tmp/requirements.txt
-
 FROM ${BASE_IMAGE}
 WORKDIR /srv
 EXPOSE 8080
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"]
+# Dependencies before the code: a code-only change rebuilds from the app layer on. The list is
+# copied (not bind-mounted) so that a changed requirements.txt misses buildah's cache; the tools
+# venv is deleted in the step rather than put on a RUN --mount=type=tmpfs, whose clean-up in
+# buildah 1.28 (chroot isolation) empties the step's root filesystem.
+COPY requirements.txt /opt/venv/requirements.txt
+RUN python3 -m venv /tmp/build-tools \
+    && python3 -m venv --without-pip /opt/venv \
+    && /tmp/build-tools/bin/pip --python /opt/venv/bin/python install \
+        --no-cache-dir --disable-pip-version-check --no-input -r /opt/venv/requirements.txt \
+    && rm -rf /tmp/build-tools
 # Numeric, so Kubernetes can check runAsNonRoot. It owns nothing: the root filesystem can be
 # mounted read-only; the service writes (if ever) only under /tmp.
 USER 10001:10001
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"]
-# Dependencies before the code: a code-only change rebuilds from the app layer on.
-COPY --from=builder /opt/venv /opt/venv
 COPY app/ /srv/app/
 # Per-build metadata last. VERSION is the image tag (the short commit SHA): what /-/health
 # reports as the running build.
