@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.network import free_port, wait_for_port
+from tests.support.processes import stop_process
 
 REGION = "eu-central-1"
 FAKE_CREDENTIALS = {
@@ -64,13 +65,7 @@ class MotoServer:
         return username, password
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @contextlib.contextmanager

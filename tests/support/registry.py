@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.network import free_port, wait_for_port
+from tests.support.processes import stop_process
 from tests.support.tools import require_tools
 
 
@@ -31,13 +32,7 @@ class LocalRegistry:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def _config(root: Path, port: int, htpasswd: Path | None) -> str:
