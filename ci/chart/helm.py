@@ -32,7 +32,7 @@ from helm_python import _native
 from ci.errors import CiError, UsageError
 from ci.options import env_flag
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 ARGOCD_DIR = "gitops/argocd"
 CHART_DIR = "helm-chart"
 # What the render assumes of the cluster unless told otherwise: Helm's own default version.
