@@ -12,7 +12,7 @@ from ci.errors import CiError
 # (a function taking the parsed arguments and returning an exit code) as their default.
 COMMAND_MODULES = (
     "ci.build",
-    "ci.chart",
+    "ci.chart.commands",
     "ci.gitops.commands",
     "ci.verify",
 )

@@ -1,4 +1,4 @@
-"""ci/chart.py reads Argo CD objects the way Argo CD does: generators, templates, value merging."""
+"""ci/chart/argocd.py reads Argo CD objects as Argo CD does: generators, templates, values."""
 
 import shutil
 from pathlib import Path
