@@ -98,7 +98,9 @@ def _argo_app(manifest: Mapping[str, Any]) -> ArgoApp:
     helm = source.get("helm", {})
     unsupported = sorted(set(helm) & {"parameters", "fileParameters", "values"})
     if unsupported:
-        raise CiError(f"Application {name}: helm.{unsupported[0]} is not supported by ci/chart.py")
+        raise CiError(
+            f"Application {name}: helm.{unsupported[0]} is not supported by ci/chart/argocd.py"
+        )
     value_files = tuple(helm.get("valueFiles", ()))
     return ArgoApp(
         name=name,
@@ -160,7 +162,9 @@ def _generator_params(name: str, generator: Mapping[str, Any], repo_root: Path) 
     git = generator.get("git")
     if git is None or "files" not in git:
         kinds = ", ".join(sorted(generator)) or "none"
-        raise CiError(f"ApplicationSet {name}: generator {kinds} is not supported by ci/chart.py")
+        raise CiError(
+            f"ApplicationSet {name}: generator {kinds} is not supported by ci/chart/argocd.py"
+        )
     includes = [item["path"] for item in git["files"] if not item.get("exclude")]
     excludes = [item["path"] for item in git["files"] if item.get("exclude")]
     matched = set()

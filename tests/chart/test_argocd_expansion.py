@@ -109,7 +109,7 @@ def test_list_generator_and_template_patch(tmp_path: Path):
         ),
         (
             lambda s: s["spec"].update(generators=[{"clusters": {}}]),
-            "ApplicationSet set: generator clusters is not supported by ci/chart.py",
+            "ApplicationSet set: generator clusters is not supported by ci/chart/argocd.py",
         ),
         (
             lambda s: s["spec"]["template"]["metadata"].update(name="{{ .path.basename | nope }}"),
