@@ -5,10 +5,8 @@ over file://, the real `python -m ci deploy` pushing to it, and a fresh clone re
 would render it after fetching.
 """
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from ci import chart
@@ -19,6 +17,7 @@ from tests.chart.conftest import (
     kinds,
     only_deployment_container,
 )
+from tests.support.cli import run_ci
 from tests.support.git_remotes import git
 
 TRACKED = ["helm-chart", "gitops", *(f"values.{env}.yaml" for env in ENVIRONMENTS)]
@@ -42,19 +41,13 @@ def make_remote(tmp_path: Path) -> Path:
 
 
 def deploy(remote: Path, env: str, tag: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CI_", "GITLAB_", "GITOPS_", "GIT_", "IMAGE_", "REGISTRY_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "ci", "deploy", "--env", env, "--tag", tag],
-        cwd=REPO_ROOT,
-        env={**clean, "CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_ci(
+        "deploy",
+        "--env",
+        env,
+        "--tag",
+        tag,
+        env={"CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"},
     )
 
 

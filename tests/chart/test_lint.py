@@ -1,11 +1,10 @@
 """helm lint --strict is clean, and the same code reports a broken chart."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 from ci import chart
-from tests.chart.conftest import ENVIRONMENTS, REPO_ROOT
+from tests.chart.conftest import ENVIRONMENTS
+from tests.support.cli import run_ci
 
 
 def test_lint_strict_clean_with_every_environment():
@@ -32,17 +31,6 @@ def test_strict_lint_fails_on_warnings_that_plain_lint_lets_through(chart_copy: 
     assert chart.lint(chart_copy, chart.LINT_IMAGE, strict=False) == []
     (finding,) = chart.lint(chart_copy, chart.LINT_IMAGE, strict=True)
     assert finding.startswith("WARNING: templates/nameless.yaml: object name does not conform")
-
-
-def run_ci(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ci", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_chart_lint_command():

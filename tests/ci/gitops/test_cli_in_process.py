@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ci.cli import main
-from tests.ci.gitops.conftest import STRIPPED_PREFIXES
+from tests.support.cli import STRIPPED_PREFIXES
 from tests.support.git_remotes import git, show
 
 

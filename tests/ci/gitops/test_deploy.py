@@ -3,7 +3,7 @@
 import json
 import re
 
-from tests.ci.gitops.conftest import run_ci
+from tests.support.cli import run_ci
 from tests.support.git_remotes import PERSON, git, show
 
 DEV = "gitops/dev/values.yaml"

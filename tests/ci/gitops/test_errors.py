@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ci.gitops.conftest import run_ci
+from tests.support.cli import run_ci
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo
 from tests.support.network import free_port
 

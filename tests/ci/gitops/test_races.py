@@ -2,7 +2,7 @@
 
 import time
 
-from tests.ci.gitops.conftest import run_ci, start_ci
+from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, install_human_commit_hook, show
 
 DEV = "gitops/dev/values.yaml"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ci.gitops.conftest import run_ci, start_ci
+from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, git_daemon, http_git_server, show
 from tests.support.network import free_port
 from tests.support.tools import require_tools

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.ci.gitops.conftest import run_ci
+from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
 from tests.support.registry import running_registry
 

@@ -1,0 +1,44 @@
+"""`python -m ci` run as users run it: a subprocess from the repository root, in an environment
+without the pipeline variables of whatever shell runs the tests."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Variables that would change what the CLI does: the tests set what they need explicitly.
+STRIPPED_PREFIXES = ("CI_", "GITLAB_", "GITOPS_", "IMAGE_", "REGISTRY_", "GIT_")
+
+
+def ci_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_PREFIXES)}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
+
+
+def run_ci(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+):
+    """Run ``python -m ci ARGS`` (from the repository root by default); return the process."""
+    return subprocess.run(
+        [sys.executable, "-m", "ci", *args],
+        cwd=cwd or ROOT,
+        env=ci_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_ci(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ci", *args],
+        cwd=ROOT,
+        env=ci_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
