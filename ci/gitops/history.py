@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ci.gitops.remote import Clone, LogEntry
 from ci.gitops.tags import looks_like_commit
-from ci.gitops.values import ValuesError, read_image
+from ci.gitops.values import Image, ValuesError, read_image
 
 FIRST_STEP = 16
 # How far back (in commits) an answer is searched before giving up.
@@ -62,10 +62,11 @@ def relation(clone: Clone, candidate_tag: str, deployed_tag: str | None) -> Rela
 
 @dataclass(frozen=True)
 class TagChange:
-    """A commit of the values file's history and the tag the file held after it."""
+    """A commit of the values file's history and the tag (and pipeline URL) it left."""
 
     entry: LogEntry
     tag: str | None
+    pipeline_url: str | None = None
 
 
 def tag_history(clone: Clone, tip: str, path: str) -> Iterator[TagChange]:
@@ -86,7 +87,7 @@ def tag_history(clone: Clone, tip: str, path: str) -> Iterator[TagChange]:
             if entry.commit in boundaries:
                 break
             seen.add(entry.commit)
-            yield TagChange(entry, _tag_at(clone, entry.commit, path))
+            yield _change(clone, entry, path)
         else:
             return
         step = next(steps, None)
@@ -94,26 +95,39 @@ def tag_history(clone: Clone, tip: str, path: str) -> Iterator[TagChange]:
             # Out of budget: report the boundary commit's state as the oldest we know.
             last = entries[-1]
             if last.commit not in seen:
-                yield TagChange(last, _tag_at(clone, last.commit, path))
+                yield _change(clone, last, path)
             return
         clone.deepen(step, trees=True)
 
 
-def _tag_at(clone: Clone, commit: str, path: str) -> str | None:
-    text = clone.read_file(commit, path)
-    if text is None:
-        return None
+def _change(clone: Clone, entry: LogEntry, path: str) -> TagChange:
+    text = clone.read_file(entry.commit, path)
     try:
-        return read_image(text, path).tag
+        image = read_image(text, path) if text is not None else Image(None, None)
     except ValuesError:
-        return None
+        image = Image(None, None)
+    return TagChange(entry, image.tag, image.pipeline_url)
+
+
+def previous(clone: Clone, tip: str, path: str, current: str | None) -> TagChange | None:
+    """The version of the file that held the tag before ``current`` (the most recent different)."""
+    for change in tag_history(clone, tip, path):
+        if change.tag and change.tag != current:
+            return change
+    return None
 
 
 def previous_tag(clone: Clone, tip: str, path: str, current: str | None) -> str | None:
     """The tag the file held before ``current`` (the most recent different one)."""
+    change = previous(clone, tip, path, current)
+    return change.tag if change else None
+
+
+def recorded(clone: Clone, tip: str, path: str, tag: str) -> TagChange | None:
+    """The newest version of the file that held ``tag``, if its history has one."""
     for change in tag_history(clone, tip, path):
-        if change.tag and change.tag != current:
-            return change.tag
+        if change.tag == tag:
+            return change
     return None
 
 

@@ -2,10 +2,12 @@
 
 The YAML parser (ruamel.yaml) locates the exact characters of the scalar we own; only those
 characters are replaced, so comments, key order, quoting and spacing of everything else stay
-byte for byte. When the key does not exist yet it is added through a ruamel round-trip dump.
-The result is always parsed again and checked: only the owned key may have changed.
+byte for byte. A missing key is added as one line after ``image.tag``, a removed key loses its
+line; a file where that cannot be done by lines falls back to a ruamel round-trip dump.
+The result is always parsed again and checked: only the owned keys may have changed.
 """
 
+import enum
 import io
 from dataclasses import dataclass
 
@@ -22,10 +24,20 @@ class ValuesError(UsageError):
     """The values file cannot be read or does not have the expected shape (exit 2)."""
 
 
+class Keep(enum.Enum):
+    """``set_image(pipeline_url=KEEP)``: leave ``image.pipelineUrl`` as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class Image:
     repository: str | None
     tag: str | None
+    pipeline_url: str | None = None
 
 
 def _yaml() -> YAML:
@@ -52,12 +64,14 @@ def _load(text: str, name: str):
 
 
 def read_image(text: str, name: str = "values.yaml") -> Image:
-    """The ``image.repository`` and ``image.tag`` of a values file (None when absent)."""
+    """``image.repository``, ``image.tag`` and ``image.pipelineUrl`` of a values file (None when
+    absent; an empty pipelineUrl is None too)."""
     image = _load(text, name).get("image") or {}
-    repository, tag = image.get("repository"), image.get("tag")
+    repository, tag, pipeline_url = (image.get(k) for k in ("repository", "tag", "pipelineUrl"))
     return Image(
         repository=None if repository is None else str(repository),
         tag=None if tag is None else str(tag),
+        pipeline_url=str(pipeline_url) if pipeline_url else None,
     )
 
 
@@ -87,26 +101,53 @@ def _render(value: str, style: str | None) -> str:
     return _quoted(value)
 
 
-def _scalar_span(text: str, key: str) -> tuple[int, int, str] | None:
-    """Character span and quote style of ``image.<key>``'s plain one-line scalar, if it has one."""
+def _image_children(text: str) -> list[tuple[ScalarNode, object]] | None:
+    """The (key, value) nodes of the top-level ``image`` block mapping, if it is one."""
     node = _yaml().compose(text)
     if not isinstance(node, MappingNode):
         return None
     for parent_key, parent_value in node.value:
-        if parent_key.value != "image" or not isinstance(parent_value, MappingNode):
-            continue
-        for child_key, child_value in parent_value.value:
-            if child_key.value != key:
-                continue
-            if (
-                not isinstance(child_value, ScalarNode)
-                or child_value.style not in (None, '"', "'")
-                or getattr(child_value, "anchor", None)
-                or child_value.start_mark.line != child_value.end_mark.line
-            ):
-                return None
-            return child_value.start_mark.index, child_value.end_mark.index, child_value.style
+        if parent_key.value == "image" and isinstance(parent_value, MappingNode):
+            return list(parent_value.value)
     return None
+
+
+def _one_line_scalar(node) -> bool:
+    return (
+        isinstance(node, ScalarNode)
+        and node.style in (None, '"', "'")
+        and not getattr(node, "anchor", None)
+        and node.start_mark.line == node.end_mark.line
+    )
+
+
+def _scalar_span(text: str, key: str) -> tuple[int, int, str] | None:
+    """Character span and quote style of ``image.<key>``'s plain one-line scalar, if it has one."""
+    for child_key, child_value in _image_children(text) or []:
+        if child_key.value != key:
+            continue
+        if not _one_line_scalar(child_value):
+            return None
+        return child_value.start_mark.index, child_value.end_mark.index, child_value.style
+    return None
+
+
+def _own_line(text: str, child_key, child_value) -> tuple[int, int] | None:
+    """The span of the whole line(s) ``key: value  # comment`` when the entry has a line of its
+    own in a block mapping (nothing but indentation before the key); else None."""
+    if not _one_line_scalar(child_value) or child_key.start_mark.line != child_value.end_mark.line:
+        return None
+    start = text.rfind("\n", 0, child_key.start_mark.index) + 1
+    if text[start : child_key.start_mark.index].strip(" "):
+        return None
+    end = text.find("\n", child_value.end_mark.index)
+    return start, len(text) if end < 0 else end + 1
+
+
+def _dump(data) -> str:
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
 
 
 def _set_key(text: str, key: str, value: str, name: str) -> str:
@@ -116,23 +157,59 @@ def _set_key(text: str, key: str, value: str, name: str) -> str:
         start, end, style = span
         rendered = _render(value, style)
         return text[:start] + rendered + text[end:]
+    children = _image_children(text) or []
+    if key not in {child_key.value for child_key, _ in children}:
+        # A new key: one line after image.tag, indented like it, when tag has a line of its own.
+        for child_key, child_value in children:
+            line = child_key.value == "tag" and _own_line(text, child_key, child_value)
+            if line:
+                indent = " " * child_key.start_mark.column
+                newline = "\r\n" if text[: line[1]].endswith("\r\n") else "\n"
+                before = text[: line[1]] if text[: line[1]].endswith("\n") else text + "\n"
+                return before + f"{indent}{key}: {_quoted(value)}{newline}" + text[line[1] :]
     # The key (or image itself) is missing, or written in a form we do not splice: round-trip.
     if data.get("image") is None:
         data["image"] = CommentedMap()
     data["image"][key] = DoubleQuotedScalarString(value)
-    out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
+    return _dump(data)
 
 
-def set_image(text: str, tag: str, repository: str | None = None, name: str = "values.yaml") -> str:
-    """Return ``text`` with ``image.tag`` (and ``image.repository`` if given) set; nothing else."""
+def _remove_key(text: str, key: str, name: str) -> str:
+    data = _load(text, name)
+    image = data.get("image") or {}
+    if key not in image:
+        return text
+    children = _image_children(text) or []
+    for child_key, child_value in children:
+        if child_key.value == key and len(children) > 1:
+            line = _own_line(text, child_key, child_value)
+            if line:
+                return text[: line[0]] + text[line[1] :]
+    del image[key]
+    return _dump(data)
+
+
+def set_image(
+    text: str,
+    tag: str,
+    repository: str | None = None,
+    pipeline_url: str | Keep | None = KEEP,
+    name: str = "values.yaml",
+) -> str:
+    """Return ``text`` with ``image.tag`` (and ``image.repository`` if given) set; nothing else.
+
+    ``pipeline_url``: a URL sets ``image.pipelineUrl``, None removes it, KEEP leaves it alone.
+    """
     before = _load(text, name)
     result = _set_key(text, "tag", tag, name)
     if repository is not None:
         result = _set_key(result, "repository", repository, name)
+    if isinstance(pipeline_url, str):
+        result = _set_key(result, "pipelineUrl", pipeline_url, name)
+    elif pipeline_url is None:
+        result = _remove_key(result, "pipelineUrl", name)
     after = _load(result, name)
-    _check_only_image_changed(before, after, tag, repository)
+    _check_only_image_changed(before, after, tag, repository, pipeline_url)
     return result
 
 
@@ -145,11 +222,17 @@ def _plain(data):
     return data
 
 
-def _check_only_image_changed(before, after, tag: str, repository: str | None) -> None:
+def _check_only_image_changed(
+    before, after, tag: str, repository: str | None, pipeline_url: str | Keep | None
+) -> None:
     old, new = _plain(before), _plain(after)
     old_image, new_image = dict(old.pop("image", None) or {}), dict(new.pop("image", None) or {})
     expected = {**old_image, "tag": tag}
     if repository is not None:
         expected["repository"] = repository
+    if isinstance(pipeline_url, str):
+        expected["pipelineUrl"] = pipeline_url
+    elif pipeline_url is None:
+        expected.pop("pipelineUrl", None)
     if old != new or new_image != expected:
         raise CiError("internal error: the values edit changed more than the owned keys")

@@ -7,6 +7,7 @@ commit is ever lost, and a change is always re-decided against the newest state.
 
 import difflib
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +24,9 @@ from ci.gitops.tags import environments_from_paths, looks_like_commit, values_pa
 from ci.gitops.values import read_image, set_image
 
 DEFAULT_SERVICE = "python-microservice"
+# What helm-chart/values.schema.json accepts for image.pipelineUrl (an Argo CD link URL); any
+# other value is treated as unknown, so a write-back never makes the chart fail to render.
+PIPELINE_URL = re.compile(r"https?://[^\s|]+")
 T = TypeVar("T")
 
 
@@ -109,6 +113,8 @@ def _plan(
         raise UsageError(f"{path} is missing on the branch")
     current = read_image(text, path)
 
+    # image.pipelineUrl travels with the tag: the pipeline that built what is written, or none.
+    carried_url: str | None = None
     if request.action == "promote":
         _require_env(request.source_env or "", known, "--from")
         source_path = values_path(request.source_env or "")
@@ -116,12 +122,16 @@ def _plan(
         if not source.tag:
             raise UsageError(f"{source_path} has no image.tag to promote")
         target = source.tag
+        carried_url = source.pipeline_url
     elif request.action == "rollback":
-        target = request.tag or history.previous_tag(clone, tip, path, current.tag)
+        earlier = None if request.tag else history.previous(clone, tip, path, current.tag)
+        target = request.tag or (earlier.tag if earlier else None)
+        carried_url = earlier.pipeline_url if earlier else None
         if not target:
             raise CiError(f"no earlier image.tag in the history of {path} to roll back to")
     else:
         target = request.tag or ""
+        carried_url = context.pipeline_url or None
 
     repository = request.repository or current.repository
     service = _service(repository)
@@ -147,7 +157,12 @@ def _plan(
             raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
         verify(repository, target)
 
-    new_text = set_image(text, target, request.repository, name=path)
+    if request.action == "rollback" and request.tag:
+        found = history.recorded(clone, tip, path, target)
+        carried_url = found.pipeline_url if found else None
+    if carried_url and not PIPELINE_URL.fullmatch(carried_url):
+        carried_url = None
+    new_text = set_image(text, target, request.repository, pipeline_url=carried_url, name=path)
     source_commit = None
     if request.action == "deploy":
         source_commit = (

@@ -40,15 +40,13 @@ def make_remote(tmp_path: Path) -> Path:
     return remote
 
 
-def deploy(remote: Path, env: str, tag: str) -> subprocess.CompletedProcess:
-    return run_ci(
-        "deploy",
-        "--env",
-        env,
-        "--tag",
-        tag,
-        env={"CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"},
-    )
+def deploy(
+    remote: Path, env: str, tag: str, pipeline_url: str | None = None
+) -> subprocess.CompletedProcess:
+    variables = {"CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"}
+    if pipeline_url:
+        variables["CI_PIPELINE_URL"] = pipeline_url
+    return run_ci("deploy", "--env", env, "--tag", tag, env=variables)
 
 
 def test_deploy_then_render_shows_the_new_tag(tmp_path: Path):
@@ -68,3 +66,28 @@ def test_deploy_then_render_shows_the_new_tag(tmp_path: Path):
         image = gitops_values(other)["image"]
         rendered = only_deployment_container(chart.render_env(other, checkout))["image"]
         assert rendered == f"{image['repository']}:{image['tag']}"
+
+
+def test_deploy_from_a_pipeline_renders_its_link_and_a_laptop_deploy_drops_it(tmp_path: Path):
+    """image.pipelineUrl as the write-back writes it passes values.schema.json and becomes the
+    Argo CD pipeline link; a later deploy without a pipeline leaves no link to a foreign build."""
+    remote = make_remote(tmp_path)
+    env, url = (
+        ENVIRONMENTS[0],
+        "https://gitlab.example.com/group/python-microservice/-/pipelines/4711",
+    )
+    result = deploy(remote, env, "1a2b3c4d", pipeline_url=url)
+    assert result.returncode == 0, result.stderr
+
+    checkout = tmp_path / "argocd-view"
+    git("clone", "-q", "--branch", "main", remote.as_uri(), str(checkout), cwd=tmp_path)
+    annotations = kinds(chart.render_env(env, checkout))["Deployment"]["metadata"]["annotations"]
+    assert annotations["link.argocd.argoproj.io/pipeline"] == f"Build pipeline|{url}"
+    assert annotations["python-microservice/pipeline"] == url
+
+    result = deploy(remote, env, "5e6f7a8b")
+    assert result.returncode == 0, result.stderr
+    git("pull", "-q", "--ff-only", cwd=checkout)
+    annotations = kinds(chart.render_env(env, checkout))["Deployment"]["metadata"]["annotations"]
+    assert annotations["python-microservice/image-tag"] == "5e6f7a8b"
+    assert not [key for key in annotations if "pipeline" in key]

@@ -251,6 +251,10 @@ def test_registry_holds_each_commit_tag_reporting_its_version(e2e: E2E, branch: 
 
 def test_gitops_dev_names_the_tag_in_a_skip_ci_commit(e2e: E2E) -> None:
     values = gitops_values(e2e.remote, e2e.main_gitops_commit, "dev")
+    # The pipeline's CI_PIPELINE_URL travels with the tag (the Argo CD "Build pipeline" link).
+    pipeline_url = values["image"].pop("pipelineUrl")
+    assert pipeline_url.startswith("https://")
+    assert "/pipelines/" in pipeline_url
     assert values["image"] == {"repository": f"{e2e.registry_host}/{NAME}", "tag": e2e.main_sha}
     message = git("log", "-1", "--format=%an%n%B", e2e.main_gitops_commit, cwd=e2e.remote)
     author, subject = message.splitlines()[:2]

@@ -3,6 +3,7 @@
 import json
 import re
 
+from ci.gitops.values import read_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import PERSON, git, show
 
@@ -38,7 +39,8 @@ def test_deploy_commits_only_the_tag_with_message_trailers_and_bot_identity(remo
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
-    assert show(remote.bare, DEV) == before.replace('"0.0.0-bootstrap"', f'"{tag}"')
+    pipeline = f'  pipelineUrl: "{GITLAB["CI_PIPELINE_URL"]}"\n'
+    assert show(remote.bare, DEV) == before.replace('"0.0.0-bootstrap"', f'"{tag}"') + pipeline
     assert show(remote.bare, PROD) == before.replace("values.dev.yaml", "values.prod.yaml")
     changed = git("show", "--name-only", "--format=", "main", cwd=remote.bare).split()
     assert changed == [DEV]
@@ -200,6 +202,120 @@ def test_rollback_finds_the_previous_tag_far_back_in_history(remote, tmp_path):
     result = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert f'+  tag: "{first}"' in result.stdout.splitlines()
+
+
+def pipeline_of(remote, path: str = DEV) -> str | None:
+    return read_image(show(remote.bare, path)).pipeline_url
+
+
+def pipeline_env(number: int) -> dict[str, str]:
+    return {
+        "CI_PIPELINE_URL": f"https://gitlab.example/group/python-microservice/-/pipelines/{number}"
+    }
+
+
+def test_deploy_writes_the_pipeline_url_and_a_laptop_deploy_removes_a_stale_one(remote):
+    first, second, third = (remote.source.short(n) for n in (1, 2, 3))
+    deployed = run_ci(
+        "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(1)
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    assert pipeline_of(remote) == pipeline_env(1)["CI_PIPELINE_URL"]
+    written = show(remote.bare, DEV)
+    assert written.endswith(
+        f'  tag: "{first}"\n  pipelineUrl: "{pipeline_env(1)["CI_PIPELINE_URL"]}"\n'
+    )
+
+    # The same tag again, from the same or another pipeline: the tag is what matters, no commit.
+    before = tip(remote)
+    for number in (1, 9):
+        again = run_ci(
+            "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(number)
+        )
+        assert again.stdout == f"dev already runs python-microservice {first}: nothing to do\n"
+    assert tip(remote) == before
+
+    # A newer build from another pipeline replaces the URL in place.
+    assert (
+        run_ci(
+            "deploy", "--repo", remote.url, "--env", "dev", "--tag", second, env=pipeline_env(2)
+        ).returncode
+        == 0
+    )
+    assert show(remote.bare, DEV) == written.replace(first, second).replace(
+        "/pipelines/1", "/pipelines/2"
+    )
+
+    # A deploy from a laptop (no CI_PIPELINE_URL) must not leave the link of another build.
+    laptop = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", third)
+    assert laptop.returncode == 0, laptop.stderr
+    assert pipeline_of(remote) is None
+    assert show(remote.bare, DEV) == show(remote.bare, PROD).replace("prod", "dev").replace(
+        '"0.0.0-bootstrap"', f'"{third}"'
+    )
+
+
+def test_a_url_the_chart_would_reject_is_not_written(remote):
+    env = {"CI_PIPELINE_URL": "file:///not a link|x"}
+    result = run_ci(
+        "deploy", "--repo", remote.url, "--env", "dev", "--tag", remote.source.short(1), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert pipeline_of(remote) is None
+
+
+def test_promote_copies_the_pipeline_url_or_its_absence(remote):
+    first, second = remote.source.short(1), remote.source.short(2)
+    assert (
+        run_ci(
+            "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(1)
+        ).returncode
+        == 0
+    )
+    promoted = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
+    assert promoted.returncode == 0, promoted.stderr
+    assert (tag_of(remote, PROD), pipeline_of(remote, PROD)) == (
+        first,
+        pipeline_env(1)["CI_PIPELINE_URL"],
+    )
+
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", second).returncode == 0
+    promoted = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
+    assert promoted.returncode == 0, promoted.stderr
+    assert (tag_of(remote, PROD), pipeline_of(remote, PROD)) == (second, None)
+    assert show(remote.bare, PROD) == show(remote.bare, DEV).replace("dev", "prod")
+
+
+def test_rollback_restores_the_pipeline_url_recorded_with_the_tag(remote):
+    first, second, third = (remote.source.short(n) for n in (1, 2, 3))
+    for number, tag in ((1, first), (2, second)):
+        result = run_ci(
+            "deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=pipeline_env(number)
+        )
+        assert result.returncode == 0, result.stderr
+    assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", third).returncode == 0
+    assert pipeline_of(remote) is None
+
+    back = run_ci("rollback", "--repo", remote.url, "--env", "dev")
+    assert back.returncode == 0, back.stderr
+    assert (tag_of(remote), pipeline_of(remote)) == (second, pipeline_env(2)["CI_PIPELINE_URL"])
+
+    explicit = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", first)
+    assert explicit.returncode == 0, explicit.stderr
+    assert (tag_of(remote), pipeline_of(remote)) == (first, pipeline_env(1)["CI_PIPELINE_URL"])
+
+    # A tag the history never held: no URL is known for it, the old one goes.
+    unknown = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", "v9.9.9")
+    assert unknown.returncode == 0, unknown.stderr
+    assert (tag_of(remote), pipeline_of(remote)) == ("v9.9.9", None)
+    # The file is back to its original shape: no pipelineUrl line left behind.
+    assert show(remote.bare, DEV) == show(remote.bare, PROD).replace("prod", "dev").replace(
+        '"0.0.0-bootstrap"', '"v9.9.9"'
+    )
+
+    back = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", second)
+    assert back.returncode == 0, back.stderr
+    assert (tag_of(remote), pipeline_of(remote)) == (second, pipeline_env(2)["CI_PIPELINE_URL"])
 
 
 def test_rollback_without_history_fails_cleanly(remote):

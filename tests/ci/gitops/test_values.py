@@ -62,6 +62,42 @@ def test_block_scalar_tag_falls_back_to_round_trip():
     assert read_image(out).repository == "r"
 
 
+URL = "https://gitlab.example/g/p/-/pipelines/42"
+
+
+def test_pipeline_url_is_added_after_the_tag_replaced_in_place_and_removed_with_its_line():
+    added = set_image(BASE, "t1", pipeline_url=URL)
+    assert added == BASE.replace(
+        '"0.0.0-bootstrap"   # set by deploy\n',
+        f'"t1"   # set by deploy\n  pipelineUrl: "{URL}"\n',
+    )
+    assert read_image(added).pipeline_url == URL
+    other = URL.replace("42", "43")
+    assert set_image(added, "t2", pipeline_url=other) == added.replace("t1", "t2").replace(
+        URL, other
+    )
+    assert set_image(added, "t1", pipeline_url=None) == BASE.replace('"0.0.0-bootstrap"', '"t1"')
+    # Absent and asked to be absent: nothing to do. KEEP (the default) leaves it alone.
+    assert set_image(BASE, "0.0.0-bootstrap", pipeline_url=None) == BASE
+    assert set_image(added, "t1") == added
+
+
+def test_pipeline_url_in_a_flow_mapping_and_without_a_tag_line():
+    flow = "image: {repository: r/x, tag: old, pipelineUrl: 'https://a/1'}  # flow\n"
+    out = set_image(flow, "new", pipeline_url=None)
+    assert read_image(out) == read_image("image: {repository: r/x, tag: new}")
+    out = set_image("image: {tag: old}\nreplicas: 2  # two\n", "new", pipeline_url=URL)
+    assert read_image(out).pipeline_url == URL
+    assert "replicas: 2  # two\n" in out
+    out = set_image("# c\nimage:\n  tag: |\n    old\n  pipelineUrl: x\n", "new", pipeline_url=None)
+    assert out.startswith("# c\nimage:\n")
+    assert read_image(out) == read_image("image: {tag: new}")
+
+
+def test_an_empty_pipeline_url_reads_as_none():
+    assert read_image('image: {tag: t, pipelineUrl: ""}').pipeline_url is None
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -154,3 +190,18 @@ def test_fuzz_repository_and_tag_change_only_their_lines(text, tag, name):
         if a != b
     ]
     assert set(changed) <= {"tag", "repository"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=documents(), tag=TAGS, number=st.integers(0, 10**9))
+def test_fuzz_pipeline_url_adds_and_removes_one_line(text, tag, number):
+    url = f"https://gitlab.example/g/p/-/pipelines/{number}"
+    out = set_image(text, tag, pipeline_url=url)
+    assert read_image(out).pipeline_url == url
+    tag_only = set_image(text, tag)
+    assert tag_only.splitlines() == [
+        line for line in out.splitlines() if not line.lstrip().startswith("pipelineUrl:")
+    ]
+    assert set_image(out, tag, pipeline_url=url) == out
+    # Removing it gives back exactly the file with only the tag changed.
+    assert set_image(out, tag, pipeline_url=None) == tag_only
