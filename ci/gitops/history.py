@@ -117,12 +117,6 @@ def previous(clone: Clone, tip: str, path: str, current: str | None) -> TagChang
     return None
 
 
-def previous_tag(clone: Clone, tip: str, path: str, current: str | None) -> str | None:
-    """The tag the file held before ``current`` (the most recent different one)."""
-    change = previous(clone, tip, path, current)
-    return change.tag if change else None
-
-
 def recorded(clone: Clone, tip: str, path: str, tag: str) -> TagChange | None:
     """The newest version of the file that held ``tag``, if its history has one."""
     for change in tag_history(clone, tip, path):
