@@ -24,7 +24,7 @@ import yaml
 from ci import chart
 from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
-from tests.support.image import host_build_volumes, local_base_image
+from tests.support.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.support.moto import running_moto
 from tests.support.registry import running_registry
 from tests.support.server import running_server
@@ -122,7 +122,12 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     # Stands in for dev after Argo CD synced: verify-dev polls it for the pipeline's tag.
     dev_env = {"APP_VERSION": main_sha, "APP_SHUTDOWN_DELAY_SECONDS": "0"}
 
-    with running_moto(tmp) as moto, running_server(env=dev_env) as dev:
+    # Every image the pipelines build is removed afterwards (vfs copies a rootfs per layer).
+    with (
+        images_removed_afterwards(),
+        running_moto(tmp) as moto,
+        running_server(env=dev_env) as dev,
+    ):
         username, password = moto.ecr_credentials()
         with running_registry(tmp / "registry", username, password) as registry:
             variables = {

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.image import buildah, host_build_volumes, local_base_image, tool_env
+from tests.support.image import (
+    buildah,
+    host_build_volumes,
+    images_removed_afterwards,
+    local_base_image,
+    tool_env,
+)
 from tests.support.moto import running_moto
 from tests.support.network import free_port, wait_for_port
 from tests.support.registry import running_registry
@@ -57,7 +63,7 @@ def stack(tmp_path_factory):
     require_tools("buildah", "skopeo", "docker-registry", "debootstrap", "htpasswd", "unshare")
     work = tmp_path_factory.mktemp("image")
     base = local_base_image()
-    with running_moto(work) as moto:
+    with images_removed_afterwards(), running_moto(work) as moto:
         username, password = moto.ecr_credentials()
         with running_registry(work / "registry", username, password) as registry:
             env = {

@@ -9,12 +9,14 @@ the image or the tarball. ``host_build_volumes()`` lists the host files that ``p
 baked into the image.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.tools import SBIN_PATH
@@ -76,6 +78,32 @@ def image_present(name: str) -> bool:
         check=False,
     )
     return result.returncode == 0
+
+
+def image_ids() -> set[str]:
+    """Every image in buildah's storage, intermediate layer images included."""
+    return set(_run(*buildah("images", "--all", "--quiet", "--no-trunc")).split())
+
+
+@contextlib.contextmanager
+def images_removed_afterwards() -> Iterator[None]:
+    """Remove every image (final or intermediate) that buildah stored meanwhile.
+
+    On vfs each layer image is a full copy of the root filesystem: the builds of every test run
+    left behind would fill the disk run after run. Images that existed before (the base) stay.
+    """
+    before = image_ids()
+    try:
+        yield
+    finally:
+        created = image_ids() - before
+        if created:
+            subprocess.run(
+                buildah("rmi", "--force", *created),
+                capture_output=True,
+                env=tool_env(),
+                check=False,
+            )
 
 
 def _debootstrap(tarball: Path, args: list[str]) -> None:
