@@ -22,7 +22,7 @@ from ci import registry
 from ci.aws import use_gitlab_oidc
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
-from ci.options import env_flag
+from ci.options import env_flag, env_switch
 from ci.registry import ImageRef, RegistryAuth
 
 # ECR settings for a repository this command creates; an existing repository is left alone.
@@ -323,11 +323,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SRC:DST[:ro]",
         help="mount for RUN steps only, repeatable (env: $BUILD_VOLUMES, space-separated)",
     )
-    parser.add_argument(
-        "--cache",
-        action="store_true",
-        default=os.environ.get("BUILD_CACHE", "").lower() in {"1", "true", "yes"},
-        help="use the registry as layer cache (NAME-cache) (env: $BUILD_CACHE)",
+    env_switch(
+        parser, "--cache", "BUILD_CACHE", help="use the registry as layer cache (NAME-cache)"
     )
     env_flag(parser, "--dotenv", "BUILD_DOTENV", default="build.env", help="dotenv file to write")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")

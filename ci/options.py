@@ -19,3 +19,16 @@ def env_flag(
     names = " or ".join(f"${name}" for name in envvars)
     help_text = kwargs.pop("help", "")
     parser.add_argument(flag, default=value, help=f"{help_text} (env: {names})".strip(), **kwargs)
+
+
+TRUE_WORDS = {"1", "true", "yes"}
+
+
+def env_switch(parser: argparse.ArgumentParser, flag: str, envvar: str, *, help: str) -> None:
+    """Add an on/off ``flag``, on by default when ``envvar`` is 1, true or yes (any case)."""
+    parser.add_argument(
+        flag,
+        action="store_true",
+        default=os.environ.get(envvar, "").strip().lower() in TRUE_WORDS,
+        help=f"{help} (env: ${envvar})",
+    )

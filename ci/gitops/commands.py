@@ -18,7 +18,7 @@ from ci.gitops.remote import (
 )
 from ci.gitops.tags import validate_env_name, validate_tag
 from ci.gitops.writeback import Request, Retry, Target, apply
-from ci.options import env_flag
+from ci.options import env_flag, env_switch
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +35,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _bool_env(*names: str) -> bool:
-    return any(os.environ.get(n, "").strip().lower() in {"1", "true", "yes"} for n in names)
-
-
 def register(subparsers) -> None:
     deploy = subparsers.add_parser("deploy", help="commit an image tag into an environment")
     env_flag(deploy, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
@@ -49,17 +45,12 @@ def register(subparsers) -> None:
         "IMAGE_REPOSITORY",
         help="also set image.repository (REGISTRY/NAME, from the build's dotenv)",
     )
-    deploy.add_argument(
-        "--force",
-        action="store_true",
-        default=_bool_env("GITOPS_FORCE"),
-        help="deploy even when a newer build is live (env: $GITOPS_FORCE)",
-    )
-    deploy.add_argument(
+    env_switch(deploy, "--force", "GITOPS_FORCE", help="deploy even when a newer build is live")
+    env_switch(
+        deploy,
         "--verify-image",
-        action="store_true",
-        default=_bool_env("GITOPS_VERIFY_IMAGE"),
-        help="check the registry has the image first (env: $GITOPS_VERIFY_IMAGE)",
+        "GITOPS_VERIFY_IMAGE",
+        help="check the registry has the image first",
     )
     _dry_run(deploy)
     _common(deploy)
@@ -81,22 +72,17 @@ def register(subparsers) -> None:
 
     status = subparsers.add_parser("status", help="what each environment runs")
     env_flag(status, "--env", "GITOPS_ENV", help="only this environment")
-    status.add_argument(
-        "--json",
-        action="store_true",
-        default=_bool_env("GITOPS_JSON"),
-        help="print JSON (env: $GITOPS_JSON)",
-    )
+    env_switch(status, "--json", "GITOPS_JSON", help="print JSON")
     _common(status)
     status.set_defaults(run=run_status)
 
 
 def _dry_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    env_switch(
+        parser,
         "--dry-run",
-        action="store_true",
-        default=_bool_env("GITOPS_DRY_RUN"),
-        help="print the diff that would be committed; push nothing (env: $GITOPS_DRY_RUN)",
+        "GITOPS_DRY_RUN",
+        help="print the diff that would be committed; push nothing",
     )
 
 
