@@ -3,7 +3,8 @@
 Steps: make sure the ECR repository exists (scan on push, immutable tags, AES256), skip when the
 tag is already in the registry, log in (the ECR token goes to ``buildah login --password-stdin``,
 never onto a command line), ``buildah bud --layers``, ``buildah push``, and write the dotenv file
-(IMAGE, IMAGE_REPOSITORY, IMAGE_TAG) that later jobs read. ``plan()`` is pure: it decides the
+(IMAGE, IMAGE_REPOSITORY, IMAGE_TAG, and IMAGE_DIGEST as the registry reports it) that later jobs
+read. ``plan()`` is pure: it decides the
 commands; ``execute()`` runs them. ``--dry-run`` prints the plan and touches nothing.
 """
 
@@ -101,13 +102,15 @@ class BuildPlan:
             self.push.display(),
             f"write {self.dotenv_path}:",
             *(f"  {line}" for line in self.dotenv.splitlines()),
+            "  IMAGE_DIGEST=<the digest the registry reports for the tag>",
         ]
         return "\n".join(lines)
 
 
-def dotenv_text(image: ImageRef) -> str:
-    """The dotenv artifact later jobs read (deploy takes IMAGE_TAG)."""
-    return f"IMAGE={image.reference}\nIMAGE_REPOSITORY={image.repository}\nIMAGE_TAG={image.tag}\n"
+def dotenv_text(image: ImageRef, digest: str | None = None) -> str:
+    """The dotenv artifact later jobs read (deploy takes IMAGE_TAG and IMAGE_DIGEST)."""
+    text = f"IMAGE={image.reference}\nIMAGE_REPOSITORY={image.repository}\nIMAGE_TAG={image.tag}\n"
+    return text + (f"IMAGE_DIGEST={digest}\n" if digest else "")
 
 
 def now_rfc3339() -> str:
@@ -285,8 +288,10 @@ def execute(inputs: BuildInputs, build_plan: BuildPlan, out=sys.stdout) -> int:
         _run(build_plan.build, "buildah bud")
         _run(build_plan.push, f"buildah push {image.reference}", capture=True)
         print(f"pushed {image.reference}", file=out)
-    write_dotenv(build_plan.dotenv_path, build_plan.dotenv)
-    print(f"wrote {build_plan.dotenv_path}: IMAGE={image.reference}", file=out)
+    digest = registry.image_digest(image, auth, insecure=inputs.insecure)
+    write_dotenv(build_plan.dotenv_path, dotenv_text(image, digest))
+    pinned = f"@{digest}" if digest else " (the registry reported no digest)"
+    print(f"wrote {build_plan.dotenv_path}: IMAGE={image.reference}{pinned}", file=out)
     return 0
 
 

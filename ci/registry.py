@@ -6,6 +6,7 @@ Shared by ``build`` (skip when the tag is already pushed) and ``deploy --verify-
 import base64
 import json
 import os
+import re
 import ssl
 import urllib.error
 import urllib.parse
@@ -25,6 +26,8 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 TIMEOUT_SECONDS = 15.0
+# A manifest digest as the chart's image.digest accepts it.
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,24 @@ def image_exists(image: ImageRef, auth: RegistryAuth | None, insecure: bool = Fa
 
     Raises CiError (one line) when the registry cannot be reached or refuses the credentials.
     """
+    return _head_manifest(image, auth, insecure) is not None
+
+
+def image_digest(image: ImageRef, auth: RegistryAuth | None, insecure: bool = False) -> str | None:
+    """The manifest digest the registry holds for ``image.tag`` (``Docker-Content-Digest``).
+
+    None when the registry sends no valid digest; CiError when the tag is missing, the registry
+    cannot be reached or refuses the credentials.
+    """
+    headers = _head_manifest(image, auth, insecure)
+    if headers is None:
+        raise CiError(f"image {image.reference} not found in the registry")
+    digest = next((v for k, v in headers.items() if k.lower() == "docker-content-digest"), "")
+    return digest.strip() if DIGEST.fullmatch(digest.strip()) else None
+
+
+def _head_manifest(image: ImageRef, auth: RegistryAuth | None, insecure: bool) -> dict | None:
+    """The response headers of HEAD on the tag's manifest; None when the tag does not exist."""
     client = _Client(image, insecure)
     url = f"{client.scheme}://{image.host}/v2/{image.path}/manifests/{image.tag}"
     headers = {"Accept": MANIFEST_TYPES}
@@ -155,11 +176,11 @@ def image_exists(image: ImageRef, auth: RegistryAuth | None, insecure: bool = Fa
         if scheme == "bearer":
             token = client.bearer_token(params, auth)
             headers["Authorization"] = f"Bearer {token}"
-            status, _, _ = client.request("HEAD", url, headers)
+            status, response_headers, _ = client.request("HEAD", url, headers)
     if status == 200:
-        return True
+        return response_headers
     if status == 404:
-        return False
+        return None
     if status in (401, 403):
         what = "rejected the credentials" if auth else "requires credentials"
         raise CiError(f"registry {image.registry} {what}")

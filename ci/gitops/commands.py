@@ -16,7 +16,7 @@ from ci.gitops.remote import (
     normalize_url,
     redact,
 )
-from ci.gitops.tags import validate_env_name, validate_tag
+from ci.gitops.tags import validate_digest, validate_env_name, validate_tag
 from ci.gitops.writeback import Request, Retry, Target, apply
 from ci.options import env_flag, env_switch
 
@@ -44,6 +44,11 @@ def register(subparsers) -> None:
         "--repository",
         "IMAGE_REPOSITORY",
         help="also set image.repository (REGISTRY/NAME, from the build's dotenv)",
+    )
+    deploy.add_argument(
+        "--digest",
+        help="also pin image.digest (sha256:...; default: $IMAGE_DIGEST from the build's dotenv"
+        " when --tag is $IMAGE_TAG; with --verify-image: read from the registry)",
     )
     env_switch(deploy, "--force", "GITOPS_FORCE", help="deploy even when a newer build is live")
     env_switch(
@@ -116,9 +121,9 @@ def _required(value: str | None, flag: str) -> str:
 
 
 def _verifier():
-    from ci.registry import ImageRef, RegistryAuth, ecr_auth, image_exists, insecure_from_env
+    from ci.registry import ImageRef, RegistryAuth, ecr_auth, image_digest, insecure_from_env
 
-    def verify(repository: str, tag: str) -> None:
+    def verify(repository: str, tag: str) -> str | None:
         image = ImageRef.parse(f"{repository}:{tag}")
         user, password = os.environ.get("REGISTRY_USER"), os.environ.get("REGISTRY_PASSWORD")
         if user and password:
@@ -127,8 +132,10 @@ def _verifier():
             auth = ecr_auth(os.environ.get("AWS_REGION"), os.environ.get("AWS_ENDPOINT_URL"))
         else:
             auth = None
-        if not image_exists(image, auth, insecure=insecure_from_env()):
-            raise CiError(f"image {image.reference} not found in the registry: nothing committed")
+        try:
+            return image_digest(image, auth, insecure=insecure_from_env())
+        except CiError as error:
+            raise CiError(f"{error}: nothing committed") from None
 
     return verify
 
@@ -157,10 +164,21 @@ def run_deploy(args: argparse.Namespace) -> int:
         env=env,
         tag=tag,
         repository=args.repository or None,
+        digest=_digest(args.digest, tag),
         force=args.force,
         dry_run=args.dry_run,
     )
     return _run(args, request, _verifier() if args.verify_image else None)
+
+
+def _digest(flag: str | None, tag: str) -> str | None:
+    """``--digest``, else the build dotenv's ``IMAGE_DIGEST`` when it is about this very tag."""
+    if flag is not None:
+        return validate_digest(flag)
+    built = os.environ.get("IMAGE_DIGEST", "")
+    if built and os.environ.get("IMAGE_TAG") == tag:
+        return validate_digest(built)
+    return None
 
 
 def run_promote(args: argparse.Namespace) -> int:

@@ -62,11 +62,13 @@ def relation(clone: Clone, candidate_tag: str, deployed_tag: str | None) -> Rela
 
 @dataclass(frozen=True)
 class TagChange:
-    """A commit of the values file's history and the tag (and pipeline URL) it left."""
+    """A commit of the values file's history and the image (tag, pipeline URL, digest) it left."""
 
     entry: LogEntry
     tag: str | None
     pipeline_url: str | None = None
+    digest: str | None = None
+    reference: str | None = None  # repository:tag[@digest], what the chart renders
 
 
 def tag_history(clone: Clone, tip: str, path: str) -> Iterator[TagChange]:
@@ -106,7 +108,7 @@ def _change(clone: Clone, entry: LogEntry, path: str) -> TagChange:
         image = read_image(text, path) if text is not None else Image(None, None)
     except ValuesError:
         image = Image(None, None)
-    return TagChange(entry, image.tag, image.pipeline_url)
+    return TagChange(entry, image.tag, image.pipeline_url, image.digest, image.reference)
 
 
 def previous(clone: Clone, tip: str, path: str, current: str | None) -> TagChange | None:

@@ -23,6 +23,7 @@ class Change:
     forced_over: str | None = None  # the newer build a --force deploy replaces
     repository: str | None = None
     source_commit: str | None = None  # the commit the image was built from, when known
+    digest: str | None = None  # the image digest written with the tag, when known
 
 
 def subject(change: Change) -> str:
@@ -40,6 +41,8 @@ def body(change: Change) -> str:
     lines = [f"Set image.tag in {change.path} from {change.previous or '(unset)'} to {change.tag}."]
     if change.repository:
         lines.append(f"Set image.repository to {change.repository}.")
+    if change.digest:
+        lines.append(f"Pinned image.digest {change.digest}.")
     if change.forced_over:
         lines.append(
             f"Forced with --force over {change.forced_over}, a newer build that was deployed."

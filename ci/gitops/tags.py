@@ -8,6 +8,8 @@ from ci.errors import UsageError
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # An abbreviated or full git commit id, as the build tags images (CI_COMMIT_SHORT_SHA).
 COMMIT_PATTERN = re.compile(r"[0-9a-f]{7,40}")
+# An image manifest digest, as helm-chart/values.schema.json accepts it for image.digest.
+DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 # gitops/<env>/ folder names: no path tricks, no hidden folders.
 ENV_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Folders under gitops/ that are not environments.
@@ -22,6 +24,13 @@ def validate_tag(tag: str) -> str:
             "not starting with '.' or '-'"
         )
     return tag
+
+
+def validate_digest(digest: str) -> str:
+    """Return ``digest`` if it is ``sha256:`` and 64 lowercase hex digits, else raise UsageError."""
+    if not DIGEST_PATTERN.fullmatch(digest or ""):
+        raise UsageError(f"malformed image digest {digest!r}: expected sha256: and 64 hex digits")
+    return digest
 
 
 def validate_env_name(env: str) -> str:

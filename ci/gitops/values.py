@@ -25,7 +25,7 @@ class ValuesError(UsageError):
 
 
 class Keep(enum.Enum):
-    """``set_image(pipeline_url=KEEP)``: leave ``image.pipelineUrl`` as it is."""
+    """``set_image(pipeline_url=KEEP, digest=KEEP)``: leave that key as it is."""
 
     KEEP = "keep"
 
@@ -38,6 +38,14 @@ class Image:
     repository: str | None
     tag: str | None
     pipeline_url: str | None = None
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """What the chart renders for the pods: ``repository:tag``, plus ``@digest`` when pinned."""
+        if not self.repository or not self.tag:
+            return None
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
 def _yaml() -> YAML:
@@ -64,14 +72,17 @@ def _load(text: str, name: str):
 
 
 def read_image(text: str, name: str = "values.yaml") -> Image:
-    """``image.repository``, ``image.tag`` and ``image.pipelineUrl`` of a values file (None when
-    absent; an empty pipelineUrl is None too)."""
+    """``image.repository``, ``image.tag``, ``image.pipelineUrl`` and ``image.digest`` of a values
+    file (None when absent; an empty pipelineUrl or digest is None too)."""
     image = _load(text, name).get("image") or {}
-    repository, tag, pipeline_url = (image.get(k) for k in ("repository", "tag", "pipelineUrl"))
+    repository, tag, pipeline_url, digest = (
+        image.get(k) for k in ("repository", "tag", "pipelineUrl", "digest")
+    )
     return Image(
         repository=None if repository is None else str(repository),
         tag=None if tag is None else str(tag),
         pipeline_url=str(pipeline_url) if pipeline_url else None,
+        digest=str(digest) if digest else None,
     )
 
 
@@ -195,21 +206,24 @@ def set_image(
     repository: str | None = None,
     pipeline_url: str | Keep | None = KEEP,
     name: str = "values.yaml",
+    digest: str | Keep | None = KEEP,
 ) -> str:
     """Return ``text`` with ``image.tag`` (and ``image.repository`` if given) set; nothing else.
 
-    ``pipeline_url``: a URL sets ``image.pipelineUrl``, None removes it, KEEP leaves it alone.
+    ``pipeline_url`` and ``digest``: a string sets ``image.pipelineUrl`` / ``image.digest``, None
+    removes it, KEEP leaves it alone. A new digest goes right after the tag, a new URL after that.
     """
     before = _load(text, name)
     result = _set_key(text, "tag", tag, name)
     if repository is not None:
         result = _set_key(result, "repository", repository, name)
-    if isinstance(pipeline_url, str):
-        result = _set_key(result, "pipelineUrl", pipeline_url, name)
-    elif pipeline_url is None:
-        result = _remove_key(result, "pipelineUrl", name)
+    for key, value in (("pipelineUrl", pipeline_url), ("digest", digest)):
+        if isinstance(value, str):
+            result = _set_key(result, key, value, name)
+        elif value is None:
+            result = _remove_key(result, key, name)
     after = _load(result, name)
-    _check_only_image_changed(before, after, tag, repository, pipeline_url)
+    _check_only_image_changed(before, after, tag, repository, pipeline_url, digest)
     return result
 
 
@@ -223,16 +237,22 @@ def _plain(data):
 
 
 def _check_only_image_changed(
-    before, after, tag: str, repository: str | None, pipeline_url: str | Keep | None
+    before,
+    after,
+    tag: str,
+    repository: str | None,
+    pipeline_url: str | Keep | None,
+    digest: str | Keep | None = KEEP,
 ) -> None:
     old, new = _plain(before), _plain(after)
     old_image, new_image = dict(old.pop("image", None) or {}), dict(new.pop("image", None) or {})
     expected = {**old_image, "tag": tag}
     if repository is not None:
         expected["repository"] = repository
-    if isinstance(pipeline_url, str):
-        expected["pipelineUrl"] = pipeline_url
-    elif pipeline_url is None:
-        expected.pop("pipelineUrl", None)
+    for key, value in (("pipelineUrl", pipeline_url), ("digest", digest)):
+        if isinstance(value, str):
+            expected[key] = value
+        elif value is None:
+            expected.pop(key, None)
     if old != new or new_image != expected:
         raise CiError("internal error: the values edit changed more than the owned keys")

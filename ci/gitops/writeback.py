@@ -20,7 +20,12 @@ from ci.gitlab import GitLabContext
 from ci.gitops import history
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
 from ci.gitops.remote import Clone, Credentials, Identity, TransientGitError
-from ci.gitops.tags import environments_from_paths, looks_like_commit, values_path
+from ci.gitops.tags import (
+    DIGEST_PATTERN,
+    environments_from_paths,
+    looks_like_commit,
+    values_path,
+)
 from ci.gitops.values import read_image, set_image
 
 DEFAULT_SERVICE = "python-microservice"
@@ -47,6 +52,7 @@ class Request:
     tag: str | None = None  # deploy: the tag; rollback: --to
     source_env: str | None = None  # promote: --from
     repository: str | None = None
+    digest: str | None = None  # deploy: the build's image digest, when known
     force: bool = False
     dry_run: bool = False
 
@@ -82,8 +88,9 @@ class _Plan:
     change: Change | None = None
 
 
-# Checks the registry has REPOSITORY:TAG; raises CiError when it does not.
-Verifier = Callable[[str, str], None]
+# Checks the registry has REPOSITORY:TAG and returns its digest (None when the registry sends
+# none); raises CiError when the image is not there.
+Verifier = Callable[[str, str], str | None]
 
 
 def environments(clone: Clone, commit: str) -> list[str]:
@@ -113,8 +120,10 @@ def _plan(
         raise UsageError(f"{path} is missing on the branch")
     current = read_image(text, path)
 
-    # image.pipelineUrl travels with the tag: the pipeline that built what is written, or none.
+    # image.pipelineUrl and image.digest travel with the tag: the pipeline that built what is
+    # written and the exact image, or none (a stale one is removed).
     carried_url: str | None = None
+    carried_digest: str | None = None
     if request.action == "promote":
         _require_env(request.source_env or "", known, "--from")
         source_path = values_path(request.source_env or "")
@@ -123,20 +132,24 @@ def _plan(
             raise UsageError(f"{source_path} has no image.tag to promote")
         target = source.tag
         carried_url = source.pipeline_url
+        carried_digest = source.digest
     elif request.action == "rollback":
         earlier = None if request.tag else history.previous(clone, tip, path, current.tag)
         target = request.tag or (earlier.tag if earlier else None)
         carried_url = earlier.pipeline_url if earlier else None
+        carried_digest = earlier.digest if earlier else None
         if not target:
             raise CiError(f"no earlier image.tag in the history of {path} to roll back to")
     else:
         target = request.tag or ""
         carried_url = context.pipeline_url or None
+        carried_digest = request.digest
 
     repository = request.repository or current.repository
     service = _service(repository)
     repository_changes = request.repository is not None and request.repository != current.repository
-    if target == current.tag and not repository_changes:
+    digest_changes = carried_digest is not None and carried_digest != current.digest
+    if target == current.tag and not repository_changes and not digest_changes:
         return _Plan("unchanged", f"{request.env} already runs {service} {target}: nothing to do")
 
     forced_over = resolved = None
@@ -155,14 +168,30 @@ def _plan(
     if verify is not None:
         if not repository:
             raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
-        verify(repository, target)
+        registry_digest = verify(repository, target)
+        if carried_digest and registry_digest and carried_digest != registry_digest:
+            raise CiError(
+                f"the registry has {registry_digest} for {repository}:{target}, not the digest"
+                f" given ({carried_digest}): nothing committed"
+            )
+        carried_digest = carried_digest or registry_digest
 
     if request.action == "rollback" and request.tag:
         found = history.recorded(clone, tip, path, target)
         carried_url = found.pipeline_url if found else None
+        carried_digest = found.digest if found else None
     if carried_url and not PIPELINE_URL.fullmatch(carried_url):
         carried_url = None
-    new_text = set_image(text, target, request.repository, pipeline_url=carried_url, name=path)
+    if carried_digest and not DIGEST_PATTERN.fullmatch(carried_digest):
+        carried_digest = None
+    new_text = set_image(
+        text,
+        target,
+        request.repository,
+        pipeline_url=carried_url,
+        name=path,
+        digest=carried_digest,
+    )
     source_commit = None
     if request.action == "deploy":
         source_commit = (
@@ -179,6 +208,7 @@ def _plan(
         forced_over=forced_over,
         repository=request.repository if repository_changes else None,
         source_commit=source_commit,
+        digest=carried_digest,
     )
     message = commit_message(change, context)
     return _Plan("commit", "", path, text, new_text, message, change)
@@ -218,12 +248,12 @@ def apply(
 ) -> Outcome:
     """Apply ``request`` on the remote branch; see the module docstring."""
     retry = retry or Retry()
-    verified: set[tuple[str, str]] = set()
+    verified: dict[tuple[str, str], str | None] = {}
 
-    def verify_once(repository: str, tag: str) -> None:
+    def verify_once(repository: str, tag: str) -> str | None:
         if verify is not None and (repository, tag) not in verified:
-            verify(repository, tag)
-            verified.add((repository, tag))
+            verified[repository, tag] = verify(repository, tag)
+        return verified.get((repository, tag))
 
     with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
         clone = Clone(

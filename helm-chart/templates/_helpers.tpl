@@ -47,9 +47,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The image reference the pods run: exactly repository:tag. */}}
+{{/*
+The image reference the pods run: repository:tag, or repository:tag@digest when image.digest pins
+the exact build (the runtime pulls by digest; the tag stays for people and Argo CD's UI).
+*/}}
 {{- define "python-microservice.image" -}}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/*

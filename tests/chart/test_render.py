@@ -122,6 +122,22 @@ def test_build_annotations_show_image_and_tag(env, rendered_envs):
         assert annotations[f"{CHART_NAME}/image"] == f"{image['repository']}:{image['tag']}"
 
 
+def test_a_digest_pins_the_exact_build_and_the_tag_stays_for_people():
+    digest = "sha256:" + "0f" * 32
+    docs = render_with({"image": {"tag": "0123abcd", "digest": digest}})
+    deployment = kinds(docs)["Deployment"]
+    repository = chart.user_values(chart.application_for(ENVIRONMENTS[0]))
+    reference = f"{repository['image']['repository']}:0123abcd@{digest}"
+    assert only_deployment_container(docs)["image"] == reference
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[f"{CHART_NAME}/image"] == reference
+    assert annotations[f"{CHART_NAME}/image-tag"] == "0123abcd"
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == "0123abcd"
+    # An empty digest (the chart's default) renders the plain repository:tag.
+    plain = only_deployment_container(render_with({"image": {"tag": "0123abcd", "digest": ""}}))
+    assert plain["image"] == f"{repository['image']['repository']}:0123abcd"
+
+
 def test_commit_and_pipeline_links_for_argo_cd():
     """A short-SHA tag becomes a commit link; image.commit and image.pipelineUrl win when set."""
     sha = "0123abcd"

@@ -33,6 +33,10 @@ def render_error(values) -> str:
         ({"tg": "typo"}, "additional properties 'tg' not allowed"),
         ({"commit": "not-a-sha"}, "at '/image/commit'"),
         ({"pipelineUrl": "ftp://x"}, "at '/image/pipelineUrl'"),
+        ({"digest": "sha256:abc"}, "at '/image/digest'"),
+        ({"digest": "sha256:" + "A" * 64}, "at '/image/digest'"),
+        ({"digest": "a" * 64}, "at '/image/digest'"),
+        ({"digest": "sha256:" + "a" * 64 + "\n"}, "at '/image/digest'"),
         ({"pullPolicy": "Sometimes"}, "at '/image/pullPolicy'"),
     ],
 )

@@ -194,6 +194,8 @@ def test_dotenv_text():
     assert build.dotenv_text(image) == (
         "IMAGE=r.io/team/svc:abc\nIMAGE_REPOSITORY=r.io/team/svc\nIMAGE_TAG=abc\n"
     )
+    digest = "sha256:" + "a" * 64
+    assert build.dotenv_text(image, digest).endswith(f"IMAGE_TAG=abc\nIMAGE_DIGEST={digest}\n")
 
 
 def test_ecr_repository_created_once_with_the_settings(monkeypatch):

@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 from ci.errors import CiError, UsageError
-from ci.registry import ImageRef, RegistryAuth, image_exists, insecure_from_env
+from ci.registry import ImageRef, RegistryAuth, image_digest, image_exists, insecure_from_env
 from tests.support.network import free_port
 
 
@@ -49,8 +49,11 @@ def test_unreachable_registry_is_one_line():
         image_exists(image, None, insecure=True)
 
 
+DIGEST = "sha256:" + "5e" * 32
+
+
 class TokenRegistry(http.server.BaseHTTPRequestHandler):
-    tags: ClassVar[dict[str, set[str]]] = {"svc": {"present"}}
+    tags: ClassVar[dict[str, set[str]]] = {"svc": {"present", "odd-digest"}}
     user = ("robot", "pw")
 
     def log_message(self, *args):
@@ -83,6 +86,8 @@ class TokenRegistry(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200 if tag in self.tags.get(name, set()) else 404)
+        if tag in self.tags.get(name, set()):
+            self.send_header("Docker-Content-Digest", DIGEST if tag == "present" else "md5:x")
         self.end_headers()
 
 
@@ -101,6 +106,15 @@ def test_token_auth_existing_and_missing_tags(token_registry):
     auth = RegistryAuth("robot", "pw")
     assert image_exists(ImageRef(token_registry, "svc", "present"), auth, insecure=True)
     assert not image_exists(ImageRef(token_registry, "svc", "absent"), auth, insecure=True)
+
+
+def test_digest_of_a_tag_from_the_registry(token_registry):
+    auth = RegistryAuth("robot", "pw")
+    assert image_digest(ImageRef(token_registry, "svc", "present"), auth, insecure=True) == DIGEST
+    # A header that is no sha256 digest is not trusted: unknown, never written.
+    assert image_digest(ImageRef(token_registry, "svc", "odd-digest"), auth, True) is None
+    with pytest.raises(CiError, match=r"^image 127\.0\.0\.1:\d+/svc:absent not found in the"):
+        image_digest(ImageRef(token_registry, "svc", "absent"), auth, insecure=True)
 
 
 def test_token_auth_wrong_password(token_registry):

@@ -227,10 +227,9 @@ def test_reports_for_merge_requests(e2e: E2E) -> None:
     assert 0 < float(coverage.get("line-rate")) <= 1
 
 
-def image_config(e2e: E2E, tag: str) -> dict:
-    """The OCI config of NAME:tag in the registry (``skopeo inspect --config``)."""
+def skopeo_inspect(e2e: E2E, tag: str, *flags: str) -> dict:
     reference = f"docker://{e2e.registry_host}/{NAME}:{tag}"
-    skopeo = ["skopeo", "inspect", "--config", "--tls-verify=false", "--creds", e2e.registry_creds]
+    skopeo = ["skopeo", "inspect", *flags, "--tls-verify=false", "--creds", e2e.registry_creds]
     inspected = subprocess.run(
         [*skopeo, reference],
         capture_output=True,
@@ -238,7 +237,17 @@ def image_config(e2e: E2E, tag: str) -> dict:
         check=False,
     )
     assert inspected.returncode == 0, inspected.stderr
-    return json.loads(inspected.stdout)["config"]
+    return json.loads(inspected.stdout)
+
+
+def image_config(e2e: E2E, tag: str) -> dict:
+    """The OCI config of NAME:tag in the registry (``skopeo inspect --config``)."""
+    return skopeo_inspect(e2e, tag, "--config")["config"]
+
+
+def pinned(e2e: E2E, tag: str) -> str:
+    """NAME:tag@digest as the registry holds it: what the chart must render."""
+    return f"{e2e.registry_host}/{NAME}:{tag}@{skopeo_inspect(e2e, tag)['Digest']}"
 
 
 @pytest.mark.parametrize("branch", ["main", "feature"])
@@ -260,7 +269,12 @@ def test_gitops_dev_names_the_tag_in_a_skip_ci_commit(e2e: E2E) -> None:
     pipeline_url = values["image"].pop("pipelineUrl")
     assert pipeline_url.startswith("https://")
     assert "/pipelines/" in pipeline_url
-    assert values["image"] == {"repository": f"{e2e.registry_host}/{NAME}", "tag": e2e.main_sha}
+    # The build's digest travels from its dotenv into the values file: the exact build is pinned.
+    assert values["image"] == {
+        "repository": f"{e2e.registry_host}/{NAME}",
+        "tag": e2e.main_sha,
+        "digest": pinned(e2e, e2e.main_sha).rsplit("@", 1)[1],
+    }
     message = git("log", "-1", "--format=%an%n%B", e2e.main_gitops_commit, cwd=e2e.remote)
     author, subject = message.splitlines()[:2]
     assert author == "gitops-bot"
@@ -271,7 +285,7 @@ def test_gitops_dev_names_the_tag_in_a_skip_ci_commit(e2e: E2E) -> None:
 
 def test_argo_cd_renders_dev_with_the_new_image(e2e: E2E, tmp_path: Path) -> None:
     images = rendered_images(e2e.remote, e2e.main_gitops_commit, "dev", tmp_path / "checkout")
-    assert images == [f"{e2e.registry_host}/{NAME}:{e2e.main_sha}"]
+    assert images == [pinned(e2e, e2e.main_sha)]
 
 
 def test_prod_is_untouched_until_promoted(e2e: E2E) -> None:
@@ -300,7 +314,7 @@ def test_feature_branch_manual_deploy_lands_its_tag_in_dev(e2e: E2E, tmp_path: P
     assert subject.startswith(f"deploy(dev): {NAME} {e2e.feature_sha}")
     assert subject.endswith("[skip ci]")
     images = rendered_images(e2e.remote, e2e.feature_gitops_commit, "dev", tmp_path / "co")
-    assert images == [f"{e2e.registry_host}/{NAME}:{e2e.feature_sha}"]
+    assert images == [pinned(e2e, e2e.feature_sha)]
 
 
 def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None:

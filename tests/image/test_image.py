@@ -9,6 +9,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -132,11 +133,16 @@ def test_build_pushes_and_writes_the_dotenv(stack, built):
     assert f"logged in to {stack['registry'].host} as AWS" in out
     assert f"pushed {built['image']}" in out
     assert stack["registry"].password not in out + built["result"].stderr
+    # The digest is the registry's own (what skopeo reports), so the chart can pin the exact build.
+    digest = json.loads(skopeo_inspect(stack, built["image"]).stdout)["Digest"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     assert Path(stack["env"]["BUILD_DOTENV"]).read_text() == (
         f"IMAGE={built['image']}\n"
         f"IMAGE_REPOSITORY={stack['registry'].host}/{NAME}\n"
         f"IMAGE_TAG={TAG}\n"
+        f"IMAGE_DIGEST={digest}\n"
     )
+    assert f"wrote {stack['env']['BUILD_DOTENV']}: IMAGE={built['image']}@{digest}" in out
 
 
 def test_ecr_repository_settings(stack, built):

@@ -205,3 +205,36 @@ def test_fuzz_pipeline_url_adds_and_removes_one_line(text, tag, number):
     assert set_image(out, tag, pipeline_url=url) == out
     # Removing it gives back exactly the file with only the tag changed.
     assert set_image(out, tag, pipeline_url=None) == tag_only
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_digest_goes_right_after_the_tag_is_replaced_in_place_and_removed_with_its_line():
+    pinned = set_image(BASE, "t1", digest=DIGEST, pipeline_url=URL)
+    assert pinned == BASE.replace(
+        '"0.0.0-bootstrap"   # set by deploy\n',
+        f'"t1"   # set by deploy\n  digest: "{DIGEST}"\n  pipelineUrl: "{URL}"\n',
+    )
+    image = read_image(pinned)
+    assert (image.digest, image.reference) == (
+        DIGEST,
+        f"registry.example/python-microservice:t1@{DIGEST}",
+    )
+    other = "sha256:" + "cd" * 32
+    assert set_image(pinned, "t2", digest=other) == pinned.replace("t1", "t2").replace(
+        DIGEST, other
+    )
+    # KEEP (the default) leaves the digest alone; None removes the line, nothing else.
+    assert set_image(pinned, "t1") == pinned
+    assert set_image(pinned, "t1", digest=None, pipeline_url=None) == BASE.replace(
+        '"0.0.0-bootstrap"', '"t1"'
+    )
+
+
+def test_a_file_without_digest_reads_as_unpinned():
+    image = read_image(BASE)
+    assert image.digest is None
+    assert image.reference == "registry.example/python-microservice:0.0.0-bootstrap"
+    assert read_image('image: {repository: r/x, tag: t, digest: ""}').reference == "r/x:t"
+    assert read_image("image: {tag: t}").reference is None

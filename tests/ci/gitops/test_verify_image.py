@@ -24,8 +24,9 @@ def _request(method: str, url: str, data: bytes = b"", content_type: str = "") -
         return dict(response.headers)
 
 
-def push_image(host: str, name: str, tag: str) -> None:
-    """Upload a minimal OCI image (a config blob, no layers) through the distribution API."""
+def push_image(host: str, name: str, tag: str) -> str:
+    """Upload a minimal OCI image (a config blob, no layers) through the distribution API;
+    return the manifest's digest."""
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
     ).encode()
@@ -53,6 +54,7 @@ def push_image(host: str, name: str, tag: str) -> None:
         manifest,
         "application/vnd.oci.image.manifest.v1+json",
     )
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def registry(tmp_path):
 def test_verify_image_commits_only_when_the_image_exists(remote, registry):
     present, missing = remote.source.short(5), remote.source.short(6)
     repository = f"{registry.host}/python-microservice"
-    push_image(registry.host, "python-microservice", present)
+    digest = push_image(registry.host, "python-microservice", present)
     env = {
         "REGISTRY_INSECURE": "true",
         "REGISTRY_USER": USER,
@@ -88,7 +90,36 @@ def test_verify_image_commits_only_when_the_image_exists(remote, registry):
     text = show(remote.bare, "gitops/dev/values.yaml")
     assert f'  tag: "{present}"' in text
     assert f"  repository: {repository}  # where the build pushes" in text
+    # The registry's digest for the tag is pinned next to it.
+    assert f'  tag: "{present}"\n  digest: "{digest}"\n' in text
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(remote, registry):
+    tag = remote.source.short(5)
+    repository = f"{registry.host}/python-microservice"
+    digest = push_image(registry.host, "python-microservice", tag)
+    wrong = "sha256:" + "0" * 64
+    env = {
+        "REGISTRY_INSECURE": "true",
+        "REGISTRY_USER": USER,
+        "REGISTRY_PASSWORD": PASSWORD,
+        "IMAGE_REPOSITORY": repository,
+        "IMAGE_TAG": tag,
+        "IMAGE_DIGEST": wrong,
+    }
+    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    args = ("deploy", "--repo", remote.url, "--env", "dev", "--verify-image")
+    result = run_ci(*args, env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: the registry has {digest} for {repository}:{tag}, not the digest given"
+        f" ({wrong}): nothing committed\n"
+    )
+    assert git("rev-parse", "main", cwd=remote.bare).strip() == before
+    right = run_ci(*args, env={**env, "IMAGE_DIGEST": digest})
+    assert right.returncode == 0, right.stderr
+    assert f'  digest: "{digest}"' in show(remote.bare, "gitops/dev/values.yaml")
 
 
 def test_verify_image_with_a_wrong_registry_password_fails_cleanly(remote, registry):
