@@ -1,4 +1,7 @@
-"""The FastAPI app: every endpoint, its OpenAPI docs (/docs, /openapi.json) and its errors.
+"""The FastAPI app: every endpoint, its docs (/docs, /redoc, /openapi.json) and its errors.
+
+The docs pages load Swagger UI and ReDoc from the service itself (fastapi-offline ships the
+assets, served under DOCS_ASSETS_PATH): they work in a cluster with no route to a CDN.
 
 It answers whatever the fast path leaves (errors, 422, HEAD, odd queries, the docs) and is the
 reference the fast path is tested against; both send the same pre-rendered bytes.
@@ -8,6 +11,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
@@ -18,6 +22,7 @@ from app.responses import Prebuilt
 from app.settings import Settings
 
 SERVICE_NAME = "python-microservice"
+DOCS_ASSETS_PATH = "/static-offline-docs"
 
 
 class JSONBytes(JSONResponse):
@@ -106,7 +111,8 @@ def echo_router(max_length: int) -> APIRouter:
 def create_fastapi(settings: Settings, probes: Probes) -> FastAPI:
     """The FastAPI app. It has no lifespan of its own: start-up and shutdown are the Service's
     (app/application.py), so this app can be built after the server already answers probes."""
-    api = FastAPI(
+    api = FastAPIOffline(
+        static_url=DOCS_ASSETS_PATH,
         title=SERVICE_NAME,
         version=settings.version,
         description="A reference Python microservice: echo, health and Kubernetes probes.",

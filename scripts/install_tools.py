@@ -24,6 +24,9 @@ DEBIAN_COMMANDS = {
     "fcgiwrap": "fcgiwrap",
     # buildah's overlay storage without kernel overlay mounts (make bench-image).
     "fuse-overlayfs": "fuse-overlayfs",
+    # A real browser for /docs and /redoc (headless), and promtool for the chart's alert rules.
+    "chromium": "chromium",
+    "promtool": "prometheus",
     # Node for the npm tools (gitlab-ci-local, the Argo CD schemas), where the image lacks it.
     "node": "nodejs",
     "npm": "npm",
