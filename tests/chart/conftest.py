@@ -17,6 +17,7 @@ ALL_FEATURES = {
     "autoscaling": {"enabled": True},
     "networkPolicy": {"enabled": True, "allowFrom": ["monitoring"]},
     "serviceMonitor": {"enabled": True},
+    "prometheusRule": {"enabled": True},
     "shutdown": {"preStopSleepSeconds": 3},
 }
 PROMETHEUS_OPERATOR = ("monitoring.coreos.com/v1",)

@@ -10,7 +10,7 @@ from tests.chart.conftest import ENVIRONMENTS, kinds
 # The Kubernetes version the schemas are checked against: the newest kubernetes-validate ships.
 KUBE_VERSION = kubernetes_validate.latest_version()
 # Custom resources have no schema in kubernetes-validate; each one listed here is checked elsewhere.
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def validate_all(docs):
@@ -39,7 +39,8 @@ def test_validation_rejects_an_unknown_field(rendered_envs):
 
 
 def test_service_monitor_shape(all_features):
-    """The one custom resource: the fields the Prometheus operator's v1 CRD requires."""
+    """The fields the Prometheus operator's v1 CRD requires (the PrometheusRule's spec is checked
+    by promtool: tests/chart/test_prometheus_rules.py)."""
     monitor = kinds(all_features)["ServiceMonitor"]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     service = kinds(all_features)["Service"]

@@ -1,6 +1,7 @@
 """Each environment rendered as Argo CD would: settings read from gitops/argocd/, nothing copied."""
 
 import fnmatch
+import ipaddress
 import re
 import shutil
 from pathlib import Path
@@ -196,15 +197,33 @@ def test_replicas_set_only_without_hpa(env, rendered_envs):
 
 def test_service_monitor_only_when_the_cluster_serves_it():
     assert "ServiceMonitor" not in kinds(render_with({"serviceMonitor": {"enabled": True}}))
-    with_operator = render_with(
-        {"serviceMonitor": {"enabled": True}}, api_versions=["monitoring.coreos.com/v1"]
-    )
+    with_operator = render_with({}, api_versions=["monitoring.coreos.com/v1"])  # on by default
     monitor = kinds(with_operator)["ServiceMonitor"]
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/-/metrics")
     off = render_with(
         {"serviceMonitor": {"enabled": False}}, api_versions=["monitoring.coreos.com/v1"]
     )
     assert "ServiceMonitor" not in kinds(off)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_proxy_headers_are_trusted_only_from_the_configured_networks(env, rendered_envs):
+    """FORWARDED_ALLOW_IPS (read by uvicorn) lists private networks uvicorn can parse: it quietly
+    turns a malformed entry, such as one with host bits set, into a literal that never matches."""
+    env_vars = {e["name"]: e["value"] for e in only_deployment_container(rendered_envs[env])["env"]}
+    trusted = env_vars["FORWARDED_ALLOW_IPS"].split(",")
+    assert "*" not in trusted
+    for entry in trusted:
+        assert ipaddress.ip_network(entry, strict=True).is_private  # no client on the internet
+
+
+def test_forwarded_allow_ips_default_and_override():
+    container = only_deployment_container(render_with({}))
+    assert {"name": "FORWARDED_ALLOW_IPS", "value": "10.0.0.0/8"} in container["env"]
+    custom = render_with({"forwardedAllowIps": ["192.168.0.0/16", "fd00::/8"]})
+    env_vars = {e["name"]: e["value"] for e in only_deployment_container(custom)["env"]}
+    assert env_vars["FORWARDED_ALLOW_IPS"] == "192.168.0.0/16,fd00::/8"
 
 
 def test_too_old_cluster_is_a_render_error():

@@ -62,6 +62,38 @@ def test_schema_rejects_bad_image_values(image, expected):
         ),
         ({"replicas": 3}, "additional properties 'replicas' not allowed"),
         ({"shutdown": {"delaySeconds": 1.5}}, "at '/shutdown/delaySeconds'"),
+        ({"forwardedAllowIps": ["*"]}, "at '/forwardedAllowIps/0'"),
+        ({"forwardedAllowIps": "10.0.0.0/8"}, "at '/forwardedAllowIps': got string, want array"),
+        ({"forwardedAllowIps": []}, "at '/forwardedAllowIps'"),
+        ({"forwardedAllowIps": ["10.0.0.0/33"]}, "at '/forwardedAllowIps/0'"),
+        ({"forwardedAllowIps": ["10.0.0.256"]}, "at '/forwardedAllowIps/0'"),
+        ({"forwardedAllowIps": ["10.0.0.0/8,*"]}, "at '/forwardedAllowIps/0'"),
+        ({"forwardedAllowIps": ["vpc.example.com"]}, "at '/forwardedAllowIps/0'"),
+        ({"forwardedAllowIps": ["fd00::/129"]}, "at '/forwardedAllowIps/0'"),
+        ({"serviceMonitor": {"path": "metrics"}}, "at '/serviceMonitor/path'"),
+        ({"prometheusRule": {"enabled": "true"}}, "at '/prometheusRule/enabled'"),
+        (
+            {"prometheusRule": {"availability": {"objective": 100}}},
+            "at '/prometheusRule/availability/objective'",
+        ),
+        (
+            {"prometheusRule": {"latency": {"objective": "99"}}},
+            "at '/prometheusRule/latency/objective'",
+        ),
+        (
+            {"prometheusRule": {"latency": {"thresholdSeconds": 0.1}}},
+            "at '/prometheusRule/latency/thresholdSeconds'",
+        ),
+        (
+            {"prometheusRule": {"latency": {"thresholdSeconds": "0.3"}}},
+            "at '/prometheusRule/latency/thresholdSeconds'",
+        ),
+        (
+            {"prometheusRule": {"severity": {"page": "very bad"}}},
+            "at '/prometheusRule/severity/page'",
+        ),
+        ({"prometheusRule": {"runbookUrl": "see wiki"}}, "at '/prometheusRule/runbookUrl'"),
+        ({"prometheusRule": {"objective": 99}}, "additional properties 'objective' not allowed"),
     ],
 )
 def test_schema_rejects_other_bad_values(values, expected):
@@ -105,3 +137,11 @@ def test_bad_gitops_commit_fails_the_environment_render(tmp_path: Path):
     values_file.write_text(yaml.safe_dump(values))
     with pytest.raises(CiError, match="at '/image/tag': 'oops a space' does not match"):
         chart.render_env(env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "trusted",
+    [["10.0.0.0/8"], ["192.168.0.0/16", "172.31.0.0/16"], ["10.1.2.3"], ["fd00::/8", "::1"]],
+)
+def test_schema_accepts_addresses_and_networks_to_trust(trusted):
+    render_with({"forwardedAllowIps": trusted})
