@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ci.build",
     "ci.chart.commands",
     "ci.gitops.commands",
+    "ci.gitops.check_command",
     "ci.verify",
 )
 

@@ -160,10 +160,43 @@ def image_digest(image: ImageRef, auth: RegistryAuth | None, insecure: bool = Fa
     return digest.strip() if DIGEST.fullmatch(digest.strip()) else None
 
 
-def _head_manifest(image: ImageRef, auth: RegistryAuth | None, insecure: bool) -> dict | None:
-    """The response headers of HEAD on the tag's manifest; None when the tag does not exist."""
+@dataclass(frozen=True)
+class Manifest:
+    found: bool
+    digest: str | None = None  # Docker-Content-Digest, when the registry sends a valid one
+
+
+def manifest(
+    image: ImageRef, reference: str, auth: RegistryAuth | None, insecure: bool = False
+) -> Manifest:
+    """HEAD on the manifest ``reference`` (a tag or a digest) of ``image``'s repository."""
+    headers = _head_manifest(image, auth, insecure, reference)
+    if headers is None:
+        return Manifest(False)
+    digest = next((v for k, v in headers.items() if k.lower() == "docker-content-digest"), "")
+    return Manifest(True, digest.strip() if DIGEST.fullmatch(digest.strip()) else None)
+
+
+def auth_from_environ(image: ImageRef, environ: Mapping[str, str] | None = None):
+    """Registry credentials: ``REGISTRY_USER``/``REGISTRY_PASSWORD``, else ECR's for an ECR
+    host (``AWS_REGION``, ``AWS_ENDPOINT_URL``), else none."""
+    env = os.environ if environ is None else environ
+    user, password = env.get("REGISTRY_USER"), env.get("REGISTRY_PASSWORD")
+    if user and password:
+        return RegistryAuth(user, password)
+    if ".dkr.ecr." in image.host:
+        return ecr_auth(env.get("AWS_REGION"), env.get("AWS_ENDPOINT_URL"))
+    return None
+
+
+def _head_manifest(
+    image: ImageRef, auth: RegistryAuth | None, insecure: bool, reference: str | None = None
+) -> dict | None:
+    """The response headers of HEAD on the manifest of ``reference`` (default: the tag); None
+    when it does not exist."""
     client = _Client(image, insecure)
-    url = f"{client.scheme}://{image.host}/v2/{image.path}/manifests/{image.tag}"
+    reference = reference or image.tag
+    url = f"{client.scheme}://{image.host}/v2/{image.path}/manifests/{reference}"
     headers = {"Accept": MANIFEST_TYPES}
     if auth:
         headers["Authorization"] = _basic(auth)
@@ -184,7 +217,11 @@ def _head_manifest(image: ImageRef, auth: RegistryAuth | None, insecure: bool) -
     if status in (401, 403):
         what = "rejected the credentials" if auth else "requires credentials"
         raise CiError(f"registry {image.registry} {what}")
-    raise CiError(f"registry {image.registry} answered HTTP {status} for {image.reference}")
+    separator = "@" if ":" in reference else ":"  # a digest (sha256:...) or a tag
+    raise CiError(
+        f"registry {image.registry} answered HTTP {status} for "
+        f"{image.repository}{separator}{reference}"
+    )
 
 
 def ecr_client(region: str | None, endpoint_url: str | None):

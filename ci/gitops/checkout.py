@@ -1,0 +1,122 @@
+"""Read-only git access to the local checkout ``check`` runs in: files at a commit, what changed,
+the history of one file, commit messages, and a commit's tree extracted for rendering.
+
+Unlike ``remote.Clone`` (a throw-away clone of a remote branch), this reads the repository the
+job already has; ``check`` needs the base commit and its history there (``GIT_DEPTH: 0``).
+"""
+
+import io
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ci.errors import CiError, UsageError
+
+GIT_TIMEOUT_SECONDS = 120.0
+
+
+class Checkout:
+    """The git repository at ``directory`` (any folder inside a working tree)."""
+
+    def __init__(self, directory: Path | str = ".") -> None:
+        self.directory = Path(directory)
+
+    def _run(self, args: tuple[str, ...], input: bytes | None) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(
+                ["git", *args],
+                cwd=self.directory,
+                input=input,
+                capture_output=True,
+                timeout=GIT_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise CiError(f"git {args[0]} timed out after {GIT_TIMEOUT_SECONDS:.0f}s") from None
+        except OSError as error:
+            raise CiError(f"cannot run git: {error}") from None
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        result = self._run(args, input)
+        if check and result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()
+            raise CiError(f"git {args[0]} failed: {detail[-1] if detail else 'no output'}")
+        return result.stdout
+
+    def resolve(self, ref: str, flag: str = "--base") -> str:
+        """The full commit id of ``ref``; UsageError (exit 2) when this checkout lacks it."""
+        if self.git("rev-parse", "--is-inside-work-tree", check=False).strip() != b"true":
+            raise UsageError(f"{self.directory.resolve()} is not inside a git working tree")
+        out = self.git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False
+        )
+        if not out.strip():
+            shallow = self.is_shallow()
+            hint = (
+                " (the clone is shallow: fetch more history, e.g. GIT_DEPTH: 0)" if shallow else ""
+            )
+            raise UsageError(f"{flag} {ref!r} is not a commit of this checkout{hint}")
+        return out.decode().strip()
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        out = self.git("merge-base", a, b, check=False).decode().strip()
+        return out or None
+
+    def is_shallow(self) -> bool:
+        return self.git("rev-parse", "--is-shallow-repository").strip() == b"true"
+
+    def changed_paths(self, base: str, head: str) -> list[str]:
+        """Paths that differ between the two commits (renames as delete + add)."""
+        out = self.git("diff", "--name-only", "--no-renames", "-z", base, head, "--")
+        return [path for path in out.decode(errors="surrogateescape").split("\0") if path]
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        """The file's bytes at ``commit``, or None when it does not exist there."""
+        result = self._run(("cat-file", "blob", f"{commit}:{path}"), None)
+        return result.stdout if result.returncode == 0 else None
+
+    def file_versions(self, commit: str, path: str) -> Iterator[tuple[str, bytes]]:
+        """(commit, bytes) of each version of ``path`` in ``commit``'s history, newest first."""
+        commits = self.git("log", "--format=%H", commit, "--", path).decode().split()
+        for start in range(0, len(commits), 256):
+            batch = commits[start : start + 256]
+            request = "".join(f"{c}:{path}\n" for c in batch).encode()
+            out = self.git("cat-file", "--batch", input=request)
+            for found_commit, blob in zip(batch, _batch_blobs(out), strict=True):
+                if blob is not None:
+                    yield found_commit, blob
+
+    def messages(self, base: str, head: str) -> list[tuple[str, str]]:
+        """(commit, message) of the commits in ``head`` that are not in ``base``, newest first."""
+        out = self.git("log", "--format=%H%x00%B%x01", f"{base}..{head}").decode(errors="replace")
+        found = []
+        for record in out.split("\x01"):
+            record = record.strip("\n")
+            if record:
+                commit, _, message = record.partition("\x00")
+                found.append((commit, message))
+        return found
+
+    def extract(self, commit: str, destination: Path) -> Path:
+        """The tree of ``commit`` written to ``destination`` (``git archive``)."""
+        data = self.git("archive", "--format=tar", commit)
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(destination, filter="data")
+        return destination
+
+
+def _batch_blobs(out: bytes) -> Iterator[bytes | None]:
+    """The objects of ``git cat-file --batch`` output, None for a missing one."""
+    position = 0
+    while position < len(out):
+        end = out.index(b"\n", position)
+        header = out[position:end].split()
+        position = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            yield None
+            continue
+        size = int(header[2])
+        yield out[position : position + size]
+        position += size + 1
