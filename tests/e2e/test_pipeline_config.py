@@ -90,7 +90,15 @@ def test_deploy_jobs_are_serialized_per_environment_and_never_interrupted() -> N
 
 def test_other_jobs_are_interruptible() -> None:
     others = {name for name, job in jobs(config()).items() if "environment" not in job}
-    assert others == {"lint", "chart-lint", "ci-config", "unit", "build", "verify-dev"}
+    assert others == {
+        "lint",
+        "chart-lint",
+        "gitops-check",
+        "ci-config",
+        "unit",
+        "build",
+        "verify-dev",
+    }
     assert all(jobs(config())[name]["interruptible"] is True for name in others)
 
 
@@ -160,3 +168,18 @@ def test_ordinary_commits_start_a_pipeline() -> None:
     assert not rules["CI_COMMIT_MESSAGE"].search("fix(api): skip cinema listings\n\nbody")
     assert not rules["CI_COMMIT_TITLE"].search("deploy: document the deploy job")
     assert not rules["CI_COMMIT_AUTHOR"].search("Ada <ada@example.com>")
+
+
+def test_gitops_check_runs_in_merge_requests_that_touch_gitops_files() -> None:
+    job = jobs(config())["gitops-check"]
+    assert job["rules"] == [
+        {
+            "if": '$CI_PIPELINE_SOURCE == "merge_request_event"',
+            "changes": ["gitops/**/*", "values.*.yaml"],
+        }
+    ]
+    assert job["script"] == ["python -m ci check"]
+    # The base commit and the environments' history must be in the checkout; images verified.
+    assert job["variables"]["GIT_DEPTH"] == "0"
+    assert job["variables"]["GITOPS_VERIFY_IMAGE"] == "true"
+    assert job["needs"] == []
