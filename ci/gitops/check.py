@@ -13,7 +13,7 @@ import helm_python
 from ci.gitops.tags import NOT_ENVIRONMENTS, values_path
 
 # The keys of gitops/<env>/values.yaml that `python -m ci deploy|promote|rollback` writes.
-OWNED_IMAGE_KEYS = frozenset({"repository", "tag", "pipelineUrl"})
+OWNED_IMAGE_KEYS = frozenset({"repository", "tag", "digest", "pipelineUrl"})
 PEOPLE_VALUES = re.compile(r"values\.(?P<env>[a-z0-9][a-z0-9_-]{0,62})\.yaml")
 ARGOCD_PREFIX = "gitops/argocd/"
 
@@ -116,12 +116,22 @@ def image_tag(values: Mapping[str, Any] | None) -> str | None:
     return None if tag is None else str(tag)
 
 
+def image_digest(values: Mapping[str, Any] | None) -> str | None:
+    digest = ((values or {}).get("image") or {}).get("digest")
+    return str(digest) if digest else None
+
+
 @dataclass(frozen=True)
 class Promotion:
     env: str
     tag: str
     previous: str | None
     source_env: str
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return self.tag + (f"@{self.digest}" if self.digest else "")
 
 
 def promotion(
@@ -129,21 +139,22 @@ def promotion(
 ) -> Promotion | None:
     """The promotion a change makes: a new image.tag in an environment that has a source."""
     new, old = image_tag(after), image_tag(before)
-    if source_env is None or not new or new == old:
+    digest = image_digest(after)
+    if source_env is None or not new or (new, digest) == (old, image_digest(before)):
         return None
-    return Promotion(env, new, old, source_env)
+    return Promotion(env, new, old, source_env, digest)
 
 
 def promotion_violation(
-    found: Promotion, ran: Callable[[str, str], bool], base: str
+    found: Promotion, ran: Callable[[str, str, str | None], bool], base: str
 ) -> Violation | None:
-    """None when ``found.tag`` ran in the source environment (or ran in ``env`` before: a
+    """None when ``found``'s build ran in the source environment (or ran in ``env`` before: a
     rollback) in the base's history; else the violation."""
-    if ran(found.source_env, found.tag) or ran(found.env, found.tag):
+    if ran(found.source_env, found.tag, found.digest) or ran(found.env, found.tag, found.digest):
         return None
     return Violation(
         found.env,
-        f"image.tag {found.tag} never ran in {found.source_env} (history of "
+        f"image {found.reference} never ran in {found.source_env} (history of "
         f"{values_path(found.source_env)} up to {base[:12]}); promote what "
         f"{found.source_env} ran, or add a 'Promotion-Override: <reason>' commit trailer",
     )

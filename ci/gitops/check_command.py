@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,25 +69,28 @@ def default_base(checkout: Checkout, head: str, environ: Mapping[str, str]) -> s
 
 
 class History:
-    """Which tags each environment ran: the versions of its values file up to ``base``."""
+    """Which builds each environment ran: the versions of its values file up to ``base``."""
 
     def __init__(self, checkout: Checkout, base: str) -> None:
         self.checkout, self.base = checkout, base
-        self._seen: dict[str, set[str]] = {}
-        self._walks: dict[str, Iterator[tuple[str, bytes]]] = {}
+        self._seen: dict[str, list[tuple[str, str | None]]] = {}
 
-    def ran(self, env: str, tag: str) -> bool:
-        seen = self._seen.setdefault(env, set())
-        walk = self._walks.setdefault(env, self.checkout.file_versions(self.base, values_path(env)))
-        while tag not in seen:
-            version = next(walk, None)
-            if version is None:
-                return False
-            values, _ = check.read_values(version[1], values_path(env))
-            found = check.image_tag(values)
-            if found:
-                seen.add(found)
-        return True
+    def ran(self, env: str, tag: str, digest: str | None = None) -> bool:
+        """Whether ``env`` ran ``tag`` (and, when given, this digest: a digest recorded with
+        that tag must match; only history without any digest for the tag vouches by tag)."""
+        versions = self._versions(env)
+        recorded = [d for t, d in versions if t == tag]
+        return bool(recorded) and (not digest or digest in recorded or not any(recorded))
+
+    def _versions(self, env: str) -> list[tuple[str, str | None]]:
+        if env not in self._seen:
+            found = []
+            for _, data in self.checkout.file_versions(self.base, values_path(env)):
+                values, _ = check.read_values(data, values_path(env))
+                if check.image_tag(values):
+                    found.append((check.image_tag(values), check.image_digest(values)))
+            self._seen[env] = found
+        return self._seen[env]
 
 
 def overrides(checkout: Checkout, base: str, head: str) -> list[tuple[str, str]]:
@@ -195,7 +198,7 @@ def collect(
             if broken and reasons:
                 commit, reason = reasons[0]
                 notices.append(
-                    f"{env}: {OVERRIDE_TRAILER} ({commit[:12]}): {promoted.tag} never ran in "
+                    f"{env}: {OVERRIDE_TRAILER} ({commit[:12]}): {promoted.reference} never ran in "
                     f"{promoted.source_env}; allowed: {reason}"
                 )
             elif broken:

@@ -59,7 +59,7 @@ def test_promoting_a_tag_dev_never_ran_fails_with_one_line(project):
     assert result.returncode == 1
     base = git("merge-base", "main", "HEAD", cwd=project.path).strip()
     assert result.stdout == (
-        f"prod: image.tag 9999ffff never ran in dev (history of gitops/dev/values.yaml up to "
+        f"prod: image 9999ffff never ran in dev (history of gitops/dev/values.yaml up to "
         f"{base[:12]}); promote what dev ran, or add a 'Promotion-Override: <reason>' commit "
         "trailer\n"
     )
@@ -72,7 +72,7 @@ def test_the_same_change_in_dev_does_not_count_as_having_run(project):
     project.set_tag("prod", "9999ffff", "prod")
     result = check(project)
     assert result.returncode == 1
-    assert result.stdout.startswith("prod: image.tag 9999ffff never ran in dev")
+    assert result.stdout.startswith("prod: image 9999ffff never ran in dev")
 
 
 def test_an_override_trailer_lets_it_through_and_says_so(project):
@@ -97,13 +97,35 @@ def test_rolling_back_prod_to_a_build_it_ran_before_passes(project):
     assert check(project).returncode == 0
 
 
+def pin(project: Project, env: str, tag: str, digest: str) -> None:
+    rel = f"gitops/{env}/values.yaml"
+    project.write(rel, set_image(project.read(rel), tag, digest=digest, name=rel))
+    project.commit(f"{env}: {tag}@{digest}")
+
+
+def test_a_pinned_digest_must_be_the_build_that_ran(project):
+    ran, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    git("checkout", "--quiet", "main", cwd=project.path)
+    pin(project, "dev", BUILDS[2], ran)
+    project.branch("pinned")
+    pin(project, "prod", BUILDS[2], other)
+    result = check(project)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"prod: image {BUILDS[2]}@{other} never ran in dev ")
+    pin(project, "prod", BUILDS[2], ran)
+    assert check(project).returncode == 0
+    # A build dev ran before digests were recorded: the tag is all the history knows.
+    pin(project, "prod", BUILDS[1], other)
+    assert check(project).returncode == 0
+
+
 def test_the_order_in_force_is_the_base_one(project):
     """A merge request cannot loosen the order and use the looser order at once."""
     project.write("gitops/promotion.yaml", "order: [dev]\n")
     project.set_tag("prod", "9999ffff", "no more order")
     result = check(project)
     assert result.returncode == 1
-    assert result.stdout.startswith("prod: image.tag 9999ffff never ran in dev")
+    assert result.stdout.startswith("prod: image 9999ffff never ran in dev")
 
 
 def test_a_pipeline_owned_file_may_change_only_the_image_keys(project):
@@ -114,8 +136,8 @@ def test_a_pipeline_owned_file_may_change_only_the_image_keys(project):
     assert result.returncode == 1
     assert result.stdout == (
         "gitops/prod/values.yaml: changes image.pullPolicy, replicaCount, which the pipeline does "
-        "not own (it owns image.pipelineUrl, image.repository, image.tag); put people's settings "
-        "in values.prod.yaml\n"
+        "not own (it owns image.digest, image.pipelineUrl, image.repository, image.tag); put "
+        "people's settings in values.prod.yaml\n"
     )
 
 
