@@ -5,6 +5,7 @@ go into ./node_modules from package.json. Elsewhere it says what is missing and 
 need it skip (or fail, under CI=true).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +33,6 @@ DEBIAN_COMMANDS = {
     "npm": "npm",
 }
 ROOT = Path(__file__).resolve().parent.parent
-NPM_MARKER = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
 
 
 def missing_packages(commands: list[str] | None = None) -> list[str]:
@@ -57,8 +57,16 @@ def install_debian(packages: list[str]) -> None:
     )
 
 
+def missing_npm_packages(root: Path = ROOT) -> list[str]:
+    """package.json's devDependencies not installed in root/node_modules."""
+    wanted = json.loads((root / "package.json").read_text()).get("devDependencies", {})
+    return sorted(
+        name for name in wanted if not (root / "node_modules" / name / "package.json").is_file()
+    )
+
+
 def install_npm() -> None:
-    if NPM_MARKER.exists():
+    if not missing_npm_packages():
         return
     if not shutil.which("npm"):
         print("install_tools: npm not found; gitlab-ci-local not installed", file=sys.stderr)
