@@ -7,8 +7,6 @@ otherwise: the project does not depend on that folder).
 """
 
 import copy
-import json
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,9 @@ import yaml
 
 from ci import chart
 from tests.chart.conftest import REPO_ROOT
-from tests.support.tools import in_ci, require_tools
+from tests.support.node_models import validate_with_models
 
 VALIDATOR = Path(__file__).with_name("validate_argocd.mjs")
-PACKAGE = REPO_ROOT / "node_modules" / "@kubernetes-models" / "argo-cd" / "package.json"
 SHARED_CRDS = REPO_ROOT.parent / "shared" / "schemas" / "argocd-v3.5.1"
 
 
@@ -32,22 +29,7 @@ def argocd_objects() -> list[dict[str, Any]]:
 
 
 def npm_validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tools = require_tools("node")
-    if not PACKAGE.is_file():
-        reason = "@kubernetes-models/argo-cd is not installed (run `make tools`)"
-        if in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    result = subprocess.run(
-        [tools["node"], str(VALIDATOR)],
-        input=json.dumps(objects),
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(result.stdout)
+    return validate_with_models(VALIDATOR, "@kubernetes-models/argo-cd", objects)
 
 
 def test_argocd_objects_validate_with_the_npm_schemas():

@@ -1,16 +1,20 @@
 """Every rendered object validates against the Kubernetes API schemas (kubernetes-validate)."""
 
 import copy
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
 
 from tests.chart.conftest import ENVIRONMENTS, kinds
+from tests.support.node_models import validate_with_models
 
 # The Kubernetes version the schemas are checked against: the newest kubernetes-validate ships.
 KUBE_VERSION = kubernetes_validate.latest_version()
-# Custom resources have no schema in kubernetes-validate; each one listed here is checked elsewhere.
+# Custom resources have no schema in kubernetes-validate: the Prometheus Operator's are checked
+# with the schemas of @kubernetes-models/prometheus-operator (generated from its CRDs).
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
+OPERATOR_VALIDATOR = Path(__file__).with_name("validate_prometheus_operator.mjs")
 
 
 def validate_all(docs):
@@ -38,9 +42,32 @@ def test_validation_rejects_an_unknown_field(rendered_envs):
         kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
 
 
+def operator_errors(docs) -> list[dict]:
+    custom = [doc for doc in docs if doc["kind"] in CUSTOM_KINDS]
+    results = validate_with_models(
+        OPERATOR_VALIDATOR, "@kubernetes-models/prometheus-operator", custom
+    )
+    assert len(results) == len(custom)
+    return [result for result in results if result["error"]]
+
+
+def test_prometheus_operator_objects_validate_against_its_crds(all_features):
+    """(The PrometheusRule's rules themselves are checked by promtool: test_prometheus_rules.py.)"""
+    assert set(kinds(all_features)) >= CUSTOM_KINDS
+    assert operator_errors(all_features) == []
+
+
+def test_operator_schema_check_rejects_a_broken_object(all_features):
+    broken = copy.deepcopy([kinds(all_features)[kind] for kind in sorted(CUSTOM_KINDS)])
+    del broken[0]["spec"]["groups"][0]["rules"][0]["expr"]  # PrometheusRule
+    broken[1]["spec"]["endpoints"][0]["interval"] = "soon"  # ServiceMonitor
+    errors = {error["kind"]: error["error"] for error in operator_errors(broken)}
+    assert "rules/0 must have required property expr" in errors["PrometheusRule"]
+    assert "/endpoints/0/interval must match pattern" in errors["ServiceMonitor"]
+
+
 def test_service_monitor_shape(all_features):
-    """The fields the Prometheus operator's v1 CRD requires (the PrometheusRule's spec is checked
-    by promtool: tests/chart/test_prometheus_rules.py)."""
+    """The ServiceMonitor selects the chart's Service and scrapes a port it has."""
     monitor = kinds(all_features)["ServiceMonitor"]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     service = kinds(all_features)["Service"]
