@@ -20,6 +20,8 @@ METRIC = "http_server_request_duration_seconds"
 OURS = {"job": "python-microservice", "namespace": "python-microservice-dev"}
 ECHO = {"http_request_method": "GET", "http_route": "/api/echo"}
 READINESS = {"http_request_method": "GET", "http_route": "/-/readiness"}
+DOCS = {"http_request_method": "GET", "http_route": "/docs"}
+UNMATCHED = {"http_request_method": "GET", "http_route": "_OTHER"}
 THRESHOLD = "0.1"  # prometheusRule.latency.thresholdSeconds' default
 PAGE, TICKET = "critical", "warning"  # prometheusRule.severity's defaults
 ALERTS = {"availability": "AvailabilityErrorBudgetBurn", "latency": "LatencyErrorBudgetBurn"}
@@ -177,6 +179,14 @@ SCENARIOS = [
         alerts_at("1h"),
     ),
     scenario(
+        "slow downloads of the docs and unmatched paths are not the API's latency",
+        healthy()
+        + requests(200, (MINUTES, RPM), fast=0, route=DOCS)
+        + requests(404, (MINUTES, RPM), fast=0, route=UNMATCHED),
+        alerts_at("1h"),
+        recorded=[ratio("5m", "latency", "1h", 0)],
+    ),
+    scenario(
         "another service's errors do not alert here",
         healthy()
         + requests(500, (MINUTES, RPM), target={"job": "other", "namespace": "elsewhere"}),
@@ -272,14 +282,19 @@ def test_alerts_say_what_burns_and_where_to_look(tmp_path: Path) -> None:
 
 
 def test_objectives_and_threshold_come_from_the_values(tmp_path: Path) -> None:
-    """A stricter availability objective (99.99%) turns 0.5% errors (50x) into a page, and a
-    threshold of 0.25 s reads that bucket."""
+    """A stricter availability objective (99.99%) turns 0.5% errors (50x) into a page, a
+    threshold of 0.25 s reads that bucket, and the routes counted are the ones given."""
     rule = rendered_rule(
-        {"availability": {"objective": 99.99}, "latency": {"thresholdSeconds": "0.25"}}
+        {
+            "availability": {"objective": 99.99},
+            "latency": {"thresholdSeconds": "0.25"},
+            "routes": "/api/.*|/v2/.*",
+        }
     )
-    exprs = [item["expr"] for group in rule["spec"]["groups"] for item in group["rules"]]
-    assert any('le="0.25"' in expr for expr in exprs)
-    assert not any('le="0.1"' in expr for expr in exprs)
+    records = [item["expr"] for item in rule["spec"]["groups"][0]["rules"]]
+    assert all('http_route=~"/api/.*|/v2/.*"' in expr for expr in records)
+    assert any('le="0.25"' in expr for expr in records)
+    assert not any('le="0.1"' in expr for expr in records)
     rule_file = write_rule_file(rule, tmp_path / "rules.yaml", annotations=False)
     errors = copy.deepcopy(SCENARIOS[3])
     for item in errors["input_series"]:

@@ -93,6 +93,8 @@ def test_schema_rejects_bad_image_values(image, expected):
             "at '/prometheusRule/severity/page'",
         ),
         ({"prometheusRule": {"runbookUrl": "see wiki"}}, "at '/prometheusRule/runbookUrl'"),
+        ({"prometheusRule": {"routes": '/api"} or up{x="'}}, "at '/prometheusRule/routes'"),
+        ({"prometheusRule": {"routes": ""}}, "at '/prometheusRule/routes'"),
         ({"prometheusRule": {"objective": 99}}, "additional properties 'objective' not allowed"),
     ],
 )
