@@ -89,6 +89,12 @@ def _dry_run(parser: argparse.ArgumentParser) -> None:
         "GITOPS_DRY_RUN",
         help="print the diff that would be committed; push nothing",
     )
+    env_switch(
+        parser,
+        "--merge-request",
+        "GITOPS_MERGE_REQUEST",
+        help="push the commit to a branch gitops/ENV/TAG and open a merge request into --branch",
+    )
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -142,13 +148,20 @@ def _verifier():
 
 def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
     target = _target(args)
+    context = GitLabContext.from_environ()
+    publish = None
+    if args.merge_request:
+        from ci.gitops.merge_request import GitLabSettings, publisher
+
+        publish = publisher(GitLabSettings.from_environ(os.environ), context, target.branch)
     outcome = apply(
         target,
         request,
-        GitLabContext.from_environ(),
+        context,
         verify=verify,
         retry=_retry(),
         log=lambda line: print(redact(line), file=sys.stderr),
+        publish=publish,
     )
     if outcome.diff:
         print(outcome.diff, end="")

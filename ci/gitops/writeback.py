@@ -245,8 +245,11 @@ def apply(
     verify: Verifier | None = None,
     retry: Retry | None = None,
     log: Callable[[str], None] = lambda line: None,
+    publish: Callable[[Clone, str, str, Change], tuple[str, str]] | None = None,
 ) -> Outcome:
-    """Apply ``request`` on the remote branch; see the module docstring."""
+    """Apply ``request`` on the remote branch; see the module docstring. ``publish`` (the
+    ``--merge-request`` mode) takes the commit instead of the push: (clone, tip, commit, change)
+    -> (commit, line)."""
     retry = retry or Retry()
     verified: dict[tuple[str, str], str | None] = {}
 
@@ -269,6 +272,9 @@ def apply(
                 line = f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
                 return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
             commit = clone.commit_file(tip, plan.path, plan.new_text, plan.message)
+            if publish is not None:
+                commit, line = publish(clone, tip, commit, plan.change)
+                return Outcome("merge-request", line, commit=commit, retries=attempt)
             pushed = _network(lambda c=commit: clone.push(c), retry, log)
             if pushed.ok:
                 tries = f" after {attempt} retries" if attempt else ""

@@ -1,0 +1,316 @@
+"""Write-back by merge request (``deploy|promote|rollback --merge-request``), for projects whose
+default branch nobody pushes to.
+
+The write-back plans and builds its commit as always; instead of pushing it to the branch, this
+pushes it to ``gitops/<env>/<tag>`` and opens a merge request into the branch through GitLab's
+REST API (python-gitlab). The commit drops ``[skip ci]`` so that the merge request's pipeline
+(``gitops-check``) and, after the merge, the default branch's gitops-only pipeline run.
+
+Idempotent: a re-run for the same environment and tag reuses the branch (left as it is when it
+already holds the same change on the current tip) and its open merge request. A newer change to
+the same environment closes the older open ones with a note pointing at the new one.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ci.errors import CiError, UsageError
+from ci.gitlab import GitLabContext
+from ci.gitops.message import SKIP_CI, Change
+from ci.gitops.remote import Clone, redact
+from ci.gitops.values import ValuesError, read_image
+
+BRANCH_PREFIX = "gitops"
+API_TIMEOUT_SECONDS = 30
+PIPELINE_ID = re.compile(r"/-/pipelines/(\d+)(?:[/?#]|$)")
+
+
+@dataclass(frozen=True)
+class GitLabSettings:
+    """Where the API is, which project, and the token (a project access token: api and
+    write_repository; the job token cannot open merge requests)."""
+
+    url: str
+    project: str  # numeric id or full path
+    token: str = field(repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "GitLabSettings":
+        url = environ.get("CI_SERVER_URL") or environ.get("GITLAB_URL") or ""
+        project = environ.get("CI_PROJECT_ID") or environ.get("CI_PROJECT_PATH") or ""
+        token = environ.get("GITOPS_TOKEN") or ""
+        missing = [
+            name
+            for name, value in (
+                ("CI_SERVER_URL or GITLAB_URL", url),
+                ("CI_PROJECT_ID or CI_PROJECT_PATH", project),
+                ("GITOPS_TOKEN", token),
+            )
+            if not value
+        ]
+        if missing:
+            raise UsageError(f"--merge-request needs {', '.join(missing)}")
+        if not re.fullmatch(r"https?://[^\s/@]+(/[^\s@]*)?", url):
+            raise UsageError("CI_SERVER_URL/GITLAB_URL must be an http(s) URL without user-info")
+        return cls(url.rstrip("/"), project, token)
+
+
+# -- pure ------------------------------------------------------------------------------------
+
+
+def branch_name(env: str, tag: str) -> str:
+    """``gitops/<env>/<tag>``, made a valid ref name (no ``..``, no ``.lock`` ending)."""
+    safe = re.sub(r"\.{2,}", ".", tag).removesuffix(".lock").strip(".") or "tag"
+    return f"{BRANCH_PREFIX}/{env}/{safe}"
+
+
+def without_skip_ci(message: str) -> str:
+    subject, sep, rest = message.partition("\n")
+    return subject.replace(f" {SKIP_CI}", "").replace(SKIP_CI, "").rstrip() + sep + rest
+
+
+def title_of(message: str) -> str:
+    return without_skip_ci(message).split("\n", 1)[0]
+
+
+def pipeline_id(url: str | None) -> int | None:
+    match = PIPELINE_ID.search(url or "")
+    return int(match[1]) if match else None
+
+
+def description(
+    message: str,
+    diff: str,
+    context: GitLabContext,
+    change: Change,
+    build_pipeline: str | None,
+    verification: str | None,
+) -> str:
+    """The merge request's description: what changes, the diff, where it came from."""
+    body = without_skip_ci(message).split("\n\n", 1)
+    lines = [body[1].strip() if len(body) > 1 else "", "", "```diff", diff.rstrip("\n"), "```", ""]
+    facts = []
+    if change.source_commit:
+        commit = change.source_commit
+        link = f"{context.project_url}/-/commit/{commit}" if context.project_url else ""
+        facts.append(f"- Source commit: [`{commit[:12]}`]({link})" if link else f"- `{commit}`")
+    if build_pipeline:
+        facts.append(f"- Build pipeline: {build_pipeline}")
+    if context.pipeline_url:
+        facts.append(f"- Opened by pipeline: {context.pipeline_url}")
+    if change.source_env:
+        facts.append(f"- Verification in {change.source_env}: {verification or 'unknown'}")
+    if facts:
+        lines += [*facts, ""]
+    lines += ["Opened by `python -m ci " + change.action + " --merge-request`."]
+    return "\n".join(lines).strip() + "\n"
+
+
+def superseded_note(new_url: str, title: str) -> str:
+    return f"Superseded by {new_url} ({title}): closing."
+
+
+# -- git edge --------------------------------------------------------------------------------
+
+
+def _remote_branch(clone: Clone, branch: str) -> str | None:
+    out = clone.git("ls-remote", "origin", f"refs/heads/{branch}").stdout.split()
+    return out[0] if out else None
+
+
+def _same_change(clone: Clone, existing: str, tip: str, commit: str) -> bool:
+    """Whether the branch's commit already is this change on this tip (same parent and tree)."""
+    clone.git("fetch", "--quiet", "--no-tags", "--depth=1", "--filter=tree:0", "origin", existing)
+    header = clone.git("cat-file", "commit", existing).stdout.split("\n\n", 1)[0].splitlines()
+    parents = [line.split()[1] for line in header if line.startswith("parent ")]
+    tree = next((line.split()[1] for line in header if line.startswith("tree ")), "")
+    ours = clone.git("rev-parse", f"{commit}^{{tree}}").stdout.strip()
+    return parents == [tip] and tree == ours
+
+
+def _push_branch(clone: Clone, commit: str, branch: str, existing: str | None) -> None:
+    """Set the branch to ``commit``, only if it is still what we saw (``--force-with-lease``)."""
+    lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
+    result = clone.git(
+        "push",
+        "--porcelain",
+        "--no-verify",
+        lease,
+        "origin",
+        f"{commit}:refs/heads/{branch}",
+        check=False,
+    )
+    status = [line for line in result.stdout.splitlines() if line.startswith(("!", " ", "+", "*"))]
+    if result.returncode == 0 and status and not status[0].startswith("!"):
+        return
+    if status and status[0].startswith("!"):
+        reason = status[0].split("\t")[-1]
+        raise CiError(f"push of {branch} refused: {redact(reason)} (another run? re-run the job)")
+    raise clone.error("push", result.stderr)
+
+
+# -- API edge --------------------------------------------------------------------------------
+
+
+class MergeRequests:
+    """The project's merge requests through python-gitlab; errors become one-line CiErrors."""
+
+    def __init__(self, settings: GitLabSettings) -> None:
+        import gitlab  # imported here: only this mode needs it
+
+        self.settings = settings
+        self._gitlab = gitlab
+        self.client = gitlab.Gitlab(
+            settings.url, private_token=settings.token, timeout=API_TIMEOUT_SECONDS
+        )
+        self._project = None
+
+    def call(self, what: str, step: Callable):
+        import requests
+
+        try:
+            return step()
+        except self._gitlab.exceptions.GitlabAuthenticationError:
+            raise CiError(
+                f"GitLab API at {self.settings.url} refused GITOPS_TOKEN ({what}); it needs the "
+                "api scope"
+            ) from None
+        except self._gitlab.exceptions.GitlabError as error:
+            code = getattr(error, "response_code", None)
+            detail = redact(
+                str(getattr(error, "error_message", "") or error), (self.settings.token,)
+            )
+            raise CiError(f"GitLab API: {what} failed (HTTP {code}): {detail}") from None
+        except requests.RequestException as error:
+            detail = redact(type(error).__name__, (self.settings.token,))
+            raise CiError(
+                f"GitLab API at {self.settings.url} unreachable ({what}): {detail}"
+            ) from None
+
+    @property
+    def project(self):
+        if self._project is None:
+            self._project = self.call(
+                f"reading project {self.settings.project}",
+                lambda: self.client.projects.get(self.settings.project),
+            )
+        return self._project
+
+    def open_ones(self, target_branch: str) -> list:
+        return self.call(
+            "listing open merge requests",
+            lambda: self.project.mergerequests.list(
+                state="opened", target_branch=target_branch, get_all=True
+            ),
+        )
+
+    def verification(self, pipeline: int, env: str) -> str | None:
+        """The state of the newest ``verify-<env>`` job of a pipeline (None when unknown)."""
+        try:
+            jobs = self.call(
+                "reading the build pipeline's jobs",
+                lambda: self.project.pipelines.get(pipeline, lazy=True).jobs.list(get_all=True),
+            )
+        except CiError:
+            return None
+        found = [job for job in jobs if job.name == f"verify-{env}"]
+        if not found:
+            return None
+        job = max(found, key=lambda j: j.id)
+        return f"`verify-{env}` {job.status} in pipeline #{pipeline} ({job.web_url})"
+
+
+@dataclass
+class Opened:
+    url: str
+    state: str  # opened | updated | unchanged
+    branch: str
+    closed: list[str]
+
+
+def open_merge_request(
+    api: MergeRequests,
+    target_branch: str,
+    branch: str,
+    env: str,
+    title: str,
+    body: str,
+) -> Opened:
+    """Create or update the merge request of ``branch``; close older ones of the same env."""
+    open_ones = api.open_ones(target_branch)
+    ours = [mr for mr in open_ones if mr.source_branch == branch]
+    prefix = f"{BRANCH_PREFIX}/{env}/"
+    older = [mr for mr in open_ones if mr.source_branch.startswith(prefix) and mr not in ours]
+    if ours:
+        mr = ours[0]
+        state = "unchanged"
+        if (mr.title, mr.description) != (title, body):
+            mr.title, mr.description = title, body
+            api.call(f"updating !{mr.iid}", mr.save)
+            state = "updated"
+    else:
+        mr = api.call(
+            "creating the merge request",
+            lambda: api.project.mergerequests.create(
+                {
+                    "source_branch": branch,
+                    "target_branch": target_branch,
+                    "title": title,
+                    "description": body,
+                    "remove_source_branch": True,
+                }
+            ),
+        )
+        state = "opened"
+    closed = []
+    note = superseded_note(mr.web_url, title)
+    for old in older:
+        api.call(f"commenting on !{old.iid}", lambda o=old: o.notes.create({"body": note}))
+        old.state_event = "close"
+        api.call(f"closing !{old.iid}", old.save)
+        closed.append(old.web_url)
+    return Opened(mr.web_url, state, branch, closed)
+
+
+# -- the hook --------------------------------------------------------------------------------
+
+
+def publisher(
+    settings: GitLabSettings, context: GitLabContext, target_branch: str
+) -> Callable[[Clone, str, str, Change], tuple[str, str]]:
+    """What ``writeback.apply`` calls instead of pushing: returns (commit, one-line outcome)."""
+    api = MergeRequests(settings)
+
+    def publish(clone: Clone, tip: str, commit: str, change: Change) -> tuple[str, str]:
+        api.project  # fail on settings or token before anything is pushed  # noqa: B018
+        message = without_skip_ci(clone.message(commit))
+        commit = clone.git(
+            "commit-tree", f"{commit}^{{tree}}", "-p", tip, "-F", "-", input=message
+        ).stdout.strip()
+        branch = branch_name(change.env, change.tag)
+        existing = _remote_branch(clone, branch)
+        if existing and _same_change(clone, existing, tip, commit):
+            commit = existing
+        else:
+            _push_branch(clone, commit, branch, existing)
+        diff = clone.git("diff", "--no-color", "--no-renames", tip, commit).stdout
+        build_pipeline = _pipeline_url(clone, commit, change.path)
+        verification = None
+        if change.source_env and pipeline_id(build_pipeline) is not None:
+            verification = api.verification(pipeline_id(build_pipeline), change.source_env)
+        body = description(message, diff, context, change, build_pipeline, verification)
+        opened = open_merge_request(api, target_branch, branch, change.env, title_of(message), body)
+        line = f"{title_of(message)}: merge request {opened.url} ({opened.state}, branch {branch})"
+        if opened.closed:
+            line += f"; closed {len(opened.closed)} older: {', '.join(opened.closed)}"
+        return commit, line
+
+    return publish
+
+
+def _pipeline_url(clone: Clone, commit: str, path: str) -> str | None:
+    try:
+        return read_image(clone.read_file(commit, path) or "", path).pipeline_url
+    except ValuesError:
+        return None

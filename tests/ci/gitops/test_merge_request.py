@@ -1,0 +1,276 @@
+"""``deploy|promote|rollback --merge-request`` against a real bare git remote and the GitLab API
+stand-in (tests/support/gitlab_api.py), run as the pipeline runs them."""
+
+import os
+
+import pytest
+
+from ci.gitlab import GitLabContext
+from ci.gitops.merge_request import branch_name, description, pipeline_id, without_skip_ci
+from ci.gitops.message import Change
+from ci.gitops.values import set_image
+from tests.support.cli import run_ci
+from tests.support.git_remotes import git, make_bare_remote, show
+from tests.support.gitlab_api import PROJECT_ID, running_gitlab
+from tests.support.gitops_project import make_project
+
+TOKEN = "glpat-Secret/#?\\ token"
+PROD = "gitops/prod/values.yaml"
+BUILD_PIPELINE = "https://gitlab.example/acme/python-microservice/-/pipelines/77"
+# main is protected as in the projects this mode is for: nobody pushes to it (the tests' own
+# setup pushes pass ALLOW_MAIN); other branches accept force pushes, as GitLab's unprotected ones.
+PROTECT_MAIN = """#!/bin/sh
+if [ "$1" = refs/heads/main ] && [ -z "$ALLOW_MAIN" ]; then
+  echo "GitLab: You are not allowed to push code to protected branches on this project."
+  exit 1
+fi
+"""
+
+
+def protect_main(bare) -> None:
+    git("config", "receive.denyNonFastForwards", "false", cwd=bare)
+    hook = bare / "hooks" / "update"
+    hook.write_text(PROTECT_MAIN)
+    os.chmod(hook, 0o755)
+
+
+def push_main(project, bare) -> None:
+    git("push", "--quiet", str(bare), "main", cwd=project.path, env={"ALLOW_MAIN": "1"})
+
+
+@pytest.fixture
+def setup(tmp_path):
+    """main: dev ran 1111aaaa then 3333cccc (built by pipeline 77), prod runs 1111aaaa."""
+    project = make_project(tmp_path / "project")
+    project.set_tag("dev", "1111aaaa")
+    project.set_tag("prod", "1111aaaa")
+    text = project.read("gitops/dev/values.yaml")
+    project.write(
+        "gitops/dev/values.yaml",
+        set_image(text, "3333cccc", pipeline_url=BUILD_PIPELINE, name="dev"),
+    )
+    project.commit("deploy(dev): python-microservice 3333cccc [skip ci]")
+    bare = make_bare_remote(project.path, tmp_path / "remote.git")
+    protect_main(bare)
+    with running_gitlab(bare, TOKEN) as api:
+        yield project, bare, api
+
+
+def env_for(api, **extra: str) -> dict[str, str]:
+    return {
+        "CI_SERVER_URL": api.base_url,
+        "CI_PROJECT_ID": str(PROJECT_ID),
+        "GITOPS_TOKEN": TOKEN,
+        "CI_PROJECT_URL": api.web_url,
+        "CI_PIPELINE_URL": f"{api.web_url}/-/pipelines/90",
+        **extra,
+    }
+
+
+def promote(bare, api, *extra: str, env: dict[str, str] | None = None):
+    args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), *extra]
+    return run_ci(*args, env=env if env is not None else env_for(api))
+
+
+def tip(bare, ref: str = "main") -> str:
+    return git("rev-parse", ref, cwd=bare).strip()
+
+
+def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup):
+    _, bare, api = setup
+    api.add_job(77, "verify-dev", "success")
+    main_before = tip(bare)
+    result = promote(bare, api, "--merge-request")
+
+    assert result.returncode == 0, result.stderr
+    url = f"{api.web_url}/-/merge_requests/1"
+    title = "promote(prod): python-microservice 3333cccc from dev"
+    assert result.stdout == f"{title}: merge request {url} (opened, branch gitops/prod/3333cccc)\n"
+    assert tip(bare) == main_before  # nothing pushed to main
+    branch = "gitops/prod/3333cccc"
+    assert git("rev-parse", f"{branch}^", cwd=bare).strip() == main_before
+    assert git("log", "-1", "--format=%s", branch, cwd=bare).strip() == title  # no [skip ci]
+    changed = git("show", "--name-only", "--format=", branch, cwd=bare).split()
+    assert changed == [PROD]
+    assert 'tag: "3333cccc"' in show(bare, PROD, branch)
+    assert f'pipelineUrl: "{BUILD_PIPELINE}"' in show(bare, PROD, branch)
+
+    [mr] = api.merge_requests
+    assert (mr["title"], mr["source_branch"], mr["target_branch"]) == (title, branch, "main")
+    assert mr["force_remove_source_branch"] is True
+    text = mr["description"]
+    assert '-  tag: "1111aaaa"\n+  tag: "3333cccc"' in text
+    assert "```diff\ndiff --git a/gitops/prod/values.yaml b/gitops/prod/values.yaml" in text
+    assert f"- Build pipeline: {BUILD_PIPELINE}" in text
+    assert f"- Opened by pipeline: {api.web_url}/-/pipelines/90" in text
+    assert "- Verification in dev: `verify-dev` success in pipeline #77 (" in text
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_a_rerun_reuses_the_branch_and_the_merge_request(setup):
+    _, bare, api = setup
+    assert promote(bare, api, "--merge-request").returncode == 0
+    branch_tip = tip(bare, "gitops/prod/3333cccc")
+    again = promote(bare, api, env=env_for(api, GITOPS_MERGE_REQUEST="true"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.endswith("merge_requests/1 (unchanged, branch gitops/prod/3333cccc)\n")
+    assert tip(bare, "gitops/prod/3333cccc") == branch_tip
+    assert len(api.merge_requests) == 1
+
+
+def test_a_rerun_after_the_branch_moved_rebuilds_on_the_new_tip(setup):
+    project, bare, api = setup
+    assert promote(bare, api, "--merge-request").returncode == 0
+    # A person's change lands on main meanwhile.
+    git("checkout", "--quiet", "main", cwd=project.path)
+    project.write("values.prod.yaml", project.read("values.prod.yaml") + "# reviewed\n")
+    project.commit("prod: comment")
+    push_main(project, bare)
+    again = promote(bare, api, "--merge-request")
+    assert again.returncode == 0, again.stderr
+    assert git("rev-parse", "gitops/prod/3333cccc^", cwd=bare).strip() == tip(bare)
+    assert len(api.merge_requests) == 1
+    assert api.merge_requests[0]["sha"] == tip(bare, "gitops/prod/3333cccc")
+
+
+def test_a_newer_promotion_closes_the_older_one_with_a_note(setup):
+    project, bare, api = setup
+    assert promote(bare, api, "--merge-request").returncode == 0
+    git("checkout", "--quiet", "main", cwd=project.path)
+    git("pull", "--quiet", str(bare), "main", cwd=project.path)
+    project.set_tag("dev", "4444dddd")
+    push_main(project, bare)
+
+    newer = promote(bare, api, "--merge-request")
+    assert newer.returncode == 0, newer.stderr
+    first, second = api.merge_requests
+    assert second["source_branch"] == "gitops/prod/4444dddd"
+    assert (first["state"], second["state"]) == ("closed", "opened")
+    [note] = api.notes[first["iid"]]
+    assert note["body"] == (
+        f"Superseded by {second['web_url']} (promote(prod): python-microservice 4444dddd from "
+        "dev): closing."
+    )
+    assert newer.stdout.endswith(f"; closed 1 older: {first['web_url']}\n")
+
+
+def test_deploy_and_rollback_take_the_same_route(setup):
+    _, bare, api = setup
+    deploy = run_ci(
+        "deploy",
+        "--repo",
+        str(bare),
+        "--env",
+        "dev",
+        "--tag",
+        "5555eeee",
+        "--merge-request",
+        env=env_for(api),
+    )
+    assert deploy.returncode == 0, deploy.stderr
+    assert "(opened, branch gitops/dev/5555eeee)" in deploy.stdout
+    rollback = run_ci(
+        "rollback", "--repo", str(bare), "--env", "dev", "--merge-request", env=env_for(api)
+    )
+    assert rollback.returncode == 0, rollback.stderr
+    assert "rollback(dev): python-microservice 1111aaaa (was 3333cccc)" in rollback.stdout
+    assert [mr["state"] for mr in api.merge_requests] == ["closed", "opened"]
+
+
+def test_nothing_to_do_opens_nothing(setup):
+    _, bare, api = setup
+    result = run_ci(
+        "deploy",
+        "--repo",
+        str(bare),
+        "--env",
+        "prod",
+        "--tag",
+        "1111aaaa",
+        "--merge-request",
+        env=env_for(api),
+    )
+    assert result.returncode == 0
+    assert result.stdout == "prod already runs python-microservice 1111aaaa: nothing to do\n"
+    assert api.merge_requests == []
+
+
+def test_missing_settings_are_exit_2_and_push_nothing(setup):
+    _, bare, api = setup
+    before = git("for-each-ref", cwd=bare)
+    result = promote(bare, api, "--merge-request", env={"GITOPS_TOKEN": TOKEN})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --merge-request needs CI_SERVER_URL or GITLAB_URL, CI_PROJECT_ID or "
+        "CI_PROJECT_PATH\n"
+    )
+    assert git("for-each-ref", cwd=bare) == before
+
+
+def test_a_refused_token_pushes_nothing_and_is_never_printed(setup):
+    _, bare, api = setup
+    before = git("for-each-ref", cwd=bare)
+    env = {**env_for(api), "GITOPS_TOKEN": "glpat-wrong/Secret"}
+    result = promote(bare, api, "--merge-request", env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: GitLab API at {api.base_url} refused GITOPS_TOKEN (reading project "
+        f"{PROJECT_ID}); it needs the api scope\n"
+    )
+    assert git("for-each-ref", cwd=bare) == before
+    assert "glpat-wrong" not in result.stdout + result.stderr
+
+
+def test_the_project_can_be_named_by_path_and_gitlab_url(setup):
+    _, bare, api = setup
+    env = env_for(api)
+    del env["CI_SERVER_URL"], env["CI_PROJECT_ID"]
+    env |= {"GITLAB_URL": api.base_url + "/", "CI_PROJECT_PATH": api.path_with_namespace}
+    result = promote(bare, api, "--merge-request", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(api.merge_requests) == 1
+
+
+def test_an_unreachable_api_is_one_line(setup):
+    _, bare, _api = setup
+    env = {"GITLAB_URL": "http://127.0.0.1:9", "CI_PROJECT_ID": "1", "GITOPS_TOKEN": TOKEN}
+    result = promote(bare, None, "--merge-request", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: GitLab API at http://127.0.0.1:9 unreachable")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "branch"),
+    [
+        ("3333cccc", "gitops/prod/3333cccc"),
+        ("a..b.lock", "gitops/prod/a.b"),
+        ("...", "gitops/prod/tag"),
+    ],
+)
+def test_branch_names_are_valid_refs(tag, branch, tmp_path):
+    assert branch_name("prod", tag) == branch
+    git("init", "--quiet", cwd=tmp_path)
+    git("check-ref-format", f"refs/heads/{branch}", cwd=tmp_path)
+
+
+def test_pure_helpers():
+    assert without_skip_ci("deploy(dev): x [skip ci]\n\nbody [skip ci]\n") == (
+        "deploy(dev): x\n\nbody [skip ci]\n"
+    )
+    assert pipeline_id(BUILD_PIPELINE) == 77
+    assert pipeline_id("https://x/-/pipelines/77/builds") == 77
+    assert pipeline_id("https://x/-/jobs/77") is None
+    change = Change("deploy", "dev", "svc", "1a2b3c4d", None, "gitops/dev/values.yaml")
+    text = description(
+        "deploy(dev): svc 1a2b3c4d [skip ci]\n\nSet it.\n",
+        "diff\n",
+        GitLabContext(),
+        change,
+        None,
+        None,
+    )
+    assert (
+        text
+        == "Set it.\n\n```diff\ndiff\n```\n\nOpened by `python -m ci deploy --merge-request`.\n"
+    )

@@ -1,0 +1,307 @@
+"""A small stand-in for GitLab's REST API (v4), for the write-back by merge request.
+
+GitLab itself cannot run here. This server answers the endpoints python-gitlab calls for
+``python -m ci deploy|promote|rollback --merge-request``, with the shapes GitLab documents
+(docs.gitlab.com/api/projects, /api/merge_requests, /api/notes, /api/jobs): the fields python-gitlab
+and ``ci.gitops.merge_request`` read, in GitLab's names and types, and GitLab's status codes.
+
+- ``GET  /api/v4/projects/:id`` (numeric id or URL-encoded path)
+- ``GET  /api/v4/projects/:id/merge_requests`` (``state``, ``target_branch``, ``source_branch``;
+  one page, with GitLab's ``X-Page``/``X-Total`` headers)
+- ``POST /api/v4/projects/:id/merge_requests``: 201; 409 when an open merge request already has
+  the same source and target branch; 422-like 400 when the source branch is not in the repository
+- ``PUT  /api/v4/projects/:id/merge_requests/:iid``: title, description, ``state_event``
+- ``POST /api/v4/projects/:id/merge_requests/:iid/notes``: 201
+- ``GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs``: jobs a test registers
+- anything else: 404 ``{"message": "404 Not Found"}``
+
+Authentication: the ``PRIVATE-TOKEN`` header must be the configured token (else 401
+``{"message": "401 Unauthorized"}``). Branch existence is read from the real bare git repository
+the test pushes to, so the stand-in is fed by the real parts.
+
+Not covered: approvals, pipelines of merge requests, merge itself, pagination past one page,
+rate limits, webhooks, permissions beyond the one token.
+"""
+
+import contextlib
+import json
+import re
+import subprocess
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+PROJECT_ID = 42
+USER = {
+    "id": 7,
+    "username": "project_42_bot",
+    "name": "gitops bot token",
+    "state": "active",
+    "web_url": "",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class FakeGitLab:
+    """The state behind the server: one project, its merge requests, notes and jobs."""
+
+    repo: Path  # the bare repository the project's git remote is
+    token: str
+    path_with_namespace: str = "acme/python-microservice"
+    base_url: str = ""
+    merge_requests: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def web_url(self) -> str:
+        return f"{self.base_url}/{self.path_with_namespace}"
+
+    def project(self) -> dict[str, Any]:
+        return {
+            "id": PROJECT_ID,
+            "name": self.path_with_namespace.rsplit("/", 1)[-1],
+            "path": self.path_with_namespace.rsplit("/", 1)[-1],
+            "path_with_namespace": self.path_with_namespace,
+            "default_branch": "main",
+            "web_url": self.web_url,
+            "http_url_to_repo": f"{self.web_url}.git",
+        }
+
+    def branch_sha(self, branch: str) -> str | None:
+        result = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip() or None
+
+    def add_job(self, pipeline_id: int, name: str, status: str) -> None:
+        jobs = self.jobs.setdefault(pipeline_id, [])
+        jobs.append(
+            {
+                "id": 1000 + sum(len(j) for j in self.jobs.values()),
+                "name": name,
+                "status": status,
+                "stage": "deploy",
+                "ref": "main",
+                "web_url": f"{self.web_url}/-/jobs/{1000 + len(jobs)}",
+                "pipeline": {"id": pipeline_id, "project_id": PROJECT_ID, "status": status},
+            }
+        )
+
+    def open_requests(self) -> list[dict[str, Any]]:
+        return [mr for mr in self.merge_requests if mr["state"] == "opened"]
+
+    # -- the endpoints -----------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, Any]:
+        match = re.fullmatch(r"/api/v4/projects/([^/]+)(/.*)?", path)
+        if not match:
+            return 404, {"message": "404 Not Found"}
+        project = urllib.parse.unquote(match[1])
+        if project not in (str(PROJECT_ID), self.path_with_namespace):
+            return 404, {"message": "404 Project Not Found"}
+        rest = match[2] or ""
+        if method == "GET" and rest == "":
+            return 200, self.project()
+        if rest == "/merge_requests":
+            if method == "GET":
+                return 200, self._list(query)
+            if method == "POST":
+                return self._create(body)
+        if found := re.fullmatch(r"/merge_requests/(\d+)", rest):
+            mr = self._find(int(found[1]))
+            if mr is None:
+                return 404, {"message": "404 Not found"}
+            if method == "GET":
+                return 200, mr
+            if method == "PUT":
+                return self._update(mr, body)
+        if (found := re.fullmatch(r"/merge_requests/(\d+)/notes", rest)) and method == "POST":
+            mr = self._find(int(found[1]))
+            if mr is None:
+                return 404, {"message": "404 Not found"}
+            return self._note(mr, body)
+        if (found := re.fullmatch(r"/pipelines/(\d+)/jobs", rest)) and method == "GET":
+            if int(found[1]) not in self.jobs:
+                return 404, {"message": "404 Not found"}
+            return 200, list(reversed(self.jobs[int(found[1])]))  # newest first, as GitLab
+        return 404, {"message": "404 Not Found"}
+
+    def _find(self, iid: int) -> dict[str, Any] | None:
+        mr = next((mr for mr in self.merge_requests if mr["iid"] == iid), None)
+        return self._refreshed(mr) if mr else None
+
+    def _refreshed(self, mr: dict[str, Any]) -> dict[str, Any]:
+        """An open merge request follows its source branch (GitLab updates ``sha`` on push)."""
+        if mr["state"] == "opened":
+            mr["sha"] = self.branch_sha(mr["source_branch"])
+        return mr
+
+    def _list(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        found = [self._refreshed(mr) for mr in self.merge_requests]
+        for key in ("state", "target_branch", "source_branch"):
+            if query.get(key) and query[key] != "all":
+                found = [mr for mr in found if mr[key] == query[key]]
+        return sorted(found, key=lambda mr: mr["created_at"], reverse=True)
+
+    def _create(self, body: dict) -> tuple[int, Any]:
+        missing = [k for k in ("source_branch", "target_branch", "title") if not body.get(k)]
+        if missing:
+            return 400, {"error": f"{missing[0]} is missing"}
+        source, target = body["source_branch"], body["target_branch"]
+        if self.branch_sha(source) is None:
+            return 400, {"message": ["Source branch is invalid"]}
+        if self.branch_sha(target) is None:
+            return 400, {"message": ["Target branch is invalid"]}
+        for mr in self.open_requests():
+            if (mr["source_branch"], mr["target_branch"]) == (source, target):
+                return 409, {
+                    "message": [
+                        "Another open merge request already exists for this source branch: "
+                        f"!{mr['iid']}"
+                    ]
+                }
+        iid = len(self.merge_requests) + 1
+        now = _now()
+        mr = {
+            "id": 5000 + iid,
+            "iid": iid,
+            "project_id": PROJECT_ID,
+            "title": body["title"],
+            "description": body.get("description") or "",
+            "state": "opened",
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+            "merged_at": None,
+            "target_branch": target,
+            "source_branch": source,
+            "source_project_id": PROJECT_ID,
+            "target_project_id": PROJECT_ID,
+            "author": USER,
+            "labels": body.get("labels") or [],
+            "draft": False,
+            "work_in_progress": False,
+            "merge_status": "can_be_merged",
+            "detailed_merge_status": "mergeable",
+            "sha": self.branch_sha(source),
+            "force_remove_source_branch": bool(body.get("remove_source_branch")),
+            "references": {"short": f"!{iid}", "full": f"{self.path_with_namespace}!{iid}"},
+            "web_url": f"{self.web_url}/-/merge_requests/{iid}",
+        }
+        self.merge_requests.append(mr)
+        return 201, mr
+
+    def _update(self, mr: dict[str, Any], body: dict) -> tuple[int, Any]:
+        for key in ("title", "description", "target_branch"):
+            if key in body:
+                mr[key] = body[key]
+        event = body.get("state_event")
+        if event == "close" and mr["state"] == "opened":
+            mr["state"], mr["closed_at"] = "closed", _now()
+        elif event == "reopen" and mr["state"] == "closed":
+            mr["state"], mr["closed_at"] = "opened", None
+        mr["sha"] = self.branch_sha(mr["source_branch"])
+        mr["updated_at"] = _now()
+        return 200, mr
+
+    def _note(self, mr: dict[str, Any], body: dict) -> tuple[int, Any]:
+        if not body.get("body"):
+            return 400, {"error": "body is missing"}
+        notes = self.notes.setdefault(mr["iid"], [])
+        note = {
+            "id": 9000 + sum(len(n) for n in self.notes.values()),
+            "type": None,
+            "body": body["body"],
+            "author": USER,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "system": False,
+            "noteable_id": mr["id"],
+            "noteable_type": "MergeRequest",
+            "noteable_iid": mr["iid"],
+            "project_id": PROJECT_ID,
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+        }
+        notes.append(note)
+        return 201, note
+
+
+def _handler(api: FakeGitLab) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _serve(self, method: str) -> None:
+            parsed = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(parsed.query))
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            with api.lock:
+                api.requests.append((method, parsed.path))
+                if self.headers.get("PRIVATE-TOKEN") != api.token:
+                    status, payload = 401, {"message": "401 Unauthorized"}
+                else:
+                    try:
+                        body = json.loads(raw) if raw else {}
+                    except ValueError:
+                        status, payload = 400, {"error": "invalid JSON"}
+                    else:
+                        status, payload = api.handle(method, parsed.path, query, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if isinstance(payload, list):
+                self.send_header("X-Page", "1")
+                self.send_header("X-Per-Page", "20")
+                self.send_header("X-Total", str(len(payload)))
+                self.send_header("X-Total-Pages", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PUT(self) -> None:
+            self._serve("PUT")
+
+    return Handler
+
+
+@contextlib.contextmanager
+def running_gitlab(repo: Path, token: str) -> Iterator[FakeGitLab]:
+    """Serve a FakeGitLab for the bare repository ``repo`` on 127.0.0.1 and a free port."""
+    api = FakeGitLab(repo=repo, token=token)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
+    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
