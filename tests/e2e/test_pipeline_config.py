@@ -183,3 +183,16 @@ def test_gitops_check_runs_in_merge_requests_that_touch_gitops_files() -> None:
     assert job["variables"]["GIT_DEPTH"] == "0"
     assert job["variables"]["GITOPS_VERIFY_IMAGE"] == "true"
     assert job["needs"] == []
+
+
+@pytest.mark.parametrize("job", ["promote-prod", "rollback-prod"])
+def test_prod_write_backs_go_by_merge_request_when_the_project_asks(job: str) -> None:
+    """One CI/CD variable, PROMOTE_BY_MERGE_REQUEST, off by default, switches prod's route."""
+    assert config()["variables"]["PROMOTE_BY_MERGE_REQUEST"] == "false"
+    assert jobs(config())[job]["variables"]["GITOPS_MERGE_REQUEST"] == "$PROMOTE_BY_MERGE_REQUEST"
+    others = {
+        name: job.get("variables", {})
+        for name, job in jobs(config()).items()
+        if name not in ("promote-prod", "rollback-prod")
+    }
+    assert {name for name, v in others.items() if "GITOPS_MERGE_REQUEST" in v} == set()
