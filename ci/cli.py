@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "ci.chart.commands",
     "ci.gitops.commands",
     "ci.gitops.check_command",
+    "ci.gitops.wait_changed",
     "ci.verify",
 )
 

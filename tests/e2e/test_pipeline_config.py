@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from ci.gitlab import GitLabContext
-from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
+from ci.gitops.merge_request import without_skip_ci
+from ci.gitops.message import Change, commit_message
 
 ROOT = Path(__file__).resolve().parents[2]
 CI_FILE = ROOT / ".gitlab-ci.yml"
@@ -98,6 +99,7 @@ def test_other_jobs_are_interruptible() -> None:
         "unit",
         "build",
         "verify-dev",
+        "wait-gitops",
     }
     assert all(jobs(config())[name]["interruptible"] is True for name in others)
 
@@ -145,7 +147,9 @@ def never_rules() -> dict[str, re.Pattern[str]]:
     [("deploy", {}), ("promote", {"source_env": "dev"}), ("rollback", {"previous": "0123abcd"})],
 )
 def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
-    """The messages ``python -m ci deploy|promote|rollback`` really write match the backstops."""
+    """The messages ``python -m ci deploy|promote|rollback`` push to the branch skip CI; the
+    same commit sent by merge request does not (its MR and merge pipelines must run), and is
+    gitops-only, so its pipelines build and deploy nothing (see the tests below)."""
     change = Change(
         action=action,
         env="prod",
@@ -156,18 +160,87 @@ def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
     )
     message = commit_message(change, GitLabContext())
     rules = never_rules()
-    assert set(rules) == {"CI_COMMIT_MESSAGE", "CI_COMMIT_TITLE", "CI_COMMIT_AUTHOR"}
+    assert set(rules) == {"CI_COMMIT_MESSAGE"}
     assert rules["CI_COMMIT_MESSAGE"].search(message)
-    assert rules["CI_COMMIT_TITLE"].search(message.splitlines()[0])
-    author = f"{DEFAULT_AUTHOR_NAME} <{DEFAULT_AUTHOR_EMAIL}>"
-    assert rules["CI_COMMIT_AUTHOR"].search(author)
+    assert not rules["CI_COMMIT_MESSAGE"].search(without_skip_ci(message))
 
 
 def test_ordinary_commits_start_a_pipeline() -> None:
     rules = never_rules()
     assert not rules["CI_COMMIT_MESSAGE"].search("fix(api): skip cinema listings\n\nbody")
-    assert not rules["CI_COMMIT_TITLE"].search("deploy: document the deploy job")
-    assert not rules["CI_COMMIT_AUTHOR"].search("Ada <ada@example.com>")
+    assert not rules["CI_COMMIT_MESSAGE"].search("deploy(dev): python-microservice 1a2b3c4d")
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A rules:changes glob as GitLab matches it (``**/`` any folders, ``*`` within one)."""
+    out = ""
+    for part in re.split(r"(\*\*/|\*|\?)", pattern):
+        out += {"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part))
+    return re.compile(out)
+
+
+def matches(path: str, patterns: list[str]) -> bool:
+    return any(glob_regex(pattern).fullmatch(path) for pattern in patterns)
+
+
+def changes() -> dict[str, list[str]]:
+    return config()[".changes"]
+
+
+def gitops_only(path: str) -> bool:
+    return path.startswith("gitops/") or re.fullmatch(r"values\.[^/]+\.yaml", path) is not None
+
+
+def test_code_changes_cover_every_file_but_the_gitops_ones() -> None:
+    """A new top-level file or folder must be added to .changes.code, or it would skip the build."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked
+    for path in tracked:
+        assert matches(path, changes()["code"]) != gitops_only(path), path
+        assert matches(path, changes()["gitops"]) == gitops_only(path), path
+    for path in ("gitops/prod/values.yaml", "gitops/prod/hold.yaml", "values.staging.yaml"):
+        assert not matches(path, changes()["code"]), path
+        assert matches(path, changes()["gitops"]), path
+
+
+@pytest.mark.parametrize("job", ["build", "deploy-dev", "verify-dev"])
+def test_gitops_only_pipelines_build_and_deploy_nothing(job: str) -> None:
+    """Every rule that can add the job requires a code change: a merged promotion or a values
+    change never builds an image or deploys dev (and so never writes back by itself)."""
+    rules = jobs(config())[job]["rules"]
+    assert rules
+    for rule in rules:
+        assert rule.get("when") == "never" or rule.get("changes") == changes()["code"], rule
+
+
+def test_automatic_write_backs_need_a_code_change() -> None:
+    """No job that writes back runs by itself unless the pipeline changed code."""
+    for name, job in jobs(config()).items():
+        if "environment" not in job:
+            continue
+        for rule in job.get("rules", []):
+            automatic = rule.get("when", "on_success") == "on_success"
+            assert not automatic or rule.get("changes") == changes()["code"], (name, rule)
+
+
+def test_wait_gitops_runs_only_for_gitops_only_default_branch_changes() -> None:
+    job = jobs(config())["wait-gitops"]
+    assert job["script"] == ["python -m ci wait-changed"]
+    assert job["needs"] == []
+    assert job["rules"] == [
+        {"changes": changes()["code"], "when": "never"},
+        {
+            "if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $ARGOCD_SERVER",
+            "changes": changes()["gitops"],
+        },
+    ]
+
+
+def test_promote_prod_follows_dev_when_there_is_a_dev_deploy() -> None:
+    needs = jobs(config())["promote-prod"]["needs"]
+    assert needs == [{"job": "build", "optional": True}, {"job": "deploy-dev", "optional": True}]
 
 
 def test_gitops_check_runs_in_merge_requests_that_touch_gitops_files() -> None:
