@@ -115,6 +115,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     git("remote", "add", "origin", f"file://{remote}", cwd=work)
     git("fetch", "--quiet", "origin", cwd=work)
     git("remote", "set-head", "origin", DEFAULT_BRANCH, cwd=work)
+    # The pushed change this pipeline runs for: a code change (rules:changes compare with
+    # origin/main here, with the push's before-SHA on GitLab); gitops-only ones build nothing.
+    readme = work / "README.md"
+    readme.write_text(readme.read_text() + "\nThe change the default-branch pipeline ships.\n")
+    git("commit", "--quiet", "--all", "--message", "docs: the change under test", cwd=work)
     log = tmp / "pipeline.log"
     print(f"\ne2e: pipeline output in {log}")
 
