@@ -129,8 +129,9 @@ def _same_change(clone: Clone, existing: str, tip: str, commit: str) -> bool:
     return parents == [tip] and tree == ours
 
 
-def _push_branch(clone: Clone, commit: str, branch: str, existing: str | None) -> None:
-    """Set the branch to ``commit``, only if it is still what we saw (``--force-with-lease``)."""
+def _push_branch(clone: Clone, commit: str, branch: str, existing: str | None) -> bool:
+    """Set the branch to ``commit`` only if it is still what we saw (``--force-with-lease``);
+    False when the push failed because the branch moved meanwhile (another run)."""
     lease = f"--force-with-lease=refs/heads/{branch}:{existing or ''}"
     result = clone.git(
         "push",
@@ -143,11 +144,24 @@ def _push_branch(clone: Clone, commit: str, branch: str, existing: str | None) -
     )
     status = [line for line in result.stdout.splitlines() if line.startswith(("!", " ", "+", "*"))]
     if result.returncode == 0 and status and not status[0].startswith("!"):
-        return
+        return True
+    if _remote_branch(clone, branch) != existing:
+        return False  # moved under us (a concurrent run's push wins the race)
     if status and status[0].startswith("!"):
         reason = status[0].split("\t")[-1]
-        raise CiError(f"push of {branch} refused: {redact(reason)} (another run? re-run the job)")
+        raise CiError(f"push of {branch} refused: {redact(reason)}")
     raise clone.error("push", result.stderr)
+
+
+def _publish_branch(clone: Clone, tip: str, commit: str, branch: str) -> str:
+    """The branch's commit holding this change on ``tip``: the one there, or ``commit`` pushed."""
+    for _ in range(3):
+        existing = _remote_branch(clone, branch)
+        if existing and _same_change(clone, existing, tip, commit):
+            return existing
+        if _push_branch(clone, commit, branch, existing):
+            return commit
+    raise CiError(f"{branch} kept moving under us (other runs at once?): re-run the job")
 
 
 # -- API edge --------------------------------------------------------------------------------
@@ -205,6 +219,21 @@ class MergeRequests:
             ),
         )
 
+    def create(self, attributes: dict):
+        """A new merge request; when another run opened the same one meanwhile (409), that one."""
+        try:
+            return self.call(
+                "creating the merge request",
+                lambda: self.project.mergerequests.create(attributes),
+            )
+        except CiError as error:
+            if "(HTTP 409)" not in str(error):
+                raise
+        for mr in self.open_ones(attributes["target_branch"]):
+            if mr.source_branch == attributes["source_branch"]:
+                return mr
+        raise CiError("GitLab API: the merge request was opened and closed meanwhile: re-run")
+
     def verification(self, pipeline: int, env: str) -> str | None:
         """The state of the newest ``verify-<env>`` job of a pipeline (None when unknown)."""
         try:
@@ -250,17 +279,14 @@ def open_merge_request(
             api.call(f"updating !{mr.iid}", mr.save)
             state = "updated"
     else:
-        mr = api.call(
-            "creating the merge request",
-            lambda: api.project.mergerequests.create(
-                {
-                    "source_branch": branch,
-                    "target_branch": target_branch,
-                    "title": title,
-                    "description": body,
-                    "remove_source_branch": True,
-                }
-            ),
+        mr = api.create(
+            {
+                "source_branch": branch,
+                "target_branch": target_branch,
+                "title": title,
+                "description": body,
+                "remove_source_branch": True,
+            }
         )
         state = "opened"
     closed = []
@@ -289,11 +315,7 @@ def publisher(
             "commit-tree", f"{commit}^{{tree}}", "-p", tip, "-F", "-", input=message
         ).stdout.strip()
         branch = branch_name(change.env, change.tag)
-        existing = _remote_branch(clone, branch)
-        if existing and _same_change(clone, existing, tip, commit):
-            commit = existing
-        else:
-            _push_branch(clone, commit, branch, existing)
+        commit = _publish_branch(clone, tip, commit, branch)
         diff = clone.git("diff", "--no-color", "--no-renames", tip, commit).stdout
         build_pipeline = _pipeline_url(clone, commit, change.path)
         verification = None

@@ -9,7 +9,7 @@ from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import branch_name, description, pipeline_id, without_skip_ci
 from ci.gitops.message import Change
 from ci.gitops.values import set_image
-from tests.support.cli import run_ci
+from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, make_bare_remote, show
 from tests.support.gitlab_api import PROJECT_ID, running_gitlab
 from tests.support.gitops_project import make_project
@@ -131,6 +131,19 @@ def test_a_rerun_after_the_branch_moved_rebuilds_on_the_new_tip(setup):
     assert git("rev-parse", "gitops/prod/3333cccc^", cwd=bare).strip() == tip(bare)
     assert len(api.merge_requests) == 1
     assert api.merge_requests[0]["sha"] == tip(bare, "gitops/prod/3333cccc")
+
+
+def test_operators_at_once_share_one_branch_and_one_merge_request(setup):
+    _, bare, api = setup
+    args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), "--merge-request"]
+    runs = [start_ci(*args, env=env_for(api)) for _ in range(4)]
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
+    assert len(api.merge_requests) == 1
+    assert sum("(opened, " in out for _, out, _ in results) == 1
+    branch_tip = tip(bare, "gitops/prod/3333cccc")
+    assert git("rev-parse", "gitops/prod/3333cccc^", cwd=bare).strip() == tip(bare)
+    assert api.merge_requests[0]["sha"] == branch_tip
 
 
 def test_a_newer_promotion_closes_the_older_one_with_a_note(setup):
