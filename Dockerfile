@@ -5,11 +5,13 @@
 # (any Debian-like image with python3 and python3-venv works, hence `python3 -m venv`).
 # Few instructions, static ones first and the per-build ones last: every step costs buildah a
 # layer (on vfs storage, a copy of the whole root filesystem).
+# X-Forwarded-For/-Proto are trusted only from FORWARDED_ALLOW_IPS (read by uvicorn's
+# --proxy-headers): 127.0.0.1 here; the chart sets the load balancer's range. Never "*".
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 WORKDIR /srv
 EXPOSE 8080
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"]
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"]
 # Dependencies before the code: a code-only change rebuilds from the app layer on. The list is
 # copied (not bind-mounted) so that a changed requirements.txt misses buildah's cache; the tools
 # venv is deleted in the step rather than put on a RUN --mount=type=tmpfs, whose clean-up in
@@ -38,6 +40,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/srv \
+    FORWARDED_ALLOW_IPS=127.0.0.1 \
     APP_VERSION=${VERSION} \
     APP_REVISION=${REVISION}
 LABEL org.opencontainers.image.title="python-microservice" \

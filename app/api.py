@@ -3,26 +3,31 @@
 The docs pages load Swagger UI and ReDoc from the service itself (fastapi-offline ships the
 assets, served under DOCS_ASSETS_PATH): they work in a cluster with no route to a CDN.
 
-It answers whatever the fast path leaves (errors, 422, HEAD, odd queries, the docs) and is the
-reference the fast path is tested against; both send the same pre-rendered bytes.
+It answers whatever the fast path leaves (errors, 422, odd queries, the docs) and is the
+reference the fast path is tested against; both send the same pre-rendered bytes. It declares
+GET only: HEAD is app/head.py's. FastAPI's own OpenTelemetry instrumentation is off: the outer
+layers (app/observe.py, app/tracing.py) measure and trace every request, fast path included.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from app.echo import BAD_ENCODING, ECHO_PATH, encoding_error, render_echo
 from app.errors import install_error_handlers
+from app.metrics import METRICS_PATH, Metrics
 from app.probes import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH, Probes
 from app.responses import Prebuilt
-from app.settings import Settings
+from app.settings import SERVICE_NAME, Settings
 
-SERVICE_NAME = "python-microservice"
 DOCS_ASSETS_PATH = "/static-offline-docs"
+# FastAPI's native OpenTelemetry spans, metrics and logs: off (it would see only the requests the
+# fast path leaves, and trace those twice).
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}
 
 
 class JSONBytes(JSONResponse):
@@ -53,6 +58,10 @@ class Status(BaseModel):
     status: str
 
 
+class NotReady(BaseModel):
+    status: Literal["starting", "shutting down"]
+
+
 class Echo(BaseModel):
     text: str
 
@@ -75,8 +84,22 @@ def probes_router(probes: Probes) -> APIRouter:
     @router.get(
         READINESS_PATH,
         response_model=Status,
-        summary="Readiness: 200 while serving, 503 once shutdown has begun",
-        responses={503: {"model": Status, "description": "Shutting down"}},
+        summary="Readiness: 200 while serving; 503 while starting and once shutdown has begun",
+        responses={
+            503: {
+                "model": NotReady,
+                "description": "Not ready: `starting` until the app is built, `shutting down`"
+                " from SIGTERM on",
+                "content": {
+                    "application/json": {
+                        "examples": {
+                            "starting": {"value": {"status": "starting"}},
+                            "shutting down": {"value": {"status": "shutting down"}},
+                        }
+                    }
+                },
+            }
+        },
     )
     async def readiness() -> JSONBytes:
         return respond(probes.readiness())
@@ -108,7 +131,27 @@ def echo_router(max_length: int) -> APIRouter:
     return router
 
 
-def create_fastapi(settings: Settings, probes: Probes) -> FastAPI:
+class Exposition(Response):
+    media_type = "text/plain"
+
+
+def metrics_router(metrics: Metrics) -> APIRouter:
+    router = APIRouter(tags=["metrics"])
+
+    @router.get(
+        METRICS_PATH,
+        response_class=Exposition,
+        summary="Prometheus metrics (OpenMetrics when the Accept header asks for it)",
+        responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}}},
+    )
+    async def prometheus_metrics(request: Request) -> Response:
+        body, content_type = metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    return router
+
+
+def create_fastapi(settings: Settings, probes: Probes, metrics: Metrics | None = None) -> FastAPI:
     """The FastAPI app. It has no lifespan of its own: start-up and shutdown are the Service's
     (app/application.py), so this app can be built after the server already answers probes."""
     api = FastAPIOffline(
@@ -116,8 +159,11 @@ def create_fastapi(settings: Settings, probes: Probes) -> FastAPI:
         title=SERVICE_NAME,
         version=settings.version,
         description="A reference Python microservice: echo, health and Kubernetes probes.",
+        telemetry=NO_TELEMETRY,
     )
     install_error_handlers(api)
     api.include_router(probes_router(probes))
     api.include_router(echo_router(settings.echo_max_length))
+    if metrics is not None:
+        api.include_router(metrics_router(metrics))
     return api

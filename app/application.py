@@ -1,21 +1,30 @@
 """create_app(settings): the ASGI application uvicorn runs, assembled from this package.
 
-Service (lifespan: SIGTERM handling, FastAPI warm-up)
-  -> AccessLog (when APP_ACCESS_LOG)
-    -> FastPath (probes, health, well-formed echo)
-      -> FastAPI (everything else), built on first use or in the background at startup
+Service (lifespan: SIGTERM handling, FastAPI warm-up, tracing flushed at shutdown)
+  -> Traced (only when tracing is on: a server span per request)
+    -> Observed (X-Request-ID, the duration histogram, the access log, a JSON 500)
+      -> FastPath (probes, health, metrics, well-formed echo; GET and HEAD)
+        -> HeadAsGet (HEAD on FastAPI's GET routes)
+          -> FastAPI (everything else), built on first use or in the background at startup
 """
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from app.asgi import ASGIApp, LazyApp, Receive, Scope, Send
 from app.fastpath import FastPath
+from app.head import HeadAsGet
 from app.hostinfo import HostInfo, detect_host
-from app.logs import AccessLog
+from app.logs import ACCESS_LOGGER
+from app.metrics import Metrics
+from app.observe import Observed
 from app.probes import Probes
 from app.settings import Settings
 from app.shutdown import DelayedSigterm, ShutdownState
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger("app")
 
@@ -23,10 +32,19 @@ log = logging.getLogger("app")
 class Service:
     """The outermost layer: answers the lifespan protocol, passes requests to `app`."""
 
-    def __init__(self, app: ASGIApp, fallback: LazyApp, sigterm: DelayedSigterm) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        fallback: LazyApp,
+        sigterm: DelayedSigterm,
+        metrics: Metrics | None = None,
+        tracer_provider: "TracerProvider | None" = None,
+    ) -> None:
         self.app = app
         self.fallback = fallback
         self.sigterm = sigterm
+        self.metrics = metrics
+        self.tracer_provider = tracer_provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -45,6 +63,10 @@ class Service:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.sigterm.uninstall()
+                if self.tracer_provider is not None:  # export the spans still queued
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, self.tracer_provider.shutdown
+                    )
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -59,23 +81,31 @@ def create_app(
     host: HostInfo | None = None,
     state: ShutdownState | None = None,
     fast_path: bool = True,
+    tracer_provider: "TracerProvider | None" = None,
 ) -> Service:
     """The service as an ASGI app. Host facts are looked up here, once.
 
-    fast_path=False leaves FastAPI to answer everything (the reference in tests).
+    fast_path=False leaves FastAPI to answer everything (the reference in tests); the layers
+    around it are the same. tracer_provider: tracing on (app/tracing.py), None: off.
     """
     state = state or ShutdownState()
+    metrics = Metrics(settings.version, settings.revision) if settings.metrics else None
 
     def build_fastapi() -> ASGIApp:
         from app.api import create_fastapi  # imports FastAPI: deferred, see LazyApp
 
-        return create_fastapi(settings, probes)
+        return create_fastapi(settings, probes, metrics)
 
     fallback = LazyApp(build_fastapi)
     probes = Probes(settings, host or detect_host(), state, built=lambda: fallback.built)
-    app: ASGIApp = fallback
+    app: ASGIApp = HeadAsGet(fallback)
     if fast_path:
-        app = FastPath(app, probes, settings.echo_max_length)
-    if settings.access_log:
-        app = AccessLog(app)
-    return Service(app, fallback, DelayedSigterm(state, settings.shutdown_delay_seconds))
+        app = FastPath(app, probes, settings.echo_max_length, metrics)
+    access_log = logging.getLogger(ACCESS_LOGGER) if settings.access_log else None
+    app = Observed(app, metrics, access_log)
+    if tracer_provider is not None:
+        from app.tracing import Traced
+
+        app = Traced(app, tracer_provider)
+    sigterm = DelayedSigterm(state, settings.shutdown_delay_seconds)
+    return Service(app, fallback, sigterm, metrics, tracer_provider)

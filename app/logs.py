@@ -1,15 +1,15 @@
-"""Logging: text or JSON lines on stderr for the app and uvicorn, and the optional access log."""
+"""Logging: text or JSON lines on stderr for the app and uvicorn (the access log is written by
+app/observe.py). JSON lines written while serving a request carry its request_id, and its
+trace_id and span_id when tracing is on."""
 
 import logging
 import sys
-import time
-from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from app.asgi import ASGIApp, Receive, Scope, Send
+from app.context import REQUEST_ID, TRACE_IDS
 from app.settings import Settings
 
 ACCESS_LOGGER = "app.access"
@@ -19,7 +19,8 @@ _ACCESS_FIELDS = ("client", "method", "path", "status", "duration_ms")
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and the access log's fields."""
+    """One JSON object per line: time, level, logger, message, the access log's fields, and the
+    request's ids (request_id; trace_id and span_id when traced)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -31,6 +32,12 @@ class JSONFormatter(logging.Formatter):
         for field in _ACCESS_FIELDS:
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        trace_ids = TRACE_IDS.get()
+        if trace_ids is not None:
+            entry["trace_id"], entry["span_id"] = trace_ids
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
@@ -46,7 +53,7 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
     """Route the app's and uvicorn's logs through one handler in the chosen format.
 
     uvicorn's own access log is switched off (no handlers, so it is not even formatted); the
-    app's AccessLog middleware replaces it, on or off by APP_ACCESS_LOG under any server flags.
+    app's (app/observe.py) replaces it, on or off by APP_ACCESS_LOG under any server flags.
     """
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(make_formatter(settings.log_format))
@@ -60,44 +67,3 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
     uvicorn_access = logging.getLogger("uvicorn.access")
     uvicorn_access.handlers = []
     uvicorn_access.propagate = False
-
-
-class AccessLog:
-    """Pure-ASGI middleware: one line per HTTP request, after the response is sent.
-
-    The path is logged without its query string (echo texts are user data).
-    """
-
-    def __init__(self, app: ASGIApp, logger: logging.Logger | None = None) -> None:
-        self.app = app
-        self.log = logger or logging.getLogger(ACCESS_LOGGER)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            client = scope.get("client")
-            fields = {
-                "client": f"{client[0]}:{client[1]}" if client else "-",
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-            self.log.info(
-                '%(client)s "%(method)s %(path)s" %(status)d %(duration_ms).1fms',
-                fields,
-                extra=fields,
-            )

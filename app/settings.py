@@ -13,6 +13,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 ENV_PREFIX = "APP_"
+SERVICE_NAME = "python-microservice"
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="text or json (one per line).")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     access_log: bool = Field(False, description="One log line per request.")
+    metrics: bool = Field(True, description="Prometheus metrics at /-/metrics.")
     echo_max_length: int = Field(4096, ge=1, le=1_000_000, description="Longest accepted text.")
     shutdown_delay_seconds: float = Field(
         5.0,

@@ -10,7 +10,7 @@ import pytest
 from app.application import create_app
 from app.asgi import LazyApp
 from app.settings import get_settings
-from tests.app.asgi import Answer, call
+from tests.app.asgi import REQUEST_ID, Answer, call
 from tests.app.conftest import HOST
 from tests.support.server import REPO_ROOT, server_env
 
@@ -32,7 +32,11 @@ def test_importing_the_service_does_not_import_fastapi() -> None:
 
 STARTING = Answer(
     503,
-    [(b"content-length", b"21"), (b"content-type", b"application/json")],
+    [
+        (b"content-length", b"21"),
+        (b"content-type", b"application/json"),
+        (b"x-request-id", REQUEST_ID),
+    ],
     b'{"status":"starting"}',
 )
 

@@ -108,12 +108,28 @@ async def test_unknown_path_is_json_404(any_client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_json_405(any_client: httpx.AsyncClient, path: str) -> None:
     response = await any_client.post(path)
     assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_openapi_documents_every_endpoint(any_client: httpx.AsyncClient) -> None:
     spec = (await any_client.get("/openapi.json")).json()
-    assert set(spec["paths"]) == {"/-/health", "/-/liveness", "/-/readiness", "/api/echo"}
+    assert set(spec["paths"]) == {
+        "/-/health",
+        "/-/liveness",
+        "/-/readiness",
+        "/-/metrics",
+        "/api/echo",
+    }
     (param,) = spec["paths"]["/api/echo"]["get"]["parameters"]
     assert (param["name"], param["required"], param["schema"]["maxLength"]) == ("text", True, 4096)
     assert (await any_client.get("/docs")).status_code == 200
+
+
+async def test_openapi_documents_readiness_not_ready_states(any_client: httpx.AsyncClient) -> None:
+    spec = (await any_client.get("/openapi.json")).json()
+    not_ready = spec["paths"]["/-/readiness"]["get"]["responses"]["503"]
+    content = not_ready["content"]["application/json"]
+    schema = spec["components"]["schemas"][content["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert schema["properties"]["status"]["enum"] == ["starting", "shutting down"]
+    examples = [example["value"] for example in content["examples"].values()]
+    assert examples == [{"status": "starting"}, {"status": "shutting down"}]

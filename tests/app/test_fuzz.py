@@ -14,6 +14,8 @@ from schemathesis import GenerationMode
 from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
 
 EXAMPLES_PER_OPERATION = 80
+PATHS = ["/-/health", "/-/liveness", "/-/metrics", "/-/readiness", "/api/echo"]
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +31,10 @@ def operations(server: RunningServer) -> list[schemathesis.APIOperation]:
 
 def test_schema_lists_every_endpoint(live_server: RunningServer) -> None:
     paths = sorted(op.path for op in operations(live_server))
-    assert paths == ["/-/health", "/-/liveness", "/-/readiness", "/api/echo"]
+    assert paths == PATHS
 
 
-@pytest.mark.parametrize("path", ["/-/health", "/-/liveness", "/-/readiness", "/api/echo"])
+@pytest.mark.parametrize("path", PATHS)
 def test_no_server_errors_and_responses_match_the_schema(
     live_server: RunningServer, path: str
 ) -> None:
@@ -52,7 +54,8 @@ def test_no_server_errors_and_responses_match_the_schema(
     def check(case: schemathesis.Case) -> None:
         response = case.call(base_url=live_server.base_url, timeout=10)
         assert response.status_code < 500, case.as_curl_command()
-        assert response.headers["content-type"] == ["application/json"]
+        expected = METRICS_TYPE if path == "/-/metrics" else "application/json"
+        assert response.headers["content-type"] == [expected]
         case.validate_response(response)
         statuses.add(response.status_code)
 

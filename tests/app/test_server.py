@@ -84,7 +84,7 @@ def test_json_404_and_405(server: RunningServer) -> None:
     assert (wrong.status, wrong.json(), wrong.headers["allow"]) == (
         405,
         {"detail": "Method Not Allowed"},
-        "GET",
+        "GET, HEAD",
     )
 
 

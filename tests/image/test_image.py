@@ -41,7 +41,7 @@ SOURCE_URL = "https://gitlab.example.com/team/python-microservice"
 CREATED = "2026-11-25T00:00:00Z"
 CMD = [
     "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop",
-    "--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log",
+    "--http", "httptools", "--proxy-headers", "--no-access-log",
     "--no-server-header", "--timeout-graceful-shutdown", "20",
 ]  # fmt: skip
 
@@ -167,6 +167,7 @@ def test_pushed_image_labels_and_config(stack, built):
     assert "8080/tcp" in config["ExposedPorts"]
     assert f"APP_VERSION={TAG}" in config["Env"]
     assert f"APP_REVISION={REVISION}" in config["Env"]
+    assert "FORWARDED_ALLOW_IPS=127.0.0.1" in config["Env"]  # proxy headers: never from anyone
 
 
 def test_second_run_skips_build_and_push(stack, built):
@@ -324,6 +325,9 @@ def test_serves_health_with_the_build_version_and_echo(built, tmp_path):
         wait_for_port(port, timeout=60)
         health = get_json(port, "/-/health")
         echo = get_json(port, "/api/echo?text=hello%20image")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/metrics", timeout=10) as reply:
+            metrics = reply.read().decode()
+    assert f'app_build_info{{revision="{REVISION}",version="{TAG}"}} 1.0' in metrics
     assert health["status"] == "ok"
     assert health["version"] == TAG
     assert health["revision"] == REVISION

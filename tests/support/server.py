@@ -24,10 +24,11 @@ from tests.support.network import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = "app.main:app"
-# The production server flags (the Dockerfile's CMD, minus app, host and port).
+# The production server flags (the Dockerfile's CMD, minus app, host and port). Proxy headers
+# are trusted from FORWARDED_ALLOW_IPS, which uvicorn reads (the image sets 127.0.0.1).
 PRODUCTION_FLAGS = (
-    "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "*",
-    "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20",
+    "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--no-access-log",
+    "--no-server-header", "--timeout-graceful-shutdown", "20",
 )  # fmt: skip
 
 

@@ -1,0 +1,81 @@
+"""The per-request layer every HTTP request passes, whoever answers it (fast path or FastAPI).
+
+For each request: its X-Request-ID (taken or made, returned on the response, set for the log
+lines), its duration in the histogram (when metrics are on), its access log line (when on), and a
+JSON 500 if the app raises before responding: what FastAPI's ServerErrorMiddleware sends, for the
+fast path too. The exception is re-raised, so the server logs it with its traceback.
+"""
+
+import logging
+from time import perf_counter
+
+from app.asgi import ASGIApp, Message, Receive, Scope, Send
+from app.context import REQUEST_ID
+from app.metrics import Metrics
+from app.requestid import HEADER, request_id
+from app.responses import Prebuilt
+from app.routes import route_of
+
+INTERNAL_ERROR = Prebuilt(500, {"detail": "Internal Server Error"})
+
+
+class Observed:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics | None = None,
+        access_log: logging.Logger | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        rid = request_id(scope["headers"])
+        REQUEST_ID.set(rid)  # no reset: see app/context.py
+        id_header = (HEADER, rid.encode("ascii"))
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                # A new message: the fast path's start messages are shared, prebuilt ones.
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not status:
+                await INTERNAL_ERROR.send(send_with_id)
+            raise
+        finally:
+            seconds = perf_counter() - started
+            if not status:  # no response at all (cancelled): counted as the server's failure
+                status = 500
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], route_of(scope), status, seconds)
+            if self.access_log is not None:
+                self._log(scope, status, seconds)
+
+    def _log(self, scope: Scope, status: int, seconds: float) -> None:
+        """One line per request; the path without its query string (echo texts are user data)."""
+        assert self.access_log is not None
+        client = scope.get("client")
+        fields = {
+            "client": f"{client[0]}:{client[1]}" if client else "-",
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        self.access_log.info(
+            '%(client)s "%(method)s %(path)s" %(status)d %(duration_ms).1fms',
+            fields,
+            extra=fields,
+        )
