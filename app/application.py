@@ -2,10 +2,10 @@
 
 Service (lifespan: SIGTERM handling, FastAPI warm-up, tracing flushed at shutdown)
   -> Traced (only when tracing is on: a server span per request)
-    -> Observed (X-Request-ID, the duration histogram, the access log, a JSON 500)
-      -> FastPath (probes, health, metrics, well-formed echo; GET and HEAD)
-        -> HeadAsGet (HEAD on FastAPI's GET routes)
-          -> FastAPI (everything else), built on first use or in the background at startup
+    -> Observed (X-Request-ID, the duration histogram, the access log, a JSON 500), which sends
+       the FastPath's answers (probes, health, metrics, well-formed echo; GET and HEAD)
+      -> HeadAsGet (HEAD on FastAPI's GET routes)
+        -> FastAPI (everything else), built on first use or in the background at startup
 """
 
 import asyncio
@@ -98,11 +98,9 @@ def create_app(
 
     fallback = LazyApp(build_fastapi)
     probes = Probes(settings, host or detect_host(), state, built=lambda: fallback.built)
-    app: ASGIApp = HeadAsGet(fallback)
-    if fast_path:
-        app = FastPath(app, probes, settings.echo_max_length, metrics)
+    fast = FastPath(probes, settings.echo_max_length, metrics) if fast_path else None
     access_log = logging.getLogger(ACCESS_LOGGER) if settings.access_log else None
-    app = Observed(app, metrics, access_log)
+    app: ASGIApp = Observed(HeadAsGet(fallback), fast, metrics, access_log)
     if tracer_provider is not None:
         from app.tracing import Traced
 

@@ -1,9 +1,13 @@
-"""The per-request layer every HTTP request passes, whoever answers it (fast path or FastAPI).
+"""The front layer every HTTP request passes: it sends the fast path's answers, passes the rest to
+FastAPI, and observes both alike.
 
 For each request: its X-Request-ID (taken or made, returned on the response, set for the log
 lines), its duration in the histogram (when metrics are on), its access log line (when on), and a
 JSON 500 if the app raises before responding: what FastAPI's ServerErrorMiddleware sends, for the
 fast path too. The exception is re-raised, so the server logs it with its traceback.
+
+The fast path's answers are sent from here with the id header added as the start message is
+made: no send wrapper, no extra awaits (together they cost more than the rest of the request).
 """
 
 import logging
@@ -11,9 +15,10 @@ from time import perf_counter
 
 from app.asgi import ASGIApp, Message, Receive, Scope, Send
 from app.context import REQUEST_ID
+from app.fastpath import FastPath
 from app.metrics import Metrics
 from app.requestid import HEADER, request_id
-from app.responses import Prebuilt
+from app.responses import EMPTY_BODY, Prebuilt
 from app.routes import route_of
 
 INTERNAL_ERROR = Prebuilt(500, {"detail": "Internal Server Error"})
@@ -23,10 +28,12 @@ class Observed:
     def __init__(
         self,
         app: ASGIApp,
+        fast_path: FastPath | None = None,
         metrics: Metrics | None = None,
         access_log: logging.Logger | None = None,
     ) -> None:
         self.app = app
+        self.fast_path = fast_path
         self.metrics = metrics
         self.access_log = access_log
 
@@ -44,15 +51,22 @@ class Observed:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # A new message: the fast path's start messages are shared, prebuilt ones.
                 message = {**message, "headers": [*message.get("headers", ()), id_header]}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            answer = self.fast_path.answer(scope) if self.fast_path is not None else None
+            if answer is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                status = answer.status
+                await send(answer.start_message(id_header))
+                await send(EMPTY_BODY if scope["method"] == "HEAD" else answer.body_message)
         except Exception:
             if not status:
-                await INTERNAL_ERROR.send(send_with_id)
+                await send(INTERNAL_ERROR.start_message(id_header))
+                await send(INTERNAL_ERROR.body_message)
+                status = 500
             raise
         finally:
             seconds = perf_counter() - started

@@ -14,6 +14,8 @@ async def app(scope, receive, send) -> None:
     if scope["type"] == "http" and scope["path"] == "/test/slow":
         seconds = float(scope["query_string"].decode().partition("=")[2] or "1")
         await asyncio.sleep(seconds)
-        await Prebuilt(200, {"slept": seconds}).send(send)
+        response = Prebuilt(200, {"slept": seconds})
+        await send(response.start_message())
+        await send(response.body_message)
         return
     await service(scope, receive, send)

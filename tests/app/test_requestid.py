@@ -54,7 +54,8 @@ def test_a_sane_id_is_returned_as_given(app, method: str, path: str, query: byte
 def test_without_one_a_fresh_id_is_made(app, method: str, path: str, query: bytes) -> None:
     first = returned_id(call(app, path, query, method, headers=()))
     second = returned_id(call(app, path, query, method, headers=()))
-    assert GENERATED.fullmatch(first) and GENERATED.fullmatch(second)
+    assert GENERATED.fullmatch(first)
+    assert GENERATED.fullmatch(second)
     assert first != second
 
 
@@ -78,7 +79,8 @@ def test_an_insane_id_is_replaced(app, value: bytes) -> None:
 
 
 def test_longest_sane_id_is_kept() -> None:
-    assert sane(b"a" * MAX_LENGTH) and not sane(b"a" * (MAX_LENGTH + 1))
+    assert sane(b"a" * MAX_LENGTH)
+    assert not sane(b"a" * (MAX_LENGTH + 1))
     assert GENERATED.fullmatch(new_request_id())
 
 
@@ -120,7 +122,7 @@ def test_access_and_app_log_lines_carry_the_request_id(json_logs: io.StringIO) -
     settings = get_settings({"APP_LOG_FORMAT": "json", "APP_ACCESS_LOG": "true"})
     service = create_app(settings, host=HOST)
     service.fallback.build()
-    service.app.app.probes.built = lambda: logging.getLogger("app.probe").warning("checked")
+    service.app.fast_path.probes.built = lambda: logging.getLogger("app.probe").warning("checked")
     call(service, "/-/readiness", headers=((b"x-request-id", b"abc-123"),))
     call(service, "/api/echo", b"text=x", headers=((b"x-request-id", b"def-456"),))
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
