@@ -97,3 +97,71 @@ def test_readiness_identical_while_shutting_down() -> None:
     answer = call(fast, "/-/readiness")
     assert answer == call(reference, "/-/readiness")
     assert (answer.status, answer.body) == (503, b'{"status":"shutting down"}')
+
+
+GET_PATHS = [
+    path
+    for path, operations in REFERENCE.fallback.build().openapi()["paths"].items()
+    if "get" in operations
+]
+
+
+@pytest.mark.parametrize("app", [FAST, REFERENCE], ids=["fast path", "FastAPI only"])
+@pytest.mark.parametrize("path", [*GET_PATHS, "/docs", "/redoc", "/openapi.json"])
+def test_head_answers_like_get_without_a_body(app, path: str) -> None:
+    get, head = call(app, path, b"text=x"), call(app, path, b"text=x", "HEAD")
+    assert (head.status, head.body) == (get.status, b"")
+    if path == "/-/metrics":  # the exposition changes from one call to the next
+        assert [k for k, _ in head.headers] == [k for k, _ in get.headers]
+    else:
+        assert head.headers == get.headers
+    assert get.status == 200
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_under_a_root_path_the_fast_path_still_answers(path: str) -> None:
+    """uvicorn --root-path /svc puts the prefix in front of every path; routes match without it."""
+    fast = create_app(SETTINGS, host=HOST, state=STATE)  # FastAPI not built: readiness 503
+    answer = call(fast, path, b"text=x", root_path="/svc")
+    assert answer.status == (503 if path == "/-/readiness" else 200)
+    assert not fast.fallback.built  # the fast path answered, FastAPI was not needed
+    fast.fallback.build()
+    assert call(fast, path, b"text=x", root_path="/svc") == call(
+        REFERENCE, path, b"text=x", root_path="/svc"
+    )
+
+
+def test_under_a_root_path_other_paths_still_go_to_fastapi() -> None:
+    assert call(FAST, "/nope", root_path="/svc").status == 404
+    assert call(FAST, "/svc2/-/health", root_path="/svc").status == 404  # not the prefix
+    assert call(FAST, "/openapi.json", root_path="/svc").status == 200
+
+
+def test_fastapi_adds_nothing_the_fast_path_misses() -> None:
+    """Whatever FastAPI puts around its routes must be done for the fast path's answers too (in
+    app/observe.py), or be absent. A new middleware or exception handler fails here: add it to
+    the pure-ASGI layers in app/application.py instead, or the fast path skips it."""
+    from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+    from starlette.exceptions import HTTPException
+
+    api = create_app(SETTINGS, host=HOST).fallback.build()
+    assert api.user_middleware == []
+    stack, layer = [], api.build_middleware_stack()
+    while layer is not api.router:
+        stack.append(type(layer).__name__)
+        layer = layer.app
+    assert stack == [
+        "ServerErrorMiddleware",  # JSON 500: mirrored by Observed (test_requestid.py)
+        "ExceptionTelemetryMiddleware",  # feeds FastAPI's telemetry, which is off (below)
+        "ExceptionMiddleware",  # the handlers below
+        "AsyncExitStackMiddleware",  # closes files of requests with bodies; the fast path has none
+    ]
+    # HTTPException and validation errors come from FastAPI's own routing and parameters: the
+    # fast path answers only requests that raise neither; Exception: ServerErrorMiddleware's.
+    assert set(api.exception_handlers) == {
+        Exception,
+        HTTPException,
+        RequestValidationError,
+        WebSocketRequestValidationError,
+    }
+    assert not any(api._telemetry[key] for key in ("tracing", "metrics", "logs", "auto_configure"))
