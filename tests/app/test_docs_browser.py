@@ -20,7 +20,8 @@ VERSION = "0a1b2c3d"
 OPERATIONS = {
     "/-/health": "Health and build information",
     "/-/liveness": "Liveness: the process is alive",
-    "/-/readiness": "Readiness: 200 while serving, 503 once shutdown has begun",
+    "/-/readiness": "Readiness: 200 while serving; 503 while starting and once shutdown has begun",
+    "/-/metrics": "Prometheus metrics (OpenMetrics when the Accept header asks for it)",
     "/api/echo": "Echo the text back",
 }
 SCREENSHOTS = {"/docs": "docs/swagger-ui.png", "/redoc": "docs/redoc.png"}
