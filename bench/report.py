@@ -4,16 +4,29 @@ import dataclasses
 import statistics
 from collections.abc import Iterable, Sequence
 
-SERVERS = ("service", "ceiling", "seed")
-LABELS = {"service": "(a) service", "ceiling": "(b) raw ASGI", "seed": "(c) seed-style"}
-# The service's requests/s at the highest connection count, as a minimum multiple of another's.
-TARGETS = {
-    ("echo", "ceiling"): 0.30,
-    ("echo", "seed"): 3.0,
-    ("health", "ceiling"): 0.60,
-    ("liveness", "ceiling"): 0.60,
-    ("readiness", "ceiling"): 0.60,
+SERVERS = ("service", "ceiling", "seed", "metrics-off", "traced")
+LABELS = {
+    "service": "(a) service",
+    "ceiling": "(b) raw ASGI",
+    "seed": "(c) seed-style",
+    "metrics-off": "(a) metrics off",
+    "traced": "(a) tracing on",
 }
+# The service (defaults: metrics and request ids on) at the highest connection count, as a
+# minimum multiple of another server's requests/s.
+TARGETS = {
+    ("echo", "ceiling"): 0.80,
+    ("echo", "seed"): 3.0,
+    ("health", "ceiling"): 0.90,
+    ("liveness", "ceiling"): 0.90,
+    ("readiness", "ceiling"): 0.90,
+}
+# What observability costs: (numerator, denominator, what the ratio shows).
+COSTS = (
+    ("service", "metrics-off", "metrics on / off"),
+    ("traced", "service", "tracing on / off"),
+    ("metrics-off", "ceiling", "metrics off / raw ASGI"),
+)
 # Cold start passes if the service is no slower than the seed-style app, within this noise margin.
 COLD_START_MARGIN = 0.10
 
@@ -106,6 +119,23 @@ def ratios(rows: Sequence[Row], connections: int) -> list[Ratio]:
                 verdict = "PASS" if ratio >= target else "MISS"
             result.append(Ratio(endpoint, versus, ratio, target, verdict))
     return result
+
+
+def costs(rows: Sequence[Row], connections: int) -> list[tuple[str, str, float]]:
+    """(endpoint, what, ratio of requests/s) for each COSTS pair measured at `connections`."""
+    by_key = {(r.endpoint, r.server): r for r in rows if r.connections == connections}
+    result = []
+    for endpoint in dict.fromkeys(r.endpoint for r in rows):
+        for numerator, denominator, what in COSTS:
+            top, bottom = by_key.get((endpoint, numerator)), by_key.get((endpoint, denominator))
+            if top is not None and bottom is not None and bottom.rps:
+                result.append((endpoint, what, top.rps / bottom.rps))
+    return result
+
+
+def cost_table(items: Sequence[tuple[str, str, float]]) -> str:
+    body = [[endpoint, what, f"{ratio:.2f}x"] for endpoint, what, ratio in items]
+    return format_table(["endpoint", "requests/s", "measured"], body)
 
 
 def cold_start_verdict(cold: dict[str, list[float]]) -> str:
@@ -210,6 +240,15 @@ def report(
         f"Ratios at {ratio_connections} connections:",
         ratio_table(ratios(rows, ratio_connections)),
         "",
+    ]
+    cost_items = costs(rows, ratio_connections)
+    if cost_items:
+        parts += [
+            f"Cost of observability at {ratio_connections} connections (side by side):",
+            cost_table(cost_items),
+            "",
+        ]
+    parts += [
         "Processes (cold start = process start to first 200 on /-/health, median;",
         "ready = to first 200 on /-/readiness, median):",
         process_table(cold, rss_kib, ready),

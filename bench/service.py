@@ -4,9 +4,14 @@ Starts three single-worker uvicorn servers on 127.0.0.1: (a) the service with th
 (b) a raw ASGI app on the same uvicorn and flags (the ceiling), (c) a seed-style FastAPI app on
 uvicorn's pure-Python stack. Checks each answers correctly, loads them with wrk, interleaved, and
 prints requests/s, p50/p99, the ratios against the targets, cold start and RSS after load.
+
+With variants (the default), two more copies of (a) run in the same rounds on echo and health at
+the highest connection count: metrics off (APP_METRICS=false), and tracing on (every request
+sampled, spans exported over OTLP/HTTP to a sink in this process), for the cost of each.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from bench import report
 from bench.checks import ENDPOINTS, check_response, check_targets
+from bench.otlp_sink import OTLPSink
 from bench.servers import (
     CEILING_APP,
     REPO_ROOT,
@@ -30,6 +36,8 @@ from bench.servers import (
 from bench.wrk import Wrk, WrkError
 
 BUILD = "bench"
+VARIANTS = ("metrics-off", "traced")
+VARIANT_ENDPOINTS = ("echo", "health")
 
 
 def seconds(text: str) -> float:
@@ -89,26 +97,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--fail-on-miss", action="store_true", help="exit 1 when a target is missed"
     )
+    parser.add_argument(
+        "--variants",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the service with metrics off and with tracing on (echo, health)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.cold_starts < 0 or args.threads < 1:
         parser.error("--rounds and --threads must be >= 1, --cold-starts >= 0")
     return args
 
 
-def build_servers(dockerfile: Path) -> list[Server]:
+def build_servers(dockerfile: Path, otlp_endpoint: str | None = None) -> list[Server]:
+    """The three servers, and the service's variants when otlp_endpoint is given."""
     production = read_production_cmd(dockerfile)
     bin_dir = Path(sys.executable).parent
     uvicorn = str(bin_dir / "uvicorn") if (bin_dir / "uvicorn").exists() else "uvicorn"
     env = server_env()
-    return [
-        Server("service", lambda port: local_command(production, port, bin_dir), env),
-        Server(
-            "ceiling",
-            lambda port: with_app(local_command(production, port, bin_dir), CEILING_APP),
-            env,
-        ),
+
+    def service(port: int) -> list[str]:
+        return local_command(production, port, bin_dir)
+
+    servers = [
+        Server("service", service, env),
+        Server("ceiling", lambda port: with_app(service(port), CEILING_APP), env),
         Server("seed", lambda port: seed_command(uvicorn, port), env),
     ]
+    if otlp_endpoint is not None:
+        traced_env = server_env({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint})
+        servers += [
+            Server("metrics-off", service, server_env({"APP_METRICS": "false"})),
+            Server("traced", service, traced_env),
+        ]
+    return servers
+
+
+def runs_in(server: Server, endpoint: str, connections: int, load_connections: int) -> bool:
+    """Whether a server is loaded with this endpoint and connection count (the variants: only
+    echo and health, at the count the ratios are taken at)."""
+    if server.name not in VARIANTS:
+        return True
+    return endpoint in VARIANT_ENDPOINTS and connections == load_connections
 
 
 def say(message: str) -> None:
@@ -148,8 +178,13 @@ def measure_cold_starts(
 
 
 def check_server(server: Server) -> list[str]:
-    build = BUILD if server.name in ("service", "ceiling") else None
+    build = None if server.name == "seed" else BUILD
     problems = []
+    if server.name in ("service", *VARIANTS):  # the defaults: metrics on; the variant: off
+        status, _, body = http_get(server.port, "/-/metrics")
+        metrics_on = status == 200 and b"http_server_request_duration_seconds_count{" in body
+        if metrics_on != (server.name != "metrics-off"):
+            problems.append(f"GET /-/metrics gave {status}, metrics_on={metrics_on}")
     for target in check_targets():
         try:
             status, content_type, body = http_get(server.port, target)
@@ -162,45 +197,63 @@ def check_server(server: Server) -> list[str]:
     return [f"{server.name}: {p}" for p in problems]
 
 
+def ratio_connections(connections: list[int]) -> int:
+    return 64 if 64 in connections else max(connections)
+
+
 def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[report.Sample]:
     samples = []
-    total = args.rounds * len(args.endpoints) * len(args.connections) * len(servers)
+    top = ratio_connections(args.connections)
+    plan = [
+        (endpoint, connections, [s for s in servers if runs_in(s, endpoint, connections, top)])
+        for endpoint in args.endpoints
+        for connections in args.connections
+    ]
+    total = args.rounds * sum(len(loaded) for _, _, loaded in plan)
     done = 0
     for round_number in range(1, args.rounds + 1):
-        for endpoint in args.endpoints:
-            for connections in args.connections:
-                for server in servers:
-                    url = f"http://127.0.0.1:{server.port}{ENDPOINTS[endpoint]}"
-                    result = wrk.run(url, connections, args.duration)
-                    done += 1
-                    say(
-                        f"[{done}/{total}] round {round_number} {endpoint} c={connections} "
-                        f"{server.name}: {result.requests_per_second:.0f} req/s"
-                        + (f", {result.errors} failed" if result.errors else "")
+        for endpoint, connections, loaded in plan:
+            for server in loaded:
+                url = f"http://127.0.0.1:{server.port}{ENDPOINTS[endpoint]}"
+                result = wrk.run(url, connections, args.duration)
+                done += 1
+                say(
+                    f"[{done}/{total}] round {round_number} {endpoint} c={connections} "
+                    f"{server.name}: {result.requests_per_second:.0f} req/s"
+                    + (f", {result.errors} failed" if result.errors else "")
+                )
+                samples.append(
+                    report.Sample(
+                        server.name,
+                        endpoint,
+                        connections,
+                        result.requests_per_second,
+                        result.p50_us,
+                        result.p99_us,
+                        result.errors,
                     )
-                    samples.append(
-                        report.Sample(
-                            server.name,
-                            endpoint,
-                            connections,
-                            result.requests_per_second,
-                            result.p50_us,
-                            result.p99_us,
-                            result.errors,
-                        )
-                    )
+                )
     return samples
 
 
 def run(args: argparse.Namespace) -> int:
-    servers = build_servers(args.dockerfile)
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(OTLPSink()) if args.variants else None
+        return run_with(args, sink)
+
+
+def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
+    servers = build_servers(args.dockerfile, sink.endpoint if sink is not None else None)
     wrk_path = shutil.which("wrk")
     if wrk_path is None:
         raise BenchError("wrk not found: install the Debian package wrk (`make tools`)")
     print("Servers (single worker each, 127.0.0.1, a free port each):")
     for server in servers:
         print(f"  {report.LABELS[server.name]}: {server.describe()}")
-    runs = args.rounds * len(args.endpoints) * len(args.connections) * len(servers)
+    top = ratio_connections(args.connections)
+    runs = args.rounds * sum(
+        runs_in(s, e, c, top) for e in args.endpoints for c in args.connections for s in servers
+    )
     print(
         f"wrk: {args.rounds} interleaved rounds x {args.duration:g}s, {args.threads} thread(s), "
         f"connections {','.join(map(str, args.connections))}; {os.cpu_count()} CPUs, "
@@ -228,10 +281,11 @@ def run(args: argparse.Namespace) -> int:
             stop_all(servers)
 
     rows = report.summarize(samples, args.endpoints)
-    ratio_connections = 64 if 64 in args.connections else max(args.connections)
-    print(report.report(rows, ratio_connections, cold, rss, ready))
+    print(report.report(rows, top, cold, rss, ready))
+    if sink is not None:
+        print(f"tracing on: {sink.requests} OTLP exports, {sink.bytes / 1e6:.1f} MB of spans")
     print(f"load average after the run: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    missed = report.misses(rows, ratio_connections, cold)
+    missed = report.misses(rows, top, cold)
     return 1 if missed and args.fail_on_miss else 0
 
 

@@ -4,6 +4,7 @@ from bench.report import (
     Row,
     Sample,
     cold_start_verdict,
+    costs,
     format_table,
     misses,
     ratios,
@@ -43,10 +44,10 @@ def _row(server, endpoint, rps, connections=64, errors=0):
 
 def test_ratios_against_the_targets():
     rows = [
-        _row("service", "echo", 3000),
+        _row("service", "echo", 8000),
         _row("ceiling", "echo", 10000),
         _row("seed", "echo", 1000),
-        _row("service", "health", 5900),
+        _row("service", "health", 8900),
         _row("ceiling", "health", 10000),
         _row("seed", "health", 1000),
         _row("service", "echo", 1, connections=1),  # other connection counts are not compared
@@ -55,10 +56,10 @@ def test_ratios_against_the_targets():
         (r.endpoint, r.versus, round(r.ratio, 2), r.target, r.verdict) for r in ratios(rows, 64)
     ]
     assert result == [
-        ("echo", "ceiling", 0.3, 0.30, "PASS"),
-        ("echo", "seed", 3.0, 3.0, "PASS"),
-        ("health", "ceiling", 0.59, 0.60, "MISS"),
-        ("health", "seed", 5.9, None, "-"),
+        ("echo", "ceiling", 0.8, 0.80, "PASS"),
+        ("echo", "seed", 8.0, 3.0, "PASS"),
+        ("health", "ceiling", 0.89, 0.90, "MISS"),
+        ("health", "seed", 8.9, None, "-"),
     ]
     assert misses(rows, 64, {}) == 1
 
@@ -92,9 +93,29 @@ def test_report_shows_every_part():
         rows, 64, {"service": [0.2], "seed": [0.3]}, {"service": 30 * 1024}, {"service": [0.25]}
     )
     assert "(a) service     echo         64   3000  0.10 ms  1.00 ms" in text
-    assert "echo      service / (b) raw ASGI       0.50x  >= 0.30x  PASS" in text
+    assert "echo      service / (b) raw ASGI       0.50x  >= 0.80x  MISS" in text
     assert "echo      service / (c) seed-style     6.00x  >= 3.00x  PASS" in text
     assert "(a) service         200 ms              200  250 ms        30.0 MiB" in text
     assert text.endswith(
         "cold start: service / seed-style 0.67x, target <= 1.00x (+10% noise margin): PASS"
     )
+
+
+def test_costs_of_metrics_and_tracing_side_by_side():
+    rows = [
+        _row("service", "echo", 9000),
+        _row("metrics-off", "echo", 10000),
+        _row("traced", "echo", 4500),
+        _row("ceiling", "echo", 10000),
+        _row("service", "health", 9000),  # no variants measured for health
+        _row("traced", "echo", 1, connections=1),  # other connection counts are not compared
+    ]
+    assert costs(rows, 64) == [
+        ("echo", "metrics on / off", 0.9),
+        ("echo", "tracing on / off", 0.5),
+        ("echo", "metrics off / raw ASGI", 1.0),
+    ]
+    text = report(rows, 64, {}, {})
+    assert "Cost of observability at 64 connections (side by side):" in text
+    assert "echo      tracing on / off           0.50x" in text
+    assert "Cost of observability" not in report(rows[-2:], 64, {}, {})

@@ -37,6 +37,7 @@ def test_short_bench_runs_all_three_servers_end_to_end():
     """One round of 1s runs on liveness: checks, wrk, ratios, cold start and RSS all come out."""
     require_tools("wrk")
     argv = ["-d", "1", "-r", "1", "-e", "liveness", "-c", "1,4", "--cold-starts", "1"]
+    argv.append("--no-variants")
     proc = subprocess.run(
         [sys.executable, "-m", "bench.service", *argv],
         cwd=REPO_ROOT,
@@ -57,6 +58,30 @@ def test_short_bench_runs_all_three_servers_end_to_end():
     assert "liveness  service / (b) raw ASGI" in out
     assert "cold start: service / seed-style " in out
     assert "ERRORS" not in out
+
+
+def test_variants_show_what_metrics_and_tracing_cost():
+    """The service with metrics off and with tracing on, side by side with the defaults, on
+    health at the ratio connection count only."""
+    require_tools("wrk")
+    argv = ["-d", "1", "-r", "1", "-e", "health,liveness", "-c", "1,2", "--cold-starts", "0"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.service", *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    for label in ("(a) metrics off", "(a) tracing on"):
+        rows = [line.split()[3:5] for line in out if line.startswith(f"{label}  ")]
+        assert [row for row in rows if row[0] in ("health", "liveness")] == [["health", "2"]]
+    assert any(line.startswith("health    metrics on / off ") for line in out)
+    assert any(line.startswith("health    tracing on / off ") for line in out)
+    (exports,) = [line for line in out if line.startswith("tracing on: ")]
+    assert not exports.startswith("tracing on: 0 ")  # the spans did reach the OTLP sink
 
 
 def _processes_with(token: str) -> list[int]:
