@@ -167,3 +167,23 @@ def test_spans_are_exported_over_otlp_http(collector: ThreadingHTTPServer) -> No
     assert "GET" in by_name  # the unmatched request: no route in its name
     (line,) = [json.loads(x) for x in server.output().splitlines() if '"path":"/api/echo"' in x]
     assert (line["trace_id"], line["span_id"]) == (TRACE_ID, echo.span_id.hex())
+
+
+def test_the_servers_exception_line_carries_the_request_id() -> None:
+    env = {"APP_LOG_FORMAT": "json"}
+    with running_server(
+        PRODUCTION_FLAGS, env=env, app="tests.app.failing_app:app", ready_path="/-/health"
+    ) as server:
+        status, headers, body = request(
+            server.port, "/-/readiness", headers={"X-Request-ID": "failing-1"}
+        )
+        assert (status, json.loads(body)) == (500, {"detail": "Internal Server Error"})
+        assert headers["x-request-id"] == "failing-1"
+        deadline = time.monotonic() + 5
+        while "failing-1" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = [json.loads(x) for x in server.output().splitlines() if "failing-1" in x]
+    (line,) = lines
+    assert line["logger"] == "uvicorn.error"
+    assert line["message"] == "Exception in ASGI application\n"
+    assert "readiness broken on purpose" in line["exception"]
