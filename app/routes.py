@@ -3,8 +3,8 @@
 from app.asgi import Scope
 
 # Set by the fast path to the route it answered. FastAPI's router sets "route" to the matched
-# API route (for a 405, the route whose path matched), and for its own plain routes (/docs,
-# /openapi.json) only "endpoint" and "router".
+# API route (for a 405, the route whose path matched); for its plain routes (/docs,
+# /openapi.json) and mounts (the docs' assets) only "router" and "endpoint" (a mount's app).
 ROUTE = "app.route"
 UNMATCHED = "_OTHER"
 
@@ -17,7 +17,11 @@ def route_of(scope: Scope) -> str:
     template = getattr(scope.get("route"), "path_format", None)
     if template is None and (endpoint := scope.get("endpoint")) is not None:
         routes = getattr(scope.get("router"), "routes", ())
-        match = (r for r in routes if getattr(r, "endpoint", None) is endpoint)
+        match = (
+            r
+            for r in routes
+            if getattr(r, "endpoint", None) is endpoint or getattr(r, "app", None) is endpoint
+        )
         template = getattr(next(match, None), "path_format", None)
     return template if isinstance(template, str) else UNMATCHED
 

@@ -57,6 +57,19 @@ def test_promtool_accepts_the_real_exposition(server: RunningServer, tmp_path) -
     assert b'app_build_info{revision="' + b"f" * 40 + b'",version="0a1b2c3d"} 1.0' in exposition
 
 
+def test_routes_of_plain_routes_and_mounts_are_templates_too(server: RunningServer) -> None:
+    """/docs is a plain route; the docs' assets are a mount: labelled by template, not path."""
+    assert get(server.port, "/docs").status == 200
+    assert get(server.port, "/static-offline-docs/swagger-ui.css").status == 200
+    assert get(server.port, "/static-offline-docs/no-such.css").status == 404
+    metrics = get(server.port, "/-/metrics").body.decode()
+    assert 'http_response_status_code="200",http_route="/docs"}' in metrics
+    mount = 'http_route="/static-offline-docs/{path}"}'
+    assert f'http_response_status_code="200",{mount}' in metrics
+    assert f'http_response_status_code="404",{mount}' in metrics
+    assert "swagger-ui.css" not in metrics
+
+
 def test_request_id_round_trip_and_on_the_access_log(server: RunningServer) -> None:
     status, headers, _ = request(
         server.port, "/api/echo?text=hi", headers={"X-Request-ID": "trace-me-42"}
