@@ -4,6 +4,8 @@ that answers 200 and counts what it got (a collector's cost stays out of the ser
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from bench.processes import interrupts_held
+
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
@@ -38,7 +40,11 @@ class OTLPSink:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> "OTLPSink":
-        self._thread.start()
+        # Started with SIGINT and SIGTERM blocked, which the thread (and those it starts) keep:
+        # they are then delivered to the main thread only, where interrupts_held() can hold them
+        # back while a child process is created.
+        with interrupts_held():
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
