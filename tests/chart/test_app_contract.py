@@ -1,4 +1,5 @@
-"""The chart and the real service agree: probes, port, user and graceful shutdown.
+"""The chart and the real service agree: probes, port, user, graceful shutdown, the metrics the
+ServiceMonitor scrapes and the proxies the chart trusts.
 
 The service runs for real (uvicorn in a subprocess, with the flags of the Dockerfile's CMD and the
 APP_* environment the rendered Deployment gives it); the answers come from it, not from a list.
@@ -12,7 +13,14 @@ import urllib.request
 
 import pytest
 
-from tests.chart.conftest import ENVIRONMENTS, REPO_ROOT, kinds, only_deployment_container
+from tests.chart.conftest import (
+    ENVIRONMENTS,
+    PROMETHEUS_OPERATOR,
+    REPO_ROOT,
+    kinds,
+    only_deployment_container,
+    render_with,
+)
 from tests.support.server import running_server
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -113,3 +121,50 @@ def test_app_drains_within_the_grace_period(rendered_envs):
         elapsed = time.monotonic() - started
     assert exit_code == 0
     assert delay - 0.5 <= elapsed < pod["terminationGracePeriodSeconds"]
+
+
+def test_service_monitor_scrapes_what_the_app_serves():
+    docs = render_with({}, api_versions=PROMETHEUS_OPERATOR)
+    (endpoint,) = kinds(docs)["ServiceMonitor"]["spec"]["endpoints"]
+    container = only_deployment_container(docs)
+    quick_stop = {**container_env(container), "APP_SHUTDOWN_DELAY_SECONDS": "0"}
+    with running_server(server_flags(), env=quick_stop) as server:
+        status(server.url("/api/echo?text=x"))
+        with urllib.request.urlopen(server.url(endpoint["path"]), timeout=5) as response:
+            content_type = response.headers["content-type"]
+            body = response.read().decode()
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert "# TYPE http_server_request_duration_seconds histogram" in body
+    assert 'http_route="/api/echo"' in body
+
+
+@pytest.mark.parametrize(
+    ("trusted", "client"),
+    [
+        (None, "127.0.0.1"),  # the chart's default (the VPC) does not include the test's peer
+        (["127.0.0.1"], "203.0.113.7"),
+    ],
+)
+def test_the_charts_trusted_proxies_take_effect_under_the_images_cmd(trusted, client):
+    """The chart's FORWARDED_ALLOW_IPS, with the Dockerfile's CMD (which must not override it):
+    X-Forwarded-For is believed from a trusted peer only, as the access log shows."""
+    values = {} if trusted is None else {"forwardedAllowIps": trusted}
+    container = only_deployment_container(render_with(values))
+    env = {
+        **container_env(container),
+        "APP_SHUTDOWN_DELAY_SECONDS": "0",
+        "APP_ACCESS_LOG": "true",
+        "APP_LOG_FORMAT": "json",
+    }
+    with running_server(server_flags(), env=env) as server:
+        request = urllib.request.Request(
+            server.url("/api/echo?text=proxied"), headers={"X-Forwarded-For": "203.0.113.7"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    access = [
+        json.loads(line)
+        for line in server.output().splitlines()
+        if line.startswith("{") and '"app.access"' in line and "/api/echo" in line
+    ]
+    assert [entry["client"].rpartition(":")[0] for entry in access] == [client]
