@@ -1,17 +1,24 @@
 """The chart's PrometheusRule, rendered by Helm's engine (ci.chart), checked and unit-tested with
 Prometheus' own promtool: input series shaped like the service's /-/metrics as the ServiceMonitor
-scrapes them, and alerts that must fire and alerts that must stay quiet.
+scrapes them, alerts that must fire and alerts that must stay quiet, and the rules evaluated on
+two real scrapes of the running service.
 """
 
 import copy
+import json
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
-from tests.chart.conftest import PROMETHEUS_OPERATOR, kinds, render_with
+from tests.app.http import get
+from tests.chart.conftest import CHART_DIR, PROMETHEUS_OPERATOR, kinds, render_with
+from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
 from tests.support.tools import require_tools
 
 METRIC = "http_server_request_duration_seconds"
@@ -27,6 +34,7 @@ PAGE, TICKET = "critical", "warning"  # prometheusRule.severity's defaults
 ALERTS = {"availability": "AvailabilityErrorBudgetBurn", "latency": "LatencyErrorBudgetBurn"}
 RPM = 600  # requests per minute (10 per second)
 MINUTES = 240  # every scenario runs 4 hours
+SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 
 
 def rendered_rule(values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -316,3 +324,68 @@ def test_off_by_default_and_only_where_the_operator_is() -> None:
     labelled = rendered_rule({"labels": {"release": "kube-prometheus-stack"}})
     assert labelled["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert labelled["metadata"]["labels"]["app.kubernetes.io/name"] == "python-microservice"
+
+
+# --- the rules on the real service's metrics --------------------------------------------------
+
+
+def scrape(server: RunningServer) -> list[Sample]:
+    """The request-duration histogram's samples from the real /-/metrics."""
+    with urllib.request.urlopen(server.url("/-/metrics"), timeout=5) as response:
+        text = response.read().decode()
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        if family.name == METRIC
+        for sample in family.samples
+    ]
+
+
+def test_rules_read_the_series_the_service_exports(tmp_path: Path) -> None:
+    """The real service, scraped twice around some traffic; promtool evaluates the rendered rules
+    on those two scrapes (as the ServiceMonitor's job and namespace would label them). Both SLO
+    ratios must come out: metric, label names and values, and the le of the threshold match."""
+    paths = ["/api/echo?text=x", "/-/readiness", "/no/such/path", "/docs"]
+
+    def traffic(rounds: int) -> None:
+        for _ in range(rounds):
+            for path in paths:
+                get(server.port, path)
+
+    with running_server(PRODUCTION_FLAGS) as server:
+        traffic(1)  # every series exists at the first scrape, as after a pod's first minute
+        first = scrape(server)
+        traffic(20)
+        second = scrape(server)
+
+    routes = {s.labels["http_route"] for s in second if s.name == f"{METRIC}_count"}
+    assert {"/api/echo", "/-/readiness", "/docs", "_OTHER"} <= routes
+    allowed = SCHEMA["properties"]["prometheusRule"]["properties"]["latency"]["properties"]
+    thresholds = set(allowed["thresholdSeconds"]["enum"])
+    assert thresholds <= {s.labels["le"] for s in second if s.name == f"{METRIC}_bucket"}
+
+    before = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in first}
+    inputs = [
+        series(s.name, {**OURS, "pod": "pod-1", **s.labels}, f"{before[key]!r} {s.value!r}")
+        for s in second
+        if s.name in (f"{METRIC}_count", f"{METRIC}_bucket")
+        and s.labels.get("le", THRESHOLD) == THRESHOLD
+        and (key := (s.name, tuple(sorted(s.labels.items())))) in before
+    ]
+    rule_file = write_rule_file(rendered_rule(), tmp_path / "rules.yaml", annotations=False)
+    labels = ", ".join(f'{key}="{value}"' for key, value in OURS.items())
+    case = scenario(
+        "the real service's metrics",
+        inputs,
+        alerts_at("1m"),
+        recorded=[
+            ratio("5m", "availability", "1m", 0),
+            {  # well under half the requests slower than the threshold, whatever the machine
+                "expr": 'slo:sli_error:ratio_rate5m{slo="latency"} < bool 0.5',
+                "eval_time": "1m",
+                "exp_samples": [{"labels": f'{{{labels}, slo="latency"}}', "value": 1}],
+            },
+        ],
+    )
+    result = run_unit_tests(tmp_path, rule_file, [case])
+    assert result.returncode == 0, result.stdout + result.stderr
