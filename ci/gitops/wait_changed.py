@@ -1,6 +1,6 @@
-"""``python -m ci wait-changed``: wait, with ``python -m ci wait --env ENV``, for every environment
-the pushed commits change (the default branch's gitops-only pipeline, so that a merged promotion
-shows whether Argo CD runs it).
+"""``python -m ci wait-changed``: wait, with ``python -m ci wait --env ENV --revision HEAD``, for
+every environment the pushed commits change (the default branch's gitops-only pipeline, so that
+a merged promotion shows whether Argo CD runs it).
 
     python -m ci wait-changed [--base REF] [--dry-run]
 
@@ -71,7 +71,7 @@ def run_wait_changed(args: argparse.Namespace) -> int:
         raise UsageError("ARGOCD_SERVER is not set: nothing to wait with")
     waits = {
         env: subprocess.Popen(
-            [sys.executable, "-m", "ci", "wait", "--env", env],
+            [sys.executable, "-m", "ci", "wait", "--env", env, "--revision", head],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

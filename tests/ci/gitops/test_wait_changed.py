@@ -3,7 +3,9 @@
 import pytest
 
 from tests.support.cli import run_ci
+from tests.support.git_remotes import git
 from tests.support.gitops_project import Project, make_project
+from tests.support.network import free_port
 
 
 @pytest.fixture
@@ -68,3 +70,27 @@ def test_a_bad_base_is_exit_2(project):
     result = waits(project, "--base", "nope")
     assert result.returncode == 2
     assert result.stderr == "error: --base 'nope' is not a commit of this checkout\n"
+
+
+def test_each_changed_environment_gets_its_own_wait(project):
+    """Real ``python -m ci wait`` runs, one per environment, side by side, each one's lines
+    prefixed with its environment; the first failure is the exit code. Here Argo CD is not
+    listening, so every wait fails within its timeout."""
+    project.set_tag("prod", "1111aaaa")
+    project.set_tag("dev", "2222bbbb")
+    env = {
+        "ARGOCD_SERVER": f"http://127.0.0.1:{free_port()}",
+        "ARGOCD_AUTH_TOKEN": "t",
+        "WAIT_TIMEOUT": "3",
+        "WAIT_INTERVAL": "1",
+    }
+    env["CI_COMMIT_BEFORE_SHA"] = git("rev-parse", "HEAD~2", cwd=project.path).strip()
+    result = run_ci("wait-changed", cwd=project.path, env=env, timeout=120)
+    assert result.returncode != 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "wait-changed: waiting for dev, prod"
+    assert "wait-changed: dev: FAILED" in lines
+    assert "wait-changed: prod: FAILED" in lines
+    others = [line for line in lines[1:] if not line.startswith("wait-changed: ")]
+    assert others
+    assert all(line.startswith(("dev: ", "prod: ")) for line in others)
