@@ -127,17 +127,11 @@ def _required(value: str | None, flag: str) -> str:
 
 
 def _verifier():
-    from ci.registry import ImageRef, RegistryAuth, ecr_auth, image_digest, insecure_from_env
+    from ci.registry import ImageRef, auth_from_environ, image_digest, insecure_from_env
 
     def verify(repository: str, tag: str) -> str | None:
         image = ImageRef.parse(f"{repository}:{tag}")
-        user, password = os.environ.get("REGISTRY_USER"), os.environ.get("REGISTRY_PASSWORD")
-        if user and password:
-            auth = RegistryAuth(user, password)
-        elif ".dkr.ecr." in image.host:
-            auth = ecr_auth(os.environ.get("AWS_REGION"), os.environ.get("AWS_ENDPOINT_URL"))
-        else:
-            auth = None
+        auth = auth_from_environ(image)
         try:
             return image_digest(image, auth, insecure=insecure_from_env())
         except CiError as error:
