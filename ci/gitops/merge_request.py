@@ -220,18 +220,20 @@ class MergeRequests:
         )
 
     def create(self, attributes: dict):
-        """A new merge request; when another run opened the same one meanwhile (409), that one."""
+        """(merge request, True) for a new one; when another run opened the same one meanwhile
+        (HTTP 409), (that one, False)."""
         try:
-            return self.call(
+            created = self.call(
                 "creating the merge request",
                 lambda: self.project.mergerequests.create(attributes),
             )
+            return created, True
         except CiError as error:
             if "(HTTP 409)" not in str(error):
                 raise
         for mr in self.open_ones(attributes["target_branch"]):
             if mr.source_branch == attributes["source_branch"]:
-                return mr
+                return mr, False
         raise CiError("GitLab API: the merge request was opened and closed meanwhile: re-run")
 
     def verification(self, pipeline: int, env: str) -> str | None:
@@ -279,7 +281,7 @@ def open_merge_request(
             api.call(f"updating !{mr.iid}", mr.save)
             state = "updated"
     else:
-        mr = api.create(
+        mr, created = api.create(
             {
                 "source_branch": branch,
                 "target_branch": target_branch,
@@ -288,7 +290,7 @@ def open_merge_request(
                 "remove_source_branch": True,
             }
         )
-        state = "opened"
+        state = "opened" if created else "unchanged"
     closed = []
     note = superseded_note(mr.web_url, title)
     for old in older:
