@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.git_remotes import SourceRepo, make_bare_remote, make_source_repo
+from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
 
 
 @dataclass

@@ -42,20 +42,21 @@ def project(tmp_path) -> Project:
     return project
 
 
-def check(project: Project, *args: str, env: dict[str, str] | None = None):
-    return run_ci("check", *args, cwd=project.path, env=env)
+def check(ci, project: Project, *args: str, env: dict[str, str] | None = None):
+    """``python -m ci check`` in the project, in this process (``ci``)."""
+    return ci("check", *args, cwd=project.path, env=env)
 
 
-def test_promoting_a_tag_dev_ran_passes(project):
+def test_promoting_a_tag_dev_ran_passes(project, ci):
     project.set_tag("prod", BUILDS[1], "Promote 2222bbbb to prod")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.endswith(" ok\n")
 
 
-def test_promoting_a_tag_dev_never_ran_fails_with_one_line(project):
+def test_promoting_a_tag_dev_never_ran_fails_with_one_line(project, ci):
     project.set_tag("prod", "9999ffff", "Promote a build nobody tested")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     base = git("merge-base", "main", "HEAD", cwd=project.path).strip()
     assert result.stdout == (
@@ -66,35 +67,35 @@ def test_promoting_a_tag_dev_never_ran_fails_with_one_line(project):
     assert result.stderr.startswith("check: 1 problem in ")
 
 
-def test_the_same_change_in_dev_does_not_count_as_having_run(project):
+def test_the_same_change_in_dev_does_not_count_as_having_run(project, ci):
     """Setting dev and prod in one merge request: dev has not run it yet."""
     project.set_tag("dev", "9999ffff", "dev")
     project.set_tag("prod", "9999ffff", "prod")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout.startswith("prod: image 9999ffff never ran in dev")
 
 
-def test_an_override_trailer_lets_it_through_and_says_so(project):
+def test_an_override_trailer_lets_it_through_and_says_so(project, ci):
     project.set_tag(
         "prod",
         "9999ffff",
         "Hotfix straight to prod\n\nPromotion-Override: INC-42, dev is down, verified on staging",
     )
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 0, result.stdout
     assert "check: prod: Promotion-Override (" in result.stderr
     assert "9999ffff never ran in dev; allowed: INC-42, dev is down" in result.stderr
 
 
-def test_rolling_back_prod_to_a_build_it_ran_before_passes(project):
+def test_rolling_back_prod_to_a_build_it_ran_before_passes(project, ci):
     project.set_tag("prod", BUILDS[2], "p2")
     git("checkout", "--quiet", "main", cwd=project.path)
     git("merge", "--quiet", "--ff-only", "mr", cwd=project.path)
     project.branch("rollback")
     # dev's history is rewritten away from the first build? No: a rollback target prod ran.
     project.set_tag("prod", BUILDS[0], "rollback(prod)")
-    assert check(project).returncode == 0
+    assert check(ci, project).returncode == 0
 
 
 def pin(project: Project, env: str, tag: str, digest: str) -> None:
@@ -103,36 +104,36 @@ def pin(project: Project, env: str, tag: str, digest: str) -> None:
     project.commit(f"{env}: {tag}@{digest}")
 
 
-def test_a_pinned_digest_must_be_the_build_that_ran(project):
+def test_a_pinned_digest_must_be_the_build_that_ran(project, ci):
     ran, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     git("checkout", "--quiet", "main", cwd=project.path)
     pin(project, "dev", BUILDS[2], ran)
     project.branch("pinned")
     pin(project, "prod", BUILDS[2], other)
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout.startswith(f"prod: image {BUILDS[2]}@{other} never ran in dev ")
     pin(project, "prod", BUILDS[2], ran)
-    assert check(project).returncode == 0
+    assert check(ci, project).returncode == 0
     # A build dev ran before digests were recorded: the tag is all the history knows.
     pin(project, "prod", BUILDS[1], other)
-    assert check(project).returncode == 0
+    assert check(ci, project).returncode == 0
 
 
-def test_the_order_in_force_is_the_base_one(project):
+def test_the_order_in_force_is_the_base_one(project, ci):
     """A merge request cannot loosen the order and use the looser order at once."""
     project.write("gitops/promotion.yaml", "order: [dev]\n")
     project.set_tag("prod", "9999ffff", "no more order")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout.startswith("prod: image 9999ffff never ran in dev")
 
 
-def test_a_pipeline_owned_file_may_change_only_the_image_keys(project):
+def test_a_pipeline_owned_file_may_change_only_the_image_keys(project, ci):
     text = project.read(PROD).replace("image:\n", "replicaCount: 5\nimage:\n  pullPolicy: Always\n")
     project.write(PROD, text)
     project.commit("scale prod")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout == (
         "gitops/prod/values.yaml: changes image.pullPolicy, replicaCount, which the pipeline does "
@@ -141,38 +142,38 @@ def test_a_pipeline_owned_file_may_change_only_the_image_keys(project):
     )
 
 
-def test_comments_and_quoting_of_a_pipeline_file_may_change(project):
+def test_comments_and_quoting_of_a_pipeline_file_may_change(project, ci):
     text = project.read(PROD).replace(f'"{BUILDS[0]}"', f"'{BUILDS[0]}'  # pinned")
     project.write(PROD, "# reviewed\n" + text)
     project.commit("comment")
-    assert check(project).returncode == 0
+    assert check(ci, project).returncode == 0
 
 
-def test_a_people_values_change_that_breaks_the_render_fails(project):
+def test_a_people_values_change_that_breaks_the_render_fails(project, ci):
     project.write("values.prod.yaml", project.read("values.prod.yaml") + "replicaCount: many\n")
     project.commit("prod: more replicas")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     [line] = result.stdout.splitlines()
     assert line.startswith("prod: does not render as Argo CD renders it: ")
     assert "replicaCount" in line
 
 
-def test_a_values_file_for_no_environment_is_reported(project):
+def test_a_values_file_for_no_environment_is_reported(project, ci):
     project.write("values.prd.yaml", "replicaCount: 2\n")
     project.commit("typo")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout == (
         "prd: no Argo CD Application deploys this environment (known: dev, prod)\n"
     )
 
 
-def test_every_problem_is_one_line(project):
+def test_every_problem_is_one_line(project, ci):
     project.write(PROD, project.read(PROD) + "replicaCount: 5\n")
     project.write("values.dev.yaml", "replicaCount: -3\n")
     project.commit("two problems")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 2
@@ -181,58 +182,58 @@ def test_every_problem_is_one_line(project):
     assert result.stderr.startswith("check: 2 problems in ")
 
 
-def test_a_pipeline_file_that_is_not_utf8_is_named(project):
+def test_a_pipeline_file_that_is_not_utf8_is_named(project, ci):
     project.write(PROD, b"image:\n  tag: \xff\xfe\n")
     project.commit("binary")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout == "gitops/prod/values.yaml: not UTF-8\n"
     assert "Traceback" not in result.stderr
 
 
-def test_an_argocd_manifest_change_renders_every_environment(project):
+def test_an_argocd_manifest_change_renders_every_environment(project, ci):
     appset = "gitops/argocd/applicationset.yaml"
     project.write(appset, project.read(appset).replace("releaseName: python-microservice", "x: y"))
     project.write("values.prod.yaml", project.read("values.prod.yaml"))
     project.commit("argocd change")
-    assert check(project).returncode == 0
+    assert check(ci, project).returncode == 0
     project.write(appset, project.read(appset).replace("path: helm-chart", "path: no-chart"))
     project.commit("argocd breaks")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["dev", "prod"]
 
 
-def test_no_gitops_change_is_a_pass(project):
+def test_no_gitops_change_is_a_pass(project, ci):
     project.write("README.md", "docs\n")
     project.commit("docs")
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 0
     assert "no change under gitops/" in result.stderr
 
 
-def test_base_comes_from_the_merge_request_variable(project):
+def test_base_comes_from_the_merge_request_variable(project, ci):
     good = project.set_tag("prod", BUILDS[1], "good")
     project.set_tag("prod", "9999ffff", "bad")
-    assert check(project, env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": good}).returncode == 1
-    assert check(project, "--base", "HEAD~1").returncode == 1
-    assert check(project, "--base", "HEAD").returncode == 0
+    assert check(ci, project, env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": good}).returncode == 1
+    assert check(ci, project, "--base", "HEAD~1").returncode == 1
+    assert check(ci, project, "--base", "HEAD").returncode == 0
 
 
 @pytest.mark.parametrize("base", ["no-such-ref", "-x", "0" * 40])
-def test_a_bad_base_is_exit_2_with_one_line(project, base):
-    result = check(project, f"--base={base}")
+def test_a_bad_base_is_exit_2_with_one_line(project, base, ci):
+    result = check(ci, project, f"--base={base}")
     assert result.returncode == 2
     assert result.stderr == f"error: --base {base!r} is not a commit of this checkout\n"
 
 
-def test_a_malformed_promotion_order_is_exit_2(project):
+def test_a_malformed_promotion_order_is_exit_2(project, ci):
     git("checkout", "--quiet", "main", cwd=project.path)
     project.write("gitops/promotion.yaml", "order: [dev, dev]\n")
     project.commit("bad order")
     project.branch("mr2")
     project.set_tag("prod", BUILDS[1])
-    result = check(project)
+    result = check(ci, project)
     assert result.returncode == 2
     assert result.stderr == "error: gitops/promotion.yaml: dev is listed twice\n"
 
@@ -277,27 +278,27 @@ def use_registry(project: Project, host: str) -> None:
     project.branch("mr2")
 
 
-def test_verify_image_checks_each_new_reference_in_the_registry(project, registry):
+def test_verify_image_checks_each_new_reference_in_the_registry(project, registry, ci):
     use_registry(project, registry.host)
     project.set_tag("prod", BUILDS[1], "promote")
     reference = f"{registry.host}/python-microservice:{BUILDS[1]}"
-    absent = check(project, "--verify-image", env=registry_env(registry))
+    absent = check(ci, project, "--verify-image", env=registry_env(registry))
     assert absent.returncode == 1
     assert absent.stdout == f"prod: image {reference} not found in the registry\n"
-    assert check(project, env=registry_env(registry)).returncode == 0  # not asked to verify
+    assert check(ci, project, env=registry_env(registry)).returncode == 0  # not asked to verify
 
     push_image(registry.host, "python-microservice", BUILDS[1])
-    present = check(project, "--verify-image", env=registry_env(registry))
+    present = check(ci, project, "--verify-image", env=registry_env(registry))
     assert present.returncode == 0, present.stdout + present.stderr
     assert f"check: prod: image {reference} is in the registry" in present.stderr
     assert PASSWORD not in present.stdout + present.stderr
 
 
-def test_verify_image_with_refused_credentials_is_one_line(project, registry):
+def test_verify_image_with_refused_credentials_is_one_line(project, registry, ci):
     use_registry(project, registry.host)
     project.set_tag("prod", BUILDS[1], "promote")
     env = {**registry_env(registry), "REGISTRY_PASSWORD": "wrong-Password-1"}
-    result = check(project, "--verify-image", env=env)
+    result = check(ci, project, "--verify-image", env=env)
     assert result.returncode == 1
     assert result.stderr == f"error: registry {registry.host} rejected the credentials\n"
 

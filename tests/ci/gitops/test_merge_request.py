@@ -9,7 +9,7 @@ from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import branch_name, description, pipeline_id, without_skip_ci
 from ci.gitops.message import Change
 from ci.gitops.values import set_image
-from tests.support.cli import run_ci, start_ci
+from tests.support.cli import start_ci
 from tests.support.git_remotes import git, make_bare_remote, show
 from tests.support.gitlab_api import PROJECT_ID, running_gitlab
 from tests.support.gitops_project import make_project
@@ -67,20 +67,20 @@ def env_for(api, **extra: str) -> dict[str, str]:
     }
 
 
-def promote(bare, api, *extra: str, env: dict[str, str] | None = None):
+def promote(ci, bare, api, *extra: str, env: dict[str, str] | None = None):
     args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), *extra]
-    return run_ci(*args, env=env if env is not None else env_for(api))
+    return ci(*args, env=env if env is not None else env_for(api))
 
 
 def tip(bare, ref: str = "main") -> str:
     return git("rev-parse", ref, cwd=bare).strip()
 
 
-def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup):
+def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup, ci):
     _, bare, api = setup
     api.add_job(77, "verify-dev", "success")
     main_before = tip(bare)
-    result = promote(bare, api, "--merge-request")
+    result = promote(ci, bare, api, "--merge-request")
 
     assert result.returncode == 0, result.stderr
     url = f"{api.web_url}/-/merge_requests/1"
@@ -107,26 +107,26 @@ def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup):
     assert TOKEN not in result.stdout + result.stderr
 
 
-def test_a_rerun_reuses_the_branch_and_the_merge_request(setup):
+def test_a_rerun_reuses_the_branch_and_the_merge_request(setup, ci):
     _, bare, api = setup
-    assert promote(bare, api, "--merge-request").returncode == 0
+    assert promote(ci, bare, api, "--merge-request").returncode == 0
     branch_tip = tip(bare, "gitops/prod/3333cccc")
-    again = promote(bare, api, env=env_for(api, GITOPS_MERGE_REQUEST="true"))
+    again = promote(ci, bare, api, env=env_for(api, GITOPS_MERGE_REQUEST="true"))
     assert again.returncode == 0, again.stderr
     assert again.stdout.endswith("merge_requests/1 (unchanged, branch gitops/prod/3333cccc)\n")
     assert tip(bare, "gitops/prod/3333cccc") == branch_tip
     assert len(api.merge_requests) == 1
 
 
-def test_a_rerun_after_the_branch_moved_rebuilds_on_the_new_tip(setup):
+def test_a_rerun_after_the_branch_moved_rebuilds_on_the_new_tip(setup, ci):
     project, bare, api = setup
-    assert promote(bare, api, "--merge-request").returncode == 0
+    assert promote(ci, bare, api, "--merge-request").returncode == 0
     # A person's change lands on main meanwhile.
     git("checkout", "--quiet", "main", cwd=project.path)
     project.write("values.prod.yaml", project.read("values.prod.yaml") + "# reviewed\n")
     project.commit("prod: comment")
     push_main(project, bare)
-    again = promote(bare, api, "--merge-request")
+    again = promote(ci, bare, api, "--merge-request")
     assert again.returncode == 0, again.stderr
     assert git("rev-parse", "gitops/prod/3333cccc^", cwd=bare).strip() == tip(bare)
     assert len(api.merge_requests) == 1
@@ -146,15 +146,15 @@ def test_operators_at_once_share_one_branch_and_one_merge_request(setup):
     assert api.merge_requests[0]["sha"] == branch_tip
 
 
-def test_a_newer_promotion_closes_the_older_one_with_a_note(setup):
+def test_a_newer_promotion_closes_the_older_one_with_a_note(setup, ci):
     project, bare, api = setup
-    assert promote(bare, api, "--merge-request").returncode == 0
+    assert promote(ci, bare, api, "--merge-request").returncode == 0
     git("checkout", "--quiet", "main", cwd=project.path)
     git("pull", "--quiet", str(bare), "main", cwd=project.path)
     project.set_tag("dev", "4444dddd")
     push_main(project, bare)
 
-    newer = promote(bare, api, "--merge-request")
+    newer = promote(ci, bare, api, "--merge-request")
     assert newer.returncode == 0, newer.stderr
     first, second = api.merge_requests
     assert second["source_branch"] == "gitops/prod/4444dddd"
@@ -167,9 +167,9 @@ def test_a_newer_promotion_closes_the_older_one_with_a_note(setup):
     assert newer.stdout.endswith(f"; closed 1 older: {first['web_url']}\n")
 
 
-def test_deploy_and_rollback_take_the_same_route(setup):
+def test_deploy_and_rollback_take_the_same_route(setup, ci):
     _, bare, api = setup
-    deploy = run_ci(
+    deploy = ci(
         "deploy",
         "--repo",
         str(bare),
@@ -182,7 +182,7 @@ def test_deploy_and_rollback_take_the_same_route(setup):
     )
     assert deploy.returncode == 0, deploy.stderr
     assert "(opened, branch gitops/dev/5555eeee)" in deploy.stdout
-    rollback = run_ci(
+    rollback = ci(
         "rollback", "--repo", str(bare), "--env", "dev", "--merge-request", env=env_for(api)
     )
     assert rollback.returncode == 0, rollback.stderr
@@ -190,9 +190,9 @@ def test_deploy_and_rollback_take_the_same_route(setup):
     assert [mr["state"] for mr in api.merge_requests] == ["closed", "opened"]
 
 
-def test_nothing_to_do_opens_nothing(setup):
+def test_nothing_to_do_opens_nothing(setup, ci):
     _, bare, api = setup
-    result = run_ci(
+    result = ci(
         "deploy",
         "--repo",
         str(bare),
@@ -208,10 +208,10 @@ def test_nothing_to_do_opens_nothing(setup):
     assert api.merge_requests == []
 
 
-def test_missing_settings_are_exit_2_and_push_nothing(setup):
+def test_missing_settings_are_exit_2_and_push_nothing(setup, ci):
     _, bare, api = setup
     before = git("for-each-ref", cwd=bare)
-    result = promote(bare, api, "--merge-request", env={"GITOPS_TOKEN": TOKEN})
+    result = promote(ci, bare, api, "--merge-request", env={"GITOPS_TOKEN": TOKEN})
     assert result.returncode == 2
     assert result.stderr == (
         "error: --merge-request needs CI_SERVER_URL or GITLAB_URL, CI_PROJECT_ID or "
@@ -220,11 +220,11 @@ def test_missing_settings_are_exit_2_and_push_nothing(setup):
     assert git("for-each-ref", cwd=bare) == before
 
 
-def test_a_refused_token_pushes_nothing_and_is_never_printed(setup):
+def test_a_refused_token_pushes_nothing_and_is_never_printed(setup, ci):
     _, bare, api = setup
     before = git("for-each-ref", cwd=bare)
     env = {**env_for(api), "GITOPS_TOKEN": "glpat-wrong/Secret"}
-    result = promote(bare, api, "--merge-request", env=env)
+    result = promote(ci, bare, api, "--merge-request", env=env)
     assert result.returncode == 1
     assert result.stderr == (
         f"error: GitLab API at {api.base_url} refused GITOPS_TOKEN (reading project "
@@ -234,20 +234,20 @@ def test_a_refused_token_pushes_nothing_and_is_never_printed(setup):
     assert "glpat-wrong" not in result.stdout + result.stderr
 
 
-def test_the_project_can_be_named_by_path_and_gitlab_url(setup):
+def test_the_project_can_be_named_by_path_and_gitlab_url(setup, ci):
     _, bare, api = setup
     env = env_for(api)
     del env["CI_SERVER_URL"], env["CI_PROJECT_ID"]
     env |= {"GITLAB_URL": api.base_url + "/", "CI_PROJECT_PATH": api.path_with_namespace}
-    result = promote(bare, api, "--merge-request", env=env)
+    result = promote(ci, bare, api, "--merge-request", env=env)
     assert result.returncode == 0, result.stderr
     assert len(api.merge_requests) == 1
 
 
-def test_an_unreachable_api_is_one_line(setup):
+def test_an_unreachable_api_is_one_line(setup, ci):
     _, bare, _api = setup
     env = {"GITLAB_URL": "http://127.0.0.1:9", "CI_PROJECT_ID": "1", "GITOPS_TOKEN": TOKEN}
-    result = promote(bare, None, "--merge-request", env=env)
+    result = promote(ci, bare, None, "--merge-request", env=env)
     assert result.returncode == 1
     assert result.stderr.startswith("error: GitLab API at http://127.0.0.1:9 unreachable")
     assert result.stderr.count("\n") == 1

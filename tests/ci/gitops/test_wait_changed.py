@@ -13,61 +13,61 @@ def project(tmp_path) -> Project:
     return make_project(tmp_path / "project")
 
 
-def waits(project: Project, *args: str, env: dict[str, str] | None = None):
-    return run_ci("wait-changed", "--dry-run", *args, cwd=project.path, env=env)
+def waits(ci, project: Project, *args: str, env: dict[str, str] | None = None):
+    return ci("wait-changed", "--dry-run", *args, cwd=project.path, env=env)
 
 
-def test_a_promotion_waits_for_its_environment(project):
+def test_a_promotion_waits_for_its_environment(project, ci):
     project.set_tag("prod", "1111aaaa")
-    result = waits(project)
+    result = waits(ci, project)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "wait-changed: would wait for prod\n"
 
 
-def test_people_values_and_argocd_changes(project):
+def test_people_values_and_argocd_changes(project, ci):
     project.write("values.dev.yaml", project.read("values.dev.yaml") + "# x\n")
     project.commit("dev values")
-    assert waits(project).stdout == "wait-changed: would wait for dev\n"
+    assert waits(ci, project).stdout == "wait-changed: would wait for dev\n"
     appset = "gitops/argocd/applicationset.yaml"
     project.write(appset, project.read(appset) + "# x\n")
     project.commit("argocd")
-    assert waits(project).stdout == "wait-changed: would wait for dev, prod\n"
+    assert waits(ci, project).stdout == "wait-changed: would wait for dev, prod\n"
 
 
-def test_the_base_is_the_branch_before_the_push(project):
+def test_the_base_is_the_branch_before_the_push(project, ci):
     before = project.head()
     project.set_tag("prod", "1111aaaa")
     project.set_tag("dev", "2222bbbb")
     pushed = {"CI_COMMIT_BEFORE_SHA": before}
-    assert waits(project, env=pushed).stdout == "wait-changed: would wait for dev, prod\n"
-    assert waits(project).stdout == "wait-changed: would wait for dev\n"  # HEAD^ only
+    assert waits(ci, project, env=pushed).stdout == "wait-changed: would wait for dev, prod\n"
+    assert waits(ci, project).stdout == "wait-changed: would wait for dev\n"  # HEAD^ only
     new_branch = {"CI_COMMIT_BEFORE_SHA": "0" * 40}
-    assert waits(project, env=new_branch).stdout == "wait-changed: would wait for dev\n"
+    assert waits(ci, project, env=new_branch).stdout == "wait-changed: would wait for dev\n"
 
 
-def test_no_environment_changed_waits_for_nothing(project):
+def test_no_environment_changed_waits_for_nothing(project, ci):
     project.write("gitops/promotion.yaml", "order: [dev]\n")
     project.commit("order")
-    result = waits(project)
+    result = waits(ci, project)
     assert result.returncode == 0
     assert result.stdout.endswith("changes no environment: nothing to wait for\n")
 
 
-def test_a_removed_environment_is_not_waited_for(project):
+def test_a_removed_environment_is_not_waited_for(project, ci):
     (project.path / "gitops" / "prod" / "values.yaml").unlink()
     project.commit("retire prod")
-    assert waits(project).stdout.endswith("changes no environment: nothing to wait for\n")
+    assert waits(ci, project).stdout.endswith("changes no environment: nothing to wait for\n")
 
 
-def test_without_argocd_server_it_is_exit_2(project):
+def test_without_argocd_server_it_is_exit_2(project, ci):
     project.set_tag("prod", "1111aaaa")
-    result = run_ci("wait-changed", cwd=project.path)
+    result = ci("wait-changed", cwd=project.path)
     assert result.returncode == 2
     assert result.stderr == "error: ARGOCD_SERVER is not set: nothing to wait with\n"
 
 
-def test_a_bad_base_is_exit_2(project):
-    result = waits(project, "--base", "nope")
+def test_a_bad_base_is_exit_2(project, ci):
+    result = waits(ci, project, "--base", "nope")
     assert result.returncode == 2
     assert result.stderr == "error: --base 'nope' is not a commit of this checkout\n"
 
