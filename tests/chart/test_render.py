@@ -226,6 +226,32 @@ def test_forwarded_allow_ips_default_and_override():
     assert env_vars["FORWARDED_ALLOW_IPS"] == "192.168.0.0/16,fd00::/8"
 
 
+def allowed_namespaces(docs) -> list[str]:
+    (rule,) = kinds(docs)["NetworkPolicy"]["spec"]["ingress"]
+    (expression,) = rule["from"][1]["namespaceSelector"]["matchExpressions"]
+    return expression["values"]
+
+
+def test_network_policy_lets_prometheus_scrape_what_the_service_monitor_names():
+    operator = {"api_versions": ["monitoring.coreos.com/v1"]}
+    policy = {"networkPolicy": {"enabled": True, "allowFrom": ["team-a"]}}
+    assert allowed_namespaces(render_with(policy, **operator)) == [
+        "ingress-nginx",
+        "team-a",
+        "monitoring",
+    ]
+    assert allowed_namespaces(render_with(policy)) == ["ingress-nginx", "team-a"]  # no operator
+    off = {**policy, "serviceMonitor": {"enabled": False}}
+    assert allowed_namespaces(render_with(off, **operator)) == ["ingress-nginx", "team-a"]
+    elsewhere = {
+        "networkPolicy": {"enabled": True, "allowFrom": ["prometheus"]},
+        "serviceMonitor": {"prometheusNamespace": "prometheus"},
+    }
+    assert allowed_namespaces(render_with(elsewhere, **operator)) == ["ingress-nginx", "prometheus"]
+    none = {**policy, "serviceMonitor": {"prometheusNamespace": ""}}
+    assert allowed_namespaces(render_with(none, **operator)) == ["ingress-nginx", "team-a"]
+
+
 def test_too_old_cluster_is_a_render_error():
     with pytest.raises(CiError) as raised:
         render_with({}, kube_version="v1.25.0")

@@ -71,6 +71,10 @@ def test_schema_rejects_bad_image_values(image, expected):
         ({"forwardedAllowIps": ["vpc.example.com"]}, "at '/forwardedAllowIps/0'"),
         ({"forwardedAllowIps": ["fd00::/129"]}, "at '/forwardedAllowIps/0'"),
         ({"serviceMonitor": {"path": "metrics"}}, "at '/serviceMonitor/path'"),
+        (
+            {"serviceMonitor": {"prometheusNamespace": "Monitoring"}},
+            "at '/serviceMonitor/prometheusNamespace'",
+        ),
         ({"prometheusRule": {"enabled": "true"}}, "at '/prometheusRule/enabled'"),
         (
             {"prometheusRule": {"availability": {"objective": 100}}},
