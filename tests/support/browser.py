@@ -28,6 +28,7 @@ def _run_chromium(url: str, *args: str, timeout: float = 60.0) -> str:
             "--headless",
             "--no-sandbox",  # root in a container: no user namespaces for the sandbox
             "--disable-gpu",
+            "--disable-dev-shm-usage",  # containers often have a 64 MB /dev/shm; use /tmp
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
