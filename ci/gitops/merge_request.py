@@ -19,6 +19,7 @@ from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.message import SKIP_CI, Change
 from ci.gitops.remote import Clone, redact
+from ci.gitops.tags import looks_like_commit
 from ci.gitops.values import ValuesError, read_image
 
 BRANCH_PREFIX = "gitops"
@@ -91,10 +92,15 @@ def description(
     body = without_skip_ci(message).split("\n\n", 1)
     lines = [body[1].strip() if len(body) > 1 else "", "", "```diff", diff.rstrip("\n"), "```", ""]
     facts = []
-    if change.source_commit:
-        commit = change.source_commit
+    # The build's commit: recorded by deploy, else the tag itself when it is a commit SHA.
+    commit = change.source_commit or (change.tag if looks_like_commit(change.tag) else None)
+    if commit:
         link = f"{context.project_url}/-/commit/{commit}" if context.project_url else ""
-        facts.append(f"- Source commit: [`{commit[:12]}`]({link})" if link else f"- `{commit}`")
+        facts.append(
+            f"- Source commit: [`{commit[:12]}`]({link})"
+            if link
+            else f"- Source commit: `{commit}`"
+        )
     if build_pipeline:
         facts.append(f"- Build pipeline: {build_pipeline}")
     if context.pipeline_url:

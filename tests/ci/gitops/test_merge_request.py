@@ -101,6 +101,7 @@ def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup, ci):
     text = mr["description"]
     assert '-  tag: "1111aaaa"\n+  tag: "3333cccc"' in text
     assert "```diff\ndiff --git a/gitops/prod/values.yaml b/gitops/prod/values.yaml" in text
+    assert f"- Source commit: [`3333cccc`]({api.web_url}/-/commit/3333cccc)" in text
     assert f"- Build pipeline: {BUILD_PIPELINE}" in text
     assert f"- Opened by pipeline: {api.web_url}/-/pipelines/90" in text
     assert "- Verification in dev: `verify-dev` success in pipeline #77 (" in text
@@ -283,7 +284,7 @@ def test_pure_helpers():
         None,
         None,
     )
-    assert (
-        text
-        == "Set it.\n\n```diff\ndiff\n```\n\nOpened by `python -m ci deploy --merge-request`.\n"
+    assert text == (
+        "Set it.\n\n```diff\ndiff\n```\n\n- Source commit: `1a2b3c4d`\n\n"
+        "Opened by `python -m ci deploy --merge-request`.\n"
     )
