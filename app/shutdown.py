@@ -9,6 +9,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from app import uvicorn_signals
+
 log = logging.getLogger("app.shutdown")
 
 Handler = Callable[[int, FrameType | None], Any] | int | None
@@ -30,8 +32,8 @@ class DelayedSigterm:
     """Installed over the server's SIGTERM handler while the app runs (lifespan startup).
 
     The first SIGTERM flips readiness and, `delay` seconds later, hands over to the server: for
-    uvicorn that is `Server.should_exit = True` (its programmatic stop, so the process ends with
-    status 0 once in-flight requests are done); any other previous handler is called (or the
+    uvicorn that is its programmatic stop (app/uvicorn_signals.py: the process ends with status 0
+    once in-flight requests are done); any other previous handler is called (or the
     default action taken). A second SIGTERM hands over at once.
     """
 
@@ -82,9 +84,9 @@ class DelayedSigterm:
             return
         self._handed_over = True
         previous = self._previous
-        server = getattr(previous, "__self__", None)
-        if server is not None and hasattr(server, "should_exit"):
-            server.should_exit = True
+        server = uvicorn_signals.server_of(previous)
+        if server is not None:
+            uvicorn_signals.stop(server)
         elif callable(previous):
             previous(signal.SIGTERM, None)
         else:  # SIG_DFL or SIG_IGN: let the system default (or ignoring) apply, as without us

@@ -8,7 +8,6 @@ settings come from ``ci.chart.argocd`` (the manifests in ``gitops/argocd/``); no
 Helm itself is helm-python-sdk (Helm 4's Go SDK), the engine Argo CD's repo-server uses.
 """
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 
 import helm_python
 import yaml
-from helm_python import _native
 
+from ci.chart import helm_sdk
 from ci.chart.argocd import REPO_ROOT, ArgoApp, application_for, one_line
 from ci.errors import CiError, UsageError
 
@@ -99,8 +98,7 @@ def render_chart(
         with helm_python.Chart.load(chart_dir) as chart:
             _check_kube_version(chart.metadata.get("kubeVersion", ""), kube_version)
             chart.validate_schema(chart.merge_values(dict(values)))
-            # Chart.render() does not expose Helm's api_versions / kube_version options; the
-            # library's render call accepts them (helm-python-sdk 0.2.2, pinned).
+            # Chart.render() does not expose Helm's api_versions / kube_version options.
             options = {
                 "name": release_name,
                 "namespace": namespace,
@@ -108,13 +106,9 @@ def render_chart(
                 "kube_version": kube_version,
                 "api_versions": list(api_versions),
             }
-            rendered = _native.call_string(
-                "helm_render", chart._raw(), json.dumps(dict(values)), json.dumps(options)
-            )
+            return helm_sdk.render(chart, values, options)
     except helm_python.HelmError as error:
         raise CiError(f"{chart_dir.name}: {one_line(str(error))}") from None
-    manifests: dict[str, str] = json.loads(rendered)
-    return manifests
 
 
 def _check_kube_version(constraint: str, kube_version: str) -> None:
