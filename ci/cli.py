@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "ci.gitops.check_command",
     "ci.gitops.wait_changed",
     "ci.verify",
+    "ci.wait.commands",
 )
 
 

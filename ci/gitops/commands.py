@@ -36,6 +36,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
+    from ci.wait.commands import add_wait_flag
+
     deploy = subparsers.add_parser("deploy", help="commit an image tag into an environment")
     env_flag(deploy, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
     env_flag(deploy, "--tag", "IMAGE_TAG", help="image tag to deploy (the build's short SHA)")
@@ -58,6 +60,7 @@ def register(subparsers) -> None:
         help="check the registry has the image first",
     )
     _dry_run(deploy)
+    add_wait_flag(deploy)
     _common(deploy)
     deploy.set_defaults(run=run_deploy)
 
@@ -65,6 +68,7 @@ def register(subparsers) -> None:
     env_flag(promote, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
     env_flag(promote, "--to", "GITOPS_TO", dest="env", help="environment to write")
     _dry_run(promote)
+    add_wait_flag(promote)
     _common(promote)
     promote.set_defaults(run=run_promote)
 
@@ -72,6 +76,7 @@ def register(subparsers) -> None:
     env_flag(rollback, "--env", "GITOPS_ENV", help="environment to roll back")
     env_flag(rollback, "--to", "GITOPS_ROLLBACK_TO", dest="tag", help="tag to roll back to")
     _dry_run(rollback)
+    add_wait_flag(rollback)
     _common(rollback)
     rollback.set_defaults(run=run_rollback)
 
@@ -97,7 +102,7 @@ def _dry_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _target(args: argparse.Namespace) -> Target:
+def target_from_args(args: argparse.Namespace) -> Target:
     repo = args.repo or default_repo(os.environ)
     if not repo:
         raise UsageError("no --repo given and this checkout has no origin remote")
@@ -141,13 +146,16 @@ def _verifier():
 
 
 def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
-    target = _target(args)
+    from ci.wait.commands import plan_wait, wait_after_write
+
+    target = target_from_args(args)
     context = GitLabContext.from_environ()
     publish = None
     if args.merge_request:
         from ci.gitops.merge_request import GitLabSettings, publisher
 
         publish = publisher(GitLabSettings.from_environ(os.environ), context, target.branch)
+    wait = None if request.dry_run else plan_wait(args.wait, request.env)  # bad settings: no push
     outcome = apply(
         target,
         request,
@@ -159,8 +167,8 @@ def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
     )
     if outcome.diff:
         print(outcome.diff, end="")
-    print(outcome.line)
-    return 0
+    print(outcome.line, flush=True)
+    return wait_after_write(wait, target, request.env, outcome)
 
 
 def run_deploy(args: argparse.Namespace) -> int:
@@ -204,7 +212,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     env = validate_env_name(args.env) if args.env else None
-    rows = status_module.collect(_target(args), env)
+    rows = status_module.collect(target_from_args(args), env)
     if args.json:
         print(json.dumps(status_module.as_dicts(rows), indent=2))
     else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables that would change what the CLI does: the tests set what they need explicitly.
-STRIPPED_PREFIXES = ("CI_", "GITLAB_", "GITOPS_", "IMAGE_", "REGISTRY_", "GIT_")
+STRIPPED_PREFIXES = ("CI_", "GITLAB_", "GITOPS_", "IMAGE_", "REGISTRY_", "GIT_", "ARGOCD_", "WAIT_")
 
 
 def ci_env(extra: dict[str, str] | None = None) -> dict[str, str]:

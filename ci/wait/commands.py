@@ -1,0 +1,312 @@
+"""``python -m ci wait``: poll Argo CD until it runs the environment's build healthy, or fails.
+
+Exit 0: deployed (synced at the commit, or a later one still running the same image, healthy, the
+image among ``status.summary.images``). Exit 1: the sync failed or the application is Degraded
+(Argo CD's own words are printed), or the timeout passed (the last state is named). Exit 2: bad
+input (unknown environment, no ARGOCD_SERVER, a token Argo CD rejects, no such application).
+Exit 3: superseded, a later commit changed the environment's image before ours became healthy.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ci.chart.argocd import application_for
+from ci.errors import CiError, UsageError
+from ci.gitops.remote import Clone, redact
+from ci.gitops.tags import validate_env_name
+from ci.gitops.writeback import Target, environments
+from ci.options import TRUE_WORDS, env_flag
+from ci.verify import positive_float
+from ci.wait.argocd import ArgoCD, Unreachable
+from ci.wait.revisions import Lineage, default_revision, resolve_revision
+from ci.wait.verdict import (
+    Expected,
+    Outcome,
+    Revision,
+    Verdict,
+    error_conditions,
+    explain_failure,
+    judge,
+    revisions_in,
+    sync_revision,
+)
+
+EXIT_DEPLOYED, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED = 0, 1, 2, 3
+REQUEST_SECONDS = 10.0  # the longest one poll may take
+WEBHOOK_HINT = (
+    "Argo CD has not reached the commit: it polls git every 3 minutes unless a GitLab webhook"
+    " tells it (see the README)"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    client: ArgoCD
+    app: str
+    timeout: float
+    interval: float
+
+
+def settings_from_environ(
+    env: str, timeout: float | None = None, interval: float | None = None
+) -> Settings:
+    """ARGOCD_SERVER, ARGOCD_AUTH_TOKEN, ARGOCD_CA_FILE, ARGOCD_APP, WAIT_TIMEOUT, WAIT_INTERVAL."""
+    client = ArgoCD.from_settings(
+        os.environ.get("ARGOCD_SERVER"),
+        os.environ.get("ARGOCD_AUTH_TOKEN"),
+        os.environ.get("ARGOCD_CA_FILE"),
+    )
+    app = os.environ.get("ARGOCD_APP") or application_for(env).name
+    return Settings(
+        client,
+        app,
+        timeout if timeout is not None else _seconds("WAIT_TIMEOUT", "600"),
+        interval if interval is not None else _seconds("WAIT_INTERVAL", "5"),
+    )
+
+
+def _seconds(variable: str, default: str) -> float:
+    raw = os.environ.get(variable) or default
+    try:
+        return positive_float(raw)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{variable} {error}") from None
+
+
+def wait_for(
+    target: Target,
+    env: str,
+    revision: str | None,
+    settings: Settings,
+    log: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> int:
+    """Wait for ``revision`` (default: the commit that set ``env``'s image); the exit code."""
+    with tempfile.TemporaryDirectory(prefix="ci-wait-") as workdir:
+        clone = Clone(
+            target.url, target.branch, Path(workdir) / "repo", target.credentials, target.identity
+        )
+        tip = clone.clone()
+        known = environments(clone, tip)
+        if env not in known:
+            names = ", ".join(known) or "none"
+            raise UsageError(f"unknown environment {env!r} (known: {names})")
+        if revision:
+            ours = resolve_revision(clone, tip, revision, target.branch)
+        else:
+            ours = default_revision(clone, tip, env)
+        lineage = Lineage(clone, env, ours, tip, log=log)
+        log(
+            f"waiting up to {settings.timeout:g}s for Argo CD application {settings.app} to run"
+            f" {lineage.describe()} healthy"
+        )
+        return poll(settings, lineage, log)
+
+
+def poll(
+    settings: Settings,
+    lineage: Lineage,
+    log: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    start = clock()
+    deadline = start + settings.timeout
+    last_app: dict[str, Any] | None = None
+    last_line, last_logged = "", ""
+    first = True
+    while True:
+        timeout = max(0.5, min(REQUEST_SECONDS, deadline - clock()))
+        try:
+            # The first look asks Argo CD to refresh from git now (read-only, needs only get).
+            app = settings.client.application(settings.app, timeout, refresh=first)
+        except Unreachable as error:
+            line = str(error)
+        else:
+            kinds = {rev: lineage.classify(rev) for rev in revisions_in(app)}
+            expected = Expected(lineage.ours, lineage.image, lineage.superseded_by())
+            verdict = judge(app, expected, kinds)
+            if verdict.outcome is not Outcome.PENDING:
+                return _finish(verdict, app, settings, lineage, clock() - start, log)
+            last_app, line = app, verdict.line
+            last_line = line
+        first = False
+        if line != last_logged:
+            log(f"{settings.app}: {line}")
+            last_logged = line
+        if clock() + settings.interval > deadline:
+            return _timed_out(settings, lineage, last_app, last_line, line)
+        sleep(settings.interval)
+
+
+def _finish(
+    verdict: Verdict,
+    app: dict[str, Any],
+    settings: Settings,
+    lineage: Lineage,
+    waited: float,
+    log: Callable[[str], None],
+) -> int:
+    what = f"{settings.app} {lineage.describe()}"
+    if verdict.outcome is Outcome.DEPLOYED:
+        print(f"deployed: {what}, synced and healthy after {waited:.0f}s ({verdict.line})")
+        return EXIT_DEPLOYED
+    if verdict.outcome is Outcome.SUPERSEDED:
+        print(f"superseded: {what}: {verdict.line}; a newer deploy won, this one is not failed")
+        return EXIT_SUPERSEDED
+    try:
+        tree = settings.client.resource_tree(settings.app, REQUEST_SECONDS)
+        details = explain_failure(app, tree)
+    except CiError as error:
+        details = (*verdict.details, f"(resource tree unavailable: {error})")
+    print(f"error: failed: {what}: {verdict.line}", file=sys.stderr)
+    for line in details:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _timed_out(
+    settings: Settings,
+    lineage: Lineage,
+    last_app: dict[str, Any] | None,
+    last_line: str,
+    line: str,
+) -> int:
+    seen = f"last state: {last_line}" if last_app is not None else "Argo CD never answered"
+    if line != last_line:
+        seen += f"; then {line}"
+    message = (
+        f"error: timed out after {settings.timeout:g}s waiting for {settings.app} to run"
+        f" {lineage.describe()} healthy; {seen}"
+    )
+    conditions = error_conditions(last_app) if last_app is not None else []
+    if conditions:
+        message += "; " + "; ".join(conditions)
+    revision = sync_revision(last_app) if last_app is not None else None
+    if last_app is not None and lineage.classify(revision or "") is Revision.OTHER:
+        message += f"; {WEBHOOK_HINT}"
+    print(message, file=sys.stderr)
+    return EXIT_FAILED
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "wait",
+        help="wait until Argo CD runs an environment's build healthy (exit 0/1/2/3)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env_flag(parser, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
+    parser.add_argument(
+        "--revision",
+        help="gitops commit to wait for (default: the newest commit that changed ENV's image)",
+    )
+    env_flag(
+        parser,
+        "--timeout",
+        "WAIT_TIMEOUT",
+        default="600",
+        type=positive_float,
+        help="give up after this many seconds",
+    )
+    env_flag(
+        parser,
+        "--interval",
+        "WAIT_INTERVAL",
+        default="5",
+        type=positive_float,
+        help="seconds between polls",
+    )
+    env_flag(
+        parser, "--repo", "GITOPS_REPO", help="gitops remote (default: this checkout's origin)"
+    )
+    env_flag(
+        parser,
+        "--branch",
+        "GITOPS_BRANCH",
+        "CI_DEFAULT_BRANCH",
+        default="main",
+        help="branch Argo CD follows",
+    )
+    parser.epilog = (
+        "Argo CD: $ARGOCD_SERVER (base URL), $ARGOCD_AUTH_TOKEN (read-only project token),"
+        " $ARGOCD_CA_FILE (PEM of a private CA), $ARGOCD_APP (default: the Application"
+        " gitops/argocd/ generates for ENV)."
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ci.gitops.commands import target_from_args
+
+    if not args.env:
+        raise UsageError("--env is required")
+    env = validate_env_name(args.env)
+    settings = settings_from_environ(env, args.timeout, args.interval)
+    return wait_for(target_from_args(args), env, args.revision, settings)
+
+
+# --- deploy | promote | rollback --wait -----------------------------------------------------------
+
+UNVERIFIED = (
+    "not verified: ARGOCD_SERVER is not set, so nobody checked that Argo CD runs this build"
+    " (set it and ARGOCD_AUTH_TOKEN to wait for the deploy)"
+)
+
+
+def add_wait_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_const",
+        const="true",
+        default=os.environ.get("GITOPS_WAIT", ""),
+        help="after pushing, wait until Argo CD runs the commit healthy, as `wait` does"
+        " (env: $GITOPS_WAIT: true, or auto: only when $ARGOCD_SERVER is set)",
+    )
+
+
+@dataclass(frozen=True)
+class WaitPlan:
+    """What a write-back does after pushing: wait with ``settings``, or print ``note``."""
+
+    settings: Settings | None = None
+    note: str = ""
+
+
+def plan_wait(mode: str, env: str) -> WaitPlan | None:
+    """``--wait`` / ``GITOPS_WAIT``, checked before anything is pushed (bad settings: exit 2)."""
+    mode = (mode or "").strip().lower()
+    if mode in ("", "0", "false", "no", "off"):
+        return None
+    if mode not in TRUE_WORDS | {"auto"}:
+        raise UsageError(f"GITOPS_WAIT must be true, false or auto, not {mode!r}")
+    if mode == "auto" and not os.environ.get("ARGOCD_SERVER"):
+        return WaitPlan(note=UNVERIFIED)
+    return WaitPlan(settings=settings_from_environ(env))
+
+
+def wait_after_write(plan: WaitPlan | None, target: Target, env: str, outcome) -> int:
+    """The exit code of a write-back that ended with ``outcome`` (a ``writeback.Outcome``)."""
+    if plan is None or outcome.status == "dry-run":
+        return 0
+    if plan.settings is None:
+        print(plan.note)
+        return 0
+    if outcome.status == "stale":
+        print(f"superseded: a newer build than the one asked for already runs in {env}")
+        return EXIT_SUPERSEDED
+    if outcome.status not in ("pushed", "unchanged"):  # e.g. a merge request: not on the branch
+        print(f"not waiting: the change is not on the branch yet ({outcome.status})")
+        return 0
+    # pushed: our commit; unchanged: the commit that set the image it already has.
+    revision = outcome.commit if outcome.status == "pushed" else None
+    return wait_for(target, env, revision, plan.settings, log=lambda line: print(redact(line)))

@@ -1,0 +1,127 @@
+"""The git side of ``wait``: which commit to wait for, and what a commit Argo CD reports means.
+
+Works in the write-back's partial clone of the gitops branch (``ci.gitops.remote.Clone``): the
+environment's values file decides which image a commit runs, so a later commit that changed only
+other environments (Argo CD moves ``sync.revision`` forward on those) still runs our build.
+"""
+
+import time
+from collections.abc import Callable
+
+from ci.errors import CiError, UsageError
+from ci.gitops import history
+from ci.gitops.remote import Clone
+from ci.gitops.tags import values_path
+from ci.gitops.values import ValuesError, read_image
+from ci.wait.verdict import Revision, short
+
+# How often the branch is fetched to notice a newer deploy (also on any unknown revision).
+REFETCH_SECONDS = 10.0
+
+
+def image_at(clone: Clone, commit: str, path: str) -> str | None:
+    """The image reference the chart renders for the environment at ``commit`` (None: unknown)."""
+    text = clone.read_file(commit, path)
+    if text is None:
+        return None
+    try:
+        return read_image(text, path).reference
+    except ValuesError:
+        return None
+
+
+def default_revision(clone: Clone, tip: str, env: str) -> str:
+    """The newest commit on the branch that changed ``env``'s image (to the one it has now)."""
+    path = values_path(env)
+    changes = history.tag_history(clone, tip, path)
+    newest = next(changes, None)
+    if newest is None:
+        raise UsageError(f"{path} has no history on the branch")
+    found = newest.entry.commit
+    for change in changes:
+        if change.reference != newest.reference:
+            break
+        found = change.entry.commit
+    return found
+
+
+def resolve_revision(clone: Clone, tip: str, revision: str, branch: str) -> str:
+    """The full id of ``--revision``, which must be a commit of the branch."""
+    full = history.find_commit(clone, revision.strip().lower())
+    if not full or not descends(clone, full, tip):
+        raise UsageError(f"--revision {revision!r} is not a commit of branch {branch}")
+    return full
+
+
+def descends(clone: Clone, ancestor: str, descendant: str) -> bool:
+    """Whether ``descendant`` is ``ancestor`` or a later commit, deepening a shallow clone (commits
+    only, doubling steps, bounded) until its history can tell."""
+    step = history.FIRST_STEP
+    while ancestor != descendant and not clone.is_ancestor(ancestor, descendant):
+        if not clone.is_shallow() or step > history.MAX_HISTORY:
+            return False
+        clone.deepen(step, trees=False)
+        step *= 2
+    return True
+
+
+class Lineage:
+    """Classifies commits against ours: same image (ours), a newer image, or something else."""
+
+    def __init__(
+        self,
+        clone: Clone,
+        env: str,
+        ours: str,
+        tip: str,
+        log: Callable[[str], None] = lambda line: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clone, self.ours, self.tip = clone, ours, tip
+        self.path = values_path(env)
+        self.image = image_at(clone, ours, self.path)
+        self.log, self.clock = log, clock
+        self._known: dict[str, Revision] = {ours: Revision.OURS}
+        self._fetched_at = clock()
+        self._fetch_warned = False
+
+    def classify(self, revision: str) -> Revision:
+        if revision in self._known:
+            return self._known[revision]
+        full = self.clone.resolve(revision)
+        if not full and self._refetch():  # a commit pushed after our last fetch
+            full = self.clone.resolve(revision)
+        if not full:
+            return Revision.OTHER  # not (yet) on the branch: asked again on the next poll
+        if full == self.ours:
+            kind = Revision.OURS
+        elif not descends(self.clone, self.ours, full):
+            kind = Revision.OTHER  # older than ours, or on another line of history
+        elif image_at(self.clone, full, self.path) == self.image:
+            kind = Revision.OURS
+        else:
+            kind = Revision.NEWER_IMAGE
+        self._known[revision] = kind
+        return kind
+
+    def superseded_by(self) -> str | None:
+        """The branch tip, when it is a later commit that changed the environment's image."""
+        self._refetch()
+        return self.tip if self.classify(self.tip) is Revision.NEWER_IMAGE else None
+
+    def _refetch(self) -> bool:
+        """Fetch the branch (at most every REFETCH_SECONDS); True when it was fetched."""
+        if self.clock() - self._fetched_at < REFETCH_SECONDS:
+            return False
+        self._fetched_at = self.clock()
+        try:
+            self.tip = self.clone.refetch()
+        except CiError as error:
+            if not self._fetch_warned:
+                self.log(f"warning: cannot fetch the branch to look for newer deploys ({error})")
+                self._fetch_warned = True
+            return False
+        return True
+
+    def describe(self) -> str:
+        return f"{self.image or '(no image)'} at {short(self.ours)}"

@@ -1,0 +1,194 @@
+"""Fixtures: a small Argo CD API on 127.0.0.1 answering recorded Applications, optionally over
+TLS with a test CA, and a project-shaped gitops remote to wait on."""
+
+import http.server
+import json
+import ssl
+import subprocess
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci.gitops.values import read_image
+from tests.ci.wait.recorded import at, recorded
+from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
+from tests.support.tools import require_tools
+
+TOKEN = 'argocd-Tok/+=#%$" en'  # any character may be in a token
+APP = "python-microservice-dev"
+Answer = tuple[int, dict[str, Any]]
+ERRORS = {
+    401: {"error": "invalid session: token is invalid", "code": 16},
+    403: {"error": "permission denied", "code": 7},
+    404: {"error": 'applications.argoproj.io "x" not found', "code": 5},
+    503: {"error": "upstream connect error", "code": 14},
+}
+
+
+def error(status: int) -> Answer:
+    body = ERRORS[status]
+    return status, {**body, "message": body["error"]}
+
+
+@dataclass
+class FakeArgoCD:
+    """Answers ``GET /api/v1/applications/{name}`` from ``script`` (one entry per request, the
+    last one repeated) or from ``follow`` (a function of the application name), and the
+    resource tree from ``tree``. Requests are recorded."""
+
+    url: str = ""
+    token: str = TOKEN
+    apps: tuple[str, ...] = (APP,)
+    script: list[Answer | dict[str, Any]] = field(default_factory=list)
+    follow: Callable[[str], dict[str, Any]] | None = None
+    tree: dict[str, Any] = field(default_factory=lambda: {"nodes": []})
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
+    _served: int = 0
+
+    def answer(self, path: str, authorization: str) -> Answer:
+        self.requests.append((path, authorization))
+        if authorization != f"Bearer {self.token}":
+            return error(401)
+        route = urllib.parse.urlsplit(path).path
+        prefix = "/api/v1/applications/"
+        if not route.startswith(prefix):
+            return error(404)
+        name, _, rest = urllib.parse.unquote(route[len(prefix) :]).partition("/")
+        if name not in self.apps:
+            return error(403)  # what Argo CD answers for an application the token cannot see
+        if rest == "resource-tree":
+            return 200, self.tree
+        if rest:
+            return error(404)
+        if self.follow is not None:
+            return 200, self.follow(name)
+        entry = self.script[min(self._served, len(self.script) - 1)]
+        self._served += 1
+        return entry if isinstance(entry, tuple) else (200, entry)
+
+    @property
+    def application_requests(self) -> list[str]:
+        return [path for path, _ in self.requests if "resource-tree" not in path]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    fake: FakeArgoCD
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        status, body = self.server.fake.answer(self.path, self.headers.get("Authorization", ""))
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _serve(fake: FakeArgoCD, context: ssl.SSLContext | None = None) -> Iterator[FakeArgoCD]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.fake = fake
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if context else "http"
+    fake.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def argocd() -> Iterator[FakeArgoCD]:
+    yield from _serve(FakeArgoCD())
+
+
+@dataclass
+class Authority:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture
+def test_ca(tmp_path: Path) -> Authority:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl)."""
+    openssl = require_tools("openssl")["openssl"]
+    folder = tmp_path / "tls"
+    folder.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
+        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
+    return Authority(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+
+
+@pytest.fixture
+def argocd_tls(test_ca: Authority) -> Iterator[FakeArgoCD]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(test_ca.cert, test_ca.key)
+    yield from _serve(FakeArgoCD(), context)
+
+
+@dataclass
+class Remote:
+    bare: Path
+    work: Path  # a clone for commits by people
+
+    @property
+    def url(self) -> str:
+        return self.bare.as_uri()
+
+    def tip(self) -> str:
+        return git("rev-parse", "main", cwd=self.bare).strip()
+
+    def image(self, env: str = "dev", ref: str = "main") -> str:
+        reference = read_image(show(self.bare, f"gitops/{env}/values.yaml", ref)).reference
+        assert reference
+        return reference
+
+    def commit(self, path: str, change: Callable[[str], str], message: str) -> str:
+        """A person's commit changing ``path`` on top of the remote's tip; returns its id."""
+        git("pull", "-q", "--ff-only", "origin", "main", cwd=self.work)
+        file = self.work / path
+        file.write_text(change(file.read_text()))
+        git("commit", "-q", "-am", message, cwd=self.work)
+        git("push", "-q", "origin", "HEAD:main", cwd=self.work)
+        return git("rev-parse", "HEAD", cwd=self.work).strip()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    source = make_source_repo(tmp_path / "source", commits=6)
+    bare = make_bare_remote(source.path, tmp_path / "remotes" / "project.git")
+    work = tmp_path / "work"
+    git("clone", "-q", str(bare), str(work), cwd=tmp_path)
+    return Remote(bare, work)
+
+
+def follow_the_branch(remote: Remote, base: str = "synced-healthy") -> Callable[[str], dict]:
+    """An Argo CD that has synced the branch tip: ``base`` at the tip with its image."""
+
+    def answer(name: str) -> dict[str, Any]:
+        env = name.rsplit("-", 1)[-1]
+        return at(recorded(base), remote.tip(), images=[remote.image(env)])
+
+    return answer
