@@ -14,6 +14,7 @@ import yaml
 from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import without_skip_ci
 from ci.gitops.message import Change, commit_message
+from ci.wait.commands import EXIT_SUPERSEDED, UNVERIFIED, WaitPlan, plan_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 CI_FILE = ROOT / ".gitlab-ci.yml"
@@ -39,15 +40,21 @@ def config() -> dict:
 
 
 def jobs(data: dict) -> dict[str, dict]:
-    """Jobs with their ``extends`` chain and ``default`` merged (one level deep, as GitLab)."""
+    """Jobs with their ``extends`` chain (hashes deep-merged, as GitLab does) and ``default``."""
+
+    def merge(base: dict, override: dict) -> dict:
+        merged = dict(base)
+        for key, value in override.items():
+            both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+            merged[key] = merge(merged[key], value) if both else value
+        return merged
 
     def resolve(name: str) -> dict:
         job = data[name]
         merged: dict = {}
         for parent in [job["extends"]] if isinstance(job.get("extends"), str) else []:
-            merged.update(resolve(parent))
-        merged.update({k: v for k, v in job.items() if k != "extends"})
-        return merged
+            merged = merge(merged, resolve(parent))
+        return merge(merged, {k: v for k, v in job.items() if k != "extends"})
 
     defaults = data.get("default", {})
     return {
@@ -80,13 +87,32 @@ def test_every_job_stage_is_declared() -> None:
     } == {}
 
 
-def test_deploy_jobs_are_serialized_per_environment_and_never_interrupted() -> None:
+def test_deploy_jobs_are_never_interrupted_nor_queued_behind_another_deploys_wait() -> None:
+    """A newer deploy must be able to push while an older one waits for Argo CD (and supersede
+    it): no resource_group; the write-back itself is race-safe."""
     deploys = {name: job for name, job in jobs(config()).items() if "environment" in job}
     assert set(deploys) == {"deploy-dev", "promote-prod", "rollback-dev", "rollback-prod"}
     for name, job in deploys.items():
         assert job["interruptible"] is False, name
-        assert job["resource_group"] == job["environment"]["name"], name
+        assert "resource_group" not in job, name
         assert job["environment"]["deployment_tier"] in {"development", "production"}, name
+
+
+def test_write_back_jobs_wait_for_argo_cd_and_superseded_is_a_warning(monkeypatch) -> None:
+    """Green means Argo CD runs the build (when ARGOCD_SERVER is set); exit 3 is allowed."""
+    deploys = {name: job for name, job in jobs(config()).items() if "environment" in job}
+    monkeypatch.delenv("ARGOCD_SERVER", raising=False)
+    for name, job in deploys.items():
+        (command,) = job["script"]
+        assert re.match(r"python -m ci (deploy|promote|rollback) ", command), name
+        assert job["variables"]["GITOPS_WAIT"] == "auto", name
+        assert job["allow_failure"] == {"exit_codes": [EXIT_SUPERSEDED]}, name
+        # Manual buttons stay non-blocking: their rule allows any failure (shown as a warning).
+        manual = [rule for rule in job["rules"] if rule.get("when") == "manual"]
+        assert all(rule["allow_failure"] is True for rule in manual), name
+    # What the jobs do without ARGOCD_SERVER: push, then say so in one line.
+    assert plan_wait("auto", "dev") == WaitPlan(note=UNVERIFIED)
+    assert "\n" not in UNVERIFIED
 
 
 def test_other_jobs_are_interruptible() -> None:
