@@ -133,7 +133,7 @@ def poll(
             expected = Expected(lineage.ours, lineage.image, lineage.superseded_by())
             verdict = judge(app, expected, kinds)
             if verdict.outcome is not Outcome.PENDING:
-                return _finish(verdict, app, settings, lineage, clock() - start, log)
+                return _finish(verdict, app, settings, lineage, clock() - start)
             last_app, line = app, verdict.line
             last_line = line
         first = False
@@ -151,7 +151,6 @@ def _finish(
     settings: Settings,
     lineage: Lineage,
     waited: float,
-    log: Callable[[str], None],
 ) -> int:
     what = f"{settings.app} {lineage.describe()}"
     if verdict.outcome is Outcome.DEPLOYED:
@@ -189,7 +188,7 @@ def _timed_out(
     if conditions:
         message += "; " + "; ".join(conditions)
     revision = sync_revision(last_app) if last_app is not None else None
-    if last_app is not None and lineage.classify(revision or "") is Revision.OTHER:
+    if last_app is not None and (not revision or lineage.classify(revision) is Revision.OTHER):
         message += f"; {WEBHOOK_HINT}"
     print(message, file=sys.stderr)
     return EXIT_FAILED

@@ -83,26 +83,33 @@ class Lineage:
         self.log, self.clock = log, clock
         self._known: dict[str, Revision] = {ours: Revision.OURS}
         self._fetched_at = clock()
-        self._fetch_warned = False
+        self._warned: set[str] = set()
 
     def classify(self, revision: str) -> Revision:
         if revision in self._known:
             return self._known[revision]
+        try:
+            kind = self._classify(revision)
+        except CiError as error:  # git trouble: unknown for now, asked again on the next poll
+            self._warn(f"warning: cannot place {short(revision)} in the branch's history ({error})")
+            return Revision.OTHER
+        if kind is not None:
+            self._known[revision] = kind
+        return kind or Revision.OTHER
+
+    def _classify(self, revision: str) -> Revision | None:
         full = self.clone.resolve(revision)
         if not full and self._refetch():  # a commit pushed after our last fetch
             full = self.clone.resolve(revision)
         if not full:
-            return Revision.OTHER  # not (yet) on the branch: asked again on the next poll
+            return None  # not (yet) on the branch: asked again on the next poll
         if full == self.ours:
-            kind = Revision.OURS
-        elif not descends(self.clone, self.ours, full):
-            kind = Revision.OTHER  # older than ours, or on another line of history
-        elif image_at(self.clone, full, self.path) == self.image:
-            kind = Revision.OURS
-        else:
-            kind = Revision.NEWER_IMAGE
-        self._known[revision] = kind
-        return kind
+            return Revision.OURS
+        if not descends(self.clone, self.ours, full):
+            return Revision.OTHER  # older than ours, or on another line of history
+        if image_at(self.clone, full, self.path) == self.image:
+            return Revision.OURS
+        return Revision.NEWER_IMAGE
 
     def superseded_by(self) -> str | None:
         """The branch tip, when it is a later commit that changed the environment's image."""
@@ -117,11 +124,16 @@ class Lineage:
         try:
             self.tip = self.clone.refetch()
         except CiError as error:
-            if not self._fetch_warned:
-                self.log(f"warning: cannot fetch the branch to look for newer deploys ({error})")
-                self._fetch_warned = True
+            self._warn(f"warning: cannot fetch the branch to look for newer deploys ({error})")
             return False
         return True
+
+    def _warn(self, line: str) -> None:
+        """Log a warning once per kind (a flaky remote must not flood the job log)."""
+        kind = line.split("(", 1)[0]
+        if kind not in self._warned:
+            self._warned.add(kind)
+            self.log(line)
 
     def describe(self) -> str:
         return f"{self.image or '(no image)'} at {short(self.ours)}"

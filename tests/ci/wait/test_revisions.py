@@ -72,3 +72,17 @@ def test_lineage_classifies_later_commits_by_the_image_they_run(remote, tmp_path
     now[0] += REFETCH_SECONDS + 1
     assert lineage.superseded_by() == newer
     assert lineage.classify(newer) is Revision.NEWER_IMAGE
+
+
+def test_a_remote_that_goes_away_is_one_warning_not_a_crash(remote, tmp_path):
+    ours = deploy(remote, "1a2b3c4d")
+    now, lines = [0.0], []
+    repo, tip = clone(remote, tmp_path)
+    lineage = Lineage(repo, "dev", ours, tip, log=lines.append, clock=lambda: now[0])
+    remote.bare.rename(remote.bare.with_name("moved.git"))
+    for _ in range(3):
+        now[0] += REFETCH_SECONDS + 1
+        assert lineage.superseded_by() is None
+        assert lineage.classify("e" * 40) is Revision.OTHER
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: cannot fetch the branch to look for newer deploys (git")

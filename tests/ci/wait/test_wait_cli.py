@@ -354,3 +354,29 @@ def test_wait_settings_are_checked_before_anything_is_pushed(remote, extra, mess
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert remote.tip() == before
+
+
+def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_image(remote, argocd):
+    argocd.follow = follow_the_branch(remote)
+    env = settings(argocd.url)
+    first = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **env)
+    assert first.returncode == 0, first.stderr
+    setter = remote.tip()
+    remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
+    again = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
+    assert again.returncode == 0, again.stderr
+    assert "dev already runs python-microservice 1a2b3c4d: nothing to do" in again.stdout
+    assert f"deployed: {APP} {remote.image()} at {setter[:12]}" in again.stdout
+
+
+def test_a_change_sent_as_a_merge_request_is_not_waited_for(capsys):
+    from ci.gitops.writeback import Outcome, Target
+    from ci.wait.argocd import ArgoCD
+    from ci.wait.commands import Settings, WaitPlan, wait_after_write
+
+    plan = WaitPlan(Settings(ArgoCD("http://127.0.0.1:1"), APP, 1, 1))
+    outcome = Outcome("merge-request", "opened", commit="f" * 40)
+    assert wait_after_write(plan, Target("file:///nowhere", "main"), "dev", outcome) == 0
+    assert capsys.readouterr().out == (
+        "not waiting: the change is not on the branch yet (merge-request)\n"
+    )
