@@ -20,6 +20,7 @@ class GitLabContext:
     user_login: str = ""
     user_email: str = ""
     server_host: str = ""
+    server_url: str = ""
     project_path: str = ""
     job_token: str = ""
 
@@ -38,6 +39,7 @@ class GitLabContext:
             user_login=env.get("GITLAB_USER_LOGIN", ""),
             user_email=env.get("GITLAB_USER_EMAIL", ""),
             server_host=env.get("CI_SERVER_HOST", ""),
+            server_url=env.get("CI_SERVER_URL", ""),
             project_path=env.get("CI_PROJECT_PATH", ""),
             job_token=env.get("CI_JOB_TOKEN", ""),
         )

@@ -21,23 +21,18 @@ from pathlib import Path
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.processes import run_group
 
 GIT_TIMEOUT_SECONDS = 120.0
+# printf, not echo: sh's echo would interpret backslashes in a token.
 CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || exit 0; '
-    'echo "username=${GITOPS_GIT_USERNAME}"; echo "password=${GITOPS_GIT_PASSWORD}"; }; f'
+    'printf \'username=%s\\npassword=%s\\n\' "$GITOPS_GIT_USERNAME" "$GITOPS_GIT_PASSWORD"; }; f'
 )
+# RFC 3986 user-info: unreserved, percent-encoded, sub-delims and ":".
+USERINFO_CHARS = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*")
+SCHEMES = ("http", "https", "git", "ssh", "file")
 USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-# A push refused because the branch moved under us: fetch, re-apply and retry.
-RETRYABLE_PUSH = (
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "failed to update ref",
-    "cannot lock ref",
-    "failed to lock",
-    "incorrect old value",
-)
 # Network trouble worth another try (a flaky remote), unlike refused credentials.
 TRANSIENT = (
     "unable to connect",
@@ -69,6 +64,10 @@ AUTH_FAILURE = (
 )
 
 
+class GitTimeout(CiError):
+    """A git command ran out of time (its process group has been ended)."""
+
+
 class TransientGitError(CiError):
     """The remote could not be reached or dropped the connection: worth a bounded retry."""
 
@@ -95,20 +94,76 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def normalize_url(repo: str) -> tuple[str, Credentials | None]:
-    """A clean URL for ``repo`` (a path becomes ``file://``) and the credentials it embedded."""
+    """A clean URL for ``repo`` (a path becomes ``file://``) and the credentials it embedded.
+
+    User-info must be percent-encoded (any character then works); a malformed one is refused
+    with a message that does not repeat it.
+    """
     if "://" not in repo and not re.match(r"^[^/]+@[^/:]+:", repo):
         # A local path: file:// so that the partial-clone filter is honoured.
         return Path(repo).expanduser().resolve().as_uri(), None
-    parsed = urllib.parse.urlsplit(repo)
-    if parsed.scheme in ("http", "https") and (parsed.username or parsed.password):
-        host = parsed.hostname or ""
-        if parsed.port:
-            host += f":{parsed.port}"
-        clean = urllib.parse.urlunsplit(parsed._replace(netloc=host))
-        username = urllib.parse.unquote(parsed.username or "")
-        password = urllib.parse.unquote(parsed.password or "")
-        return clean, Credentials(username, password) if password else None
-    return repo, None
+    if "://" not in repo:
+        return repo, None  # scp-like user@host:path (ssh)
+    scheme, _, rest = repo.partition("://")
+    if scheme.lower() not in SCHEMES:
+        raise UsageError(
+            f"--repo: unsupported URL scheme {scheme[:20]!r} (use {', '.join(SCHEMES)})"
+        )
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, hostport = authority.rpartition("@")
+    if not at and "@" in rest and not _valid_hostport(hostport, scheme):
+        # e.g. https://user:pa#ss@host/: the password holds a character that ends the authority.
+        raise UsageError(_MALFORMED_USERINFO)
+    if at and not USERINFO_CHARS.fullmatch(userinfo):
+        raise UsageError(_MALFORMED_USERINFO)
+    if not _valid_hostport(hostport, scheme):
+        raise UsageError(
+            f"--repo: invalid host or port in the {scheme} URL (host: {_host_hint(hostport)})"
+        )
+    if not at:
+        return repo, None
+    if scheme.lower() not in ("http", "https"):
+        return repo, None  # ssh://user@host: the user name is not a secret
+    username, _, password = userinfo.partition(":")
+    clean = f"{scheme}://{hostport}{rest[len(authority) :]}"
+    try:
+        user = urllib.parse.unquote(username, errors="strict")
+        secret = urllib.parse.unquote(password, errors="strict")
+    except UnicodeDecodeError:
+        raise UsageError(_MALFORMED_USERINFO) from None
+    if not secret:
+        return clean, None
+    return clean, checked_credentials(user, secret, "the --repo URL's password")
+
+
+_MALFORMED_USERINFO = (
+    "--repo: the URL's user:password part is malformed (not shown); percent-encode reserved"
+    " characters such as @ : / # ? % and spaces, or pass the token in GITOPS_TOKEN"
+)
+
+
+def _valid_hostport(hostport: str, scheme: str) -> bool:
+    if scheme.lower() == "file":
+        return True
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(?::(\d*))?", hostport)
+    if not match:
+        return False
+    port = match.group(2)
+    return port is None or port == "" or 1 <= int(port) <= 65535
+
+
+def _host_hint(hostport: str) -> str:
+    """The host part for an error message, only when it is plainly a host name."""
+    host = hostport.rsplit(":", 1)[0]
+    return host if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) else "not shown"
+
+
+def checked_credentials(username: str, password: str, what: str) -> Credentials:
+    """Credentials git's credential protocol can carry (no newline or NUL); never echoed."""
+    for value, name in ((username, "user name"), (password, what)):
+        if any(char in value for char in "\n\r\0"):
+            raise UsageError(f"{name} contains a newline or NUL character (not shown)")
+    return Credentials(username, password)
 
 
 def credentials_from_environ(
@@ -117,18 +172,25 @@ def credentials_from_environ(
     """Push credentials: ``GITOPS_TOKEN`` (access token), else the URL's, else the job token."""
     token = environ.get("GITOPS_TOKEN", "")
     if token:
-        return Credentials(environ.get("GITOPS_USERNAME") or "oauth2", token)
+        return checked_credentials(
+            environ.get("GITOPS_USERNAME") or "oauth2", token, "GITOPS_TOKEN"
+        )
     if embedded:
         return embedded
     job_token = GitLabContext.from_environ(environ).job_token
     if job_token:
-        return Credentials("gitlab-ci-token", job_token)
+        return checked_credentials("gitlab-ci-token", job_token, "CI_JOB_TOKEN")
     return None
 
 
 def default_repo(environ: Mapping[str, str], cwd: str | None = None) -> str | None:
-    """In GitLab the project's HTTPS URL, else this checkout's ``origin``."""
+    """In GitLab the project's HTTPS URL (port and sub-path of a self-hosted server kept), else
+    this checkout's ``origin``."""
     context = GitLabContext.from_environ(environ)
+    if context.project_url:
+        return context.project_url.rstrip("/") + ".git"
+    if context.server_url and context.project_path:
+        return f"{context.server_url.rstrip('/')}/{context.project_path}.git"
     if context.server_host and context.project_path:
         return f"https://{context.server_host}/{context.project_path}.git"
     try:
@@ -175,7 +237,9 @@ class Clone:
         directory: Path,
         credentials: Credentials | None = None,
         identity: Identity | None = None,
+        timeout: float = GIT_TIMEOUT_SECONDS,
     ) -> None:
+        self.timeout = timeout
         self.url = url
         self.branch = branch
         self.directory = Path(directory)
@@ -226,24 +290,47 @@ class Clone:
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
+        """Run git; stdout/stderr as text (undecodable bytes kept as surrogates, no newline
+        translation, so CRLF survives)."""
+        result = self.git_bytes(
+            *args,
+            input=None if input is None else input.encode("utf-8", "surrogateescape"),
+            check=check,
+            cwd=cwd,
+            env=env,
+        )
+        return subprocess.CompletedProcess(
+            result.args,
+            result.returncode,
+            result.stdout.decode("utf-8", "surrogateescape"),
+            result.stderr.decode("utf-8", "replace"),
+        )
+
+    def git_bytes(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run git in its own process group: on a timeout, SIGINT or SIGTERM the whole group
+        (``git-remote-http`` and helpers, which hold credentials in their environment) ends."""
         command = ["git", *args]
-        try:
-            result = subprocess.run(
-                command,
-                cwd=cwd or self.directory,
-                env={**self._env(), **(env or {})},
-                input=input,
-                capture_output=True,
-                text=True,
-                timeout=GIT_TIMEOUT_SECONDS,
-                check=False,
+        returncode, stdout, stderr = run_group(
+            command,
+            cwd=cwd or self.directory,
+            env={**self._env(), **(env or {})},
+            input=input,
+            timeout=self.timeout,
+        )
+        if returncode is None:
+            raise GitTimeout(
+                f"git {args[0]} against {redact(self.url)} timed out after {self.timeout:g}s"
             )
-        except subprocess.TimeoutExpired:
-            raise CiError(
-                f"git {args[0]} against {self.url} timed out after {GIT_TIMEOUT_SECONDS:.0f}s"
-            ) from None
-        if check and result.returncode != 0:
-            raise self.error(args[0], result.stderr)
+        result = subprocess.CompletedProcess(command, returncode, stdout, stderr)
+        if check and returncode != 0:
+            raise self.error(args[0], stderr.decode("utf-8", "replace"))
         return result
 
     def error(self, action: str, stderr: str) -> CiError:
@@ -324,13 +411,74 @@ class Clone:
         out = self.git("ls-tree", "-r", "--name-only", commit, "--", prefix).stdout
         return [line for line in out.splitlines() if line]
 
-    def read_file(self, commit: str, path: str) -> str | None:
-        """The file's text at ``commit``, or None when it does not exist there."""
+    def read_blob(self, commit: str, path: str) -> tuple[str, bytes] | None:
+        """``(mode, bytes)`` of the entry at ``path`` in ``commit``, or None when there is none."""
         listing = self.git("ls-tree", commit, "--", path).stdout.strip()
         if not listing:
             return None
-        blob = listing.split()[2]
-        return self.git("cat-file", "blob", blob).stdout
+        meta, _, _ = listing.partition("\t")
+        mode, kind, blob = meta.split()
+        if kind != "blob":
+            return mode, b""
+        return mode, self.git_bytes("cat-file", "blob", blob).stdout
+
+    def fetch_blobs(self, oids: list[str]) -> None:
+        """Fetch ``oids`` (blobs a blob-less clone lacks) in one request. Asking which are
+        present first would fetch each missing one on its own (git 2.39 has no way to ask
+        without a lazy fetch), so all are asked for; the server sends each once."""
+        missing = list(dict.fromkeys(oids))
+        if not missing:
+            return
+        self.git(
+            "-c",
+            "fetch.negotiationAlgorithm=noop",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--recurse-submodules=no",
+            "--filter=blob:none",
+            "--stdin",
+            "origin",
+            input="".join(f"{oid}\n" for oid in missing),
+        )
+
+    def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """The contents of ``oids`` (already fetched), read by one ``cat-file --batch``."""
+        unique = list(dict.fromkeys(oids))
+        if not unique:
+            return {}
+        out = self.git_bytes(
+            "cat-file", "--batch", input="".join(f"{oid}\n" for oid in unique).encode()
+        ).stdout
+        blobs, offset = {}, 0
+        for _ in unique:
+            header_end = out.index(b"\n", offset)
+            name, _kind, size = out[offset:header_end].decode().split()
+            start = header_end + 1
+            blobs[name] = out[start : start + int(size)]
+            offset = start + int(size) + 1
+        return blobs
+
+    def read_file(self, commit: str, path: str) -> str | None:
+        """The file's text at ``commit`` (line endings as stored), or None when it does not exist
+        there. A symlink, a folder or bytes that are not UTF-8 are a ValuesError naming the file."""
+        from ci.gitops.values import ValuesError
+
+        found = self.read_blob(commit, path)
+        if found is None:
+            return None
+        mode, data = found
+        if mode == "120000":
+            raise ValuesError(f"{path} is a symlink; expected a regular file")
+        if not mode.startswith("100"):
+            raise ValuesError(f"{path} is not a regular file")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValuesError(
+                f"{path} is not UTF-8 (byte {error.start}: 0x{data[error.start]:02x})"
+            ) from None
 
     def resolve(self, name: str) -> str | None:
         """The full id of commit ``name`` (an abbreviated id) if this clone has it."""
@@ -373,37 +521,53 @@ class Clone:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def commit_file(self, parent: str, path: str, text: str, message: str) -> str:
-        """A new commit on ``parent`` where only ``path`` has ``text``; returns its id.
+    def commit_files(self, parent: str, files: Mapping[str, str | None], message: str) -> str:
+        """A new commit on ``parent`` where only ``files`` change (text, or None to delete).
 
-        Only the trees on the file's path are rewritten (``mktree --missing``): nothing else
+        Only the trees on each file's path are rewritten (``mktree --missing``): nothing else
         of the tree is read, so no blob is fetched and the cost does not grow with the tree.
         """
-        blob = self.git("hash-object", "-w", "--stdin", f"--path={path}", input=text).stdout
+        tree = self.git("rev-parse", f"{parent}^{{tree}}").stdout.strip()
+        for path, text in files.items():
+            tree = self._tree_with(tree, path, text)
+        return self.git("commit-tree", tree, "-p", parent, "-F", "-", input=message).stdout.strip()
+
+    def _tree_with(self, root: str, path: str, text: str | None) -> str:
+        """The tree ``root`` with ``path`` set to ``text`` (None: removed)."""
         parts = path.split("/")
-        entry = ("100644", "blob", blob.strip())
+        entry: tuple[str, str, str] | None = None
+        if text is not None:
+            blob = self.git("hash-object", "-w", "--stdin", f"--path={path}", input=text).stdout
+            entry = ("100644", "blob", blob.strip())
         for depth in range(len(parts) - 1, -1, -1):
             folder = "/".join(parts[:depth])
-            tree = f"{parent}:{folder}" if folder else f"{parent}^{{tree}}"
+            tree = f"{root}:{folder}" if folder else root
             exists = self.git("cat-file", "-e", tree, check=False).returncode == 0
             listing = self.git("ls-tree", "-z", tree).stdout if exists else ""
             entries = []
             for line in filter(None, listing.split("\0")):
                 meta, _, name = line.partition("\t")
                 if name == parts[depth]:
-                    if entry[1] == "blob":  # keep the file's mode (e.g. executable)
-                        entry = (meta.split()[0], *entry[1:])
+                    if entry is not None and entry[1] == "blob" and meta.startswith("100"):
+                        entry = (meta.split()[0], *entry[1:])  # keep the mode (executable)
                     continue
                 entries.append(line)
-            entries.append(f"{entry[0]} {entry[1]} {entry[2]}\t{parts[depth]}")
+            if entry is not None:
+                entries.append(f"{entry[0]} {entry[1]} {entry[2]}\t{parts[depth]}")
+            if not entries and depth:
+                entry = None  # an emptied folder disappears
+                continue
             new_tree = self.git("mktree", "-z", "--missing", input="\0".join(entries) + "\0")
             entry = ("040000", "tree", new_tree.stdout.strip())
-        return self.git(
-            "commit-tree", entry[2], "-p", parent, "-F", "-", input=message
-        ).stdout.strip()
+        assert entry is not None
+        return entry[2]
 
     def push(self, commit: str) -> PushResult:
-        """Push ``commit`` to the branch; never forced. A moved branch is a retryable result."""
+        """Push ``commit`` to the branch; never forced.
+
+        Whether the branch moved under us (retry) or the server refused (stop) is read only from
+        git's per-ref porcelain status, never from the server's or a hook's words on stderr.
+        """
         result = self.git(
             "push",
             "--porcelain",
@@ -412,21 +576,65 @@ class Clone:
             f"{commit}:refs/heads/{self.branch}",
             check=False,
         )
-        status = [line for line in result.stdout.splitlines() if line.startswith(("!", " ", "="))]
-        if result.returncode == 0 and status and not status[0].startswith("!"):
+        ref = f"refs/heads/{self.branch}"
+        status = next(
+            (
+                line
+                for line in result.stdout.splitlines()
+                if line[:1] in PORCELAIN_FLAGS and f":{ref}\t" in line
+            ),
+            None,
+        )
+        if status is None:
+            raise self.error("push", result.stderr)
+        fields = status.split("\t")
+        flag, summary = status[0], (fields[2] if len(fields) > 2 else "").strip()
+        if flag in OK_FLAGS and result.returncode == 0:
             return PushResult(ok=True)
-        if status and status[0].startswith("!"):
-            summary = status[0].split("\t")[-1]
-            lowered = summary.lower() + " " + result.stderr.lower()
-            if any(marker in lowered for marker in RETRYABLE_PUSH):
-                return PushResult(ok=False, retryable=True, reason=summary)
-            remote_lines = [
-                line.removeprefix("remote:").strip()
-                for line in redact(result.stderr, self._secrets).splitlines()
-                if line.startswith("remote:") and line.removeprefix("remote:").strip()
-            ]
-            detail = redact(summary, self._secrets)
-            if remote_lines:
-                detail += f": {remote_lines[-1]}"
-            raise CiError(f"push to {redact(self.url)} refused: {detail}")
-        raise self.error("push", result.stderr)
+        if flag == "!" and RACE_SUMMARY.fullmatch(summary):
+            return PushResult(ok=False, retryable=True, reason=summary)
+        remote_lines = [
+            " ".join(line.removeprefix("remote:").split())
+            for line in redact(result.stderr, self._secrets).splitlines()
+            if line.startswith("remote:") and line.removeprefix("remote:").strip()
+        ]
+        detail = redact(summary, self._secrets) or "refused"
+        if remote_lines:
+            detail += ": " + " / ".join(remote_lines)
+        raise PushRefused(f"push to {redact(self.url)} refused: {_clip(detail)}")
+
+    def branch_tip(self, timeout: float = 15.0) -> str | None:
+        """The branch's commit on the remote now (``ls-remote``), None if it cannot be asked."""
+        try:
+            returncode, stdout, _ = run_group(
+                ["git", "ls-remote", "origin", f"refs/heads/{self.branch}"],
+                cwd=self.directory,
+                env=self._env(),
+                timeout=timeout,
+            )
+        except OSError:
+            return None
+        if returncode != 0:
+            return None
+        words = stdout.decode("utf-8", "replace").split()
+        return words[0] if words else None
+
+
+class PushRefused(CiError):
+    """The server refused the push for good (protected branch, policy hook): not retried."""
+
+
+# git push --porcelain: one line per ref, "<flag>\t<from>:<to>\t<summary>".
+PORCELAIN_FLAGS = (" ", "+", "-", "*", "=", "!")
+OK_FLAGS = (" ", "*", "=")
+# Per-ref outcomes that mean "the branch moved since we fetched": client-side checks of the
+# advertised ref, and receive-pack's own ref-transaction failures (a concurrent push won).
+RACE_SUMMARY = re.compile(
+    r"\[rejected\] \((fetch first|non-fast-forward|stale info)\)"
+    r"|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)[^)]*\)"
+)
+MAX_DETAIL = 400
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."

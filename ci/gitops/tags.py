@@ -33,6 +33,24 @@ def validate_digest(digest: str) -> str:
     return digest
 
 
+# An OCI repository name, optionally with a registry host[:port] (the distribution spec's grammar;
+# what helm-chart/values.schema.json accepts for image.repository).
+REPOSITORY_PATTERN = re.compile(
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+"
+)
+
+
+def validate_repository(repository: str) -> str:
+    """Return ``repository`` if it names an OCI repository (REGISTRY/NAME), else UsageError."""
+    if len(repository) > 255 or not REPOSITORY_PATTERN.fullmatch(repository):
+        shown = repository if len(repository) <= 80 else repository[:77] + "..."
+        raise UsageError(
+            f"--repository {shown!r} is not an OCI repository: expected REGISTRY[:PORT]/NAME in"
+            " lower case, without a tag or digest"
+        )
+    return repository
+
+
 def validate_env_name(env: str) -> str:
     if not ENV_PATTERN.fullmatch(env or "") or env in NOT_ENVIRONMENTS:
         raise UsageError(f"invalid environment name {env!r}")

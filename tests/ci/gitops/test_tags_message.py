@@ -1,5 +1,7 @@
 """Tag and environment validation, commit messages and their trailers."""
 
+from dataclasses import replace
+
 import pytest
 
 from ci.errors import UsageError
@@ -50,6 +52,7 @@ def test_message_subject_body_and_trailers():
         previous="0.0.0-bootstrap",
         path="gitops/dev/values.yaml",
         source_commit="abc12345" + "0" * 32,
+        own_build=True,
     )
     context = GitLabContext(
         pipeline_url="https://gitlab.example/p/-/pipelines/1",
@@ -68,6 +71,10 @@ def test_message_subject_body_and_trailers():
     )
     assert parse_trailers(message)["Triggered-By"] == "alice <alice@example.com>"
     assert commit_message(change, GitLabContext()).count("\n\n") == 2
+    # Another pipeline's build: the running pipeline is named, not credited with the build.
+    other = parse_trailers(commit_message(replace(change, own_build=False), context))
+    assert "Pipeline" not in other
+    assert other["Run-By-Pipeline"] == "https://gitlab.example/p/-/pipelines/1"
 
 
 def test_urls_lose_their_credentials():
