@@ -4,13 +4,16 @@ The YAML parser (ruamel.yaml) locates the exact characters of the scalar we own;
 characters are replaced, so comments, key order, quoting and spacing of everything else stay
 byte for byte. A missing key is added as one line after ``image.tag``, a removed key loses its
 line; a file where that cannot be done by lines falls back to a ruamel round-trip dump.
-The result is always parsed again and checked: only the owned keys may have changed.
+The result is always parsed again, by ruamel and by Helm's own values parser (YAML 1.1: ``yes``,
+``on``, ``y`` are booleans, ``1e3`` and ``0x1F`` numbers), and checked: only the owned keys may
+have changed, and each owned value is the string written, to Helm as well.
 """
 
 import enum
 import io
 from dataclasses import dataclass
 
+import helm_python
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
@@ -31,6 +34,10 @@ class Keep(enum.Enum):
 
 
 KEEP = Keep.KEEP
+
+
+# The keys of ``image`` the pipeline owns (``gitops/<env>/values.yaml``); people own the rest.
+OWNED_KEYS = ("repository", "tag", "digest", "pipelineUrl")
 
 
 @dataclass(frozen=True)
@@ -71,18 +78,36 @@ def _load(text: str, name: str):
     return data
 
 
+def helm_values(text: str, name: str = "values.yaml") -> dict:
+    """The file as Helm reads it (sigs.k8s.io/yaml: YAML 1.1 scalars, then JSON)."""
+    try:
+        values = helm_python.values_from_yaml(text)
+    except helm_python.HelmError as error:
+        raise ValuesError(f"{name}: Helm cannot read it ({' '.join(str(error).split())})") from None
+    return values if isinstance(values, dict) else {}
+
+
+def _helm_text(value) -> str | None:
+    """An owned value as Helm sees it, as text (None when absent or null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def read_image(text: str, name: str = "values.yaml") -> Image:
-    """``image.repository``, ``image.tag``, ``image.pipelineUrl`` and ``image.digest`` of a values
-    file (None when absent; an empty pipelineUrl or digest is None too)."""
-    image = _load(text, name).get("image") or {}
-    repository, tag, pipeline_url, digest = (
-        image.get(k) for k in ("repository", "tag", "pipelineUrl", "digest")
-    )
+    """``image.repository``, ``image.tag``, ``image.digest`` and ``image.pipelineUrl`` as Helm
+    reads them (None when absent; an empty pipelineUrl or digest is None too)."""
+    _load(text, name)  # shape and syntax errors, with ruamel's line numbers
+    image = helm_values(text, name).get("image") or {}
+    if not isinstance(image, dict):
+        raise ValuesError(f"{name}: 'image' must be a mapping")
     return Image(
-        repository=None if repository is None else str(repository),
-        tag=None if tag is None else str(tag),
-        pipeline_url=str(pipeline_url) if pipeline_url else None,
-        digest=str(digest) if digest else None,
+        repository=_helm_text(image.get("repository")),
+        tag=_helm_text(image.get("tag")),
+        pipeline_url=_helm_text(image.get("pipelineUrl")) or None,
+        digest=_helm_text(image.get("digest")) or None,
     )
 
 
@@ -93,14 +118,21 @@ def _quoted(value: str) -> str:
 
 
 def _plain_safe(value: str) -> bool:
-    """Whether ``value`` written unquoted reads back as the same string (not a number, bool...)."""
+    """Whether ``value`` written unquoted reads back as the same string, to ruamel (YAML 1.2) and
+    to Helm (YAML 1.1: not a boolean such as ``y``/``on``, a number such as ``1e3``, or null)."""
     if not value or value != value.strip() or "#" in value or ": " in value:
         return False
+    line = f"key: {value}\n"
     try:
-        loaded = YAML(typ="safe", pure=True).load(f"key: {value}\n")
+        loaded = YAML(typ="safe", pure=True).load(line)
     except YAMLError:
         return False
-    return isinstance(loaded, dict) and loaded.get("key") == value
+    if not isinstance(loaded, dict) or loaded.get("key") != value:
+        return False
+    try:
+        return helm_python.values_from_yaml(line).get("key") == value
+    except helm_python.HelmError:
+        return False
 
 
 def _render(value: str, style: str | None) -> str:
@@ -113,14 +145,9 @@ def _render(value: str, style: str | None) -> str:
 
 
 def _image_children(text: str) -> list[tuple[ScalarNode, object]] | None:
-    """The (key, value) nodes of the top-level ``image`` block mapping, if it is one."""
-    node = _yaml().compose(text)
-    if not isinstance(node, MappingNode):
-        return None
-    for parent_key, parent_value in node.value:
-        if parent_key.value == "image" and isinstance(parent_value, MappingNode):
-            return list(parent_value.value)
-    return None
+    """The (key, value) nodes of the top-level ``image`` mapping, if it is one."""
+    node = _image_node(text)
+    return list(node.value) if node is not None else None
 
 
 def _one_line_scalar(node) -> bool:
@@ -132,14 +159,20 @@ def _one_line_scalar(node) -> bool:
     )
 
 
-def _scalar_span(text: str, key: str) -> tuple[int, int, str] | None:
-    """Character span and quote style of ``image.<key>``'s plain one-line scalar, if it has one."""
+def _scalar_span(text: str, key: str) -> tuple[int, int, str | None, str] | None:
+    """Span, quote style and prefix of ``image.<key>``'s one-line scalar, if it has one. An empty
+    value (``tag:``) is the point right after the colon, written with a space before it."""
     for child_key, child_value in _image_children(text) or []:
         if child_key.value != key:
             continue
         if not _one_line_scalar(child_value):
             return None
-        return child_value.start_mark.index, child_value.end_mark.index, child_value.style
+        if child_value.value == "" and child_value.style is None:
+            colon = text.find(":", child_key.end_mark.index)
+            if colon < 0 or text[child_key.end_mark.index : colon].strip():
+                return None
+            return colon + 1, colon + 1, None, " "
+        return child_value.start_mark.index, child_value.end_mark.index, child_value.style, ""
     return None
 
 
@@ -155,34 +188,55 @@ def _own_line(text: str, child_key, child_value) -> tuple[int, int] | None:
     return start, len(text) if end < 0 else end + 1
 
 
-def _dump(data) -> str:
+def _dump(data, like: str) -> str:
     out = io.StringIO()
     _yaml().dump(data, out)
-    return out.getvalue()
+    text = out.getvalue()
+    return text.replace("\n", "\r\n") if "\r\n" in like else text
+
+
+def _image_node(text: str):
+    node = _yaml().compose(text)
+    if isinstance(node, MappingNode):
+        for parent_key, parent_value in node.value:
+            if parent_key.value == "image" and isinstance(parent_value, MappingNode):
+                return parent_value
+    return None
 
 
 def _set_key(text: str, key: str, value: str, name: str) -> str:
     data = _load(text, name)
     span = _scalar_span(text, key)
     if span is not None:
-        start, end, style = span
-        rendered = _render(value, style)
-        return text[:start] + rendered + text[end:]
-    children = _image_children(text) or []
+        start, end, style, prefix = span
+        return text[:start] + prefix + _render(value, style) + text[end:]
+    image = _image_node(text)
+    children = list(image.value) if image is not None else []
     if key not in {child_key.value for child_key, _ in children}:
-        # A new key: one line after image.tag, indented like it, when tag has a line of its own.
         for child_key, child_value in children:
-            line = child_key.value == "tag" and _own_line(text, child_key, child_value)
+            if child_key.value != "tag" or not _one_line_scalar(child_value):
+                continue
+            if image.flow_style:
+                # A flow mapping (or JSON): `, "key": "value"` right after the tag's value.
+                end = child_value.end_mark.index
+                return text[:end] + f", {_quoted(key)}: {_quoted(value)}" + text[end:]
+            # A block mapping: one line after image.tag, indented like it.
+            line = _own_line(text, child_key, child_value)
             if line:
                 indent = " " * child_key.start_mark.column
                 newline = "\r\n" if text[: line[1]].endswith("\r\n") else "\n"
-                before = text[: line[1]] if text[: line[1]].endswith("\n") else text + "\n"
+                if not text[: line[1]].endswith("\n"):
+                    newline_before = "\r\n" if "\r\n" in text else "\n"
+                    return (
+                        text + newline_before + f"{indent}{key}: {_quoted(value)}" + newline_before
+                    )
+                before = text[: line[1]]
                 return before + f"{indent}{key}: {_quoted(value)}{newline}" + text[line[1] :]
     # The key (or image itself) is missing, or written in a form we do not splice: round-trip.
     if data.get("image") is None:
         data["image"] = CommentedMap()
     data["image"][key] = DoubleQuotedScalarString(value)
-    return _dump(data)
+    return _dump(data, text)
 
 
 def _remove_key(text: str, key: str, name: str) -> str:
@@ -190,14 +244,26 @@ def _remove_key(text: str, key: str, name: str) -> str:
     image = data.get("image") or {}
     if key not in image:
         return text
-    children = _image_children(text) or []
-    for child_key, child_value in children:
-        if child_key.value == key and len(children) > 1:
-            line = _own_line(text, child_key, child_value)
-            if line:
-                return text[: line[0]] + text[line[1] :]
+    node = _image_node(text)
+    children = list(node.value) if node is not None else []
+    for index, (child_key, child_value) in enumerate(children):
+        if child_key.value != key or len(children) < 2:
+            continue
+        if node.flow_style and _one_line_scalar(child_value):
+            # `, key: value` (or `key: value, ` when first) goes, nothing else.
+            if index:
+                start = children[index - 1][1].end_mark.index
+                return text[:start] + text[child_value.end_mark.index :]
+            after = text.find(",", child_value.end_mark.index)
+            if after >= 0:
+                start = child_key.start_mark.index
+                rest = text[after + 1 :]
+                return text[:start] + rest[len(rest) - len(rest.lstrip(" ")) :]
+        line = _own_line(text, child_key, child_value)
+        if line and not node.flow_style:
+            return text[: line[0]] + text[line[1] :]
     del image[key]
-    return _dump(data)
+    return _dump(data, text)
 
 
 def set_image(
@@ -210,20 +276,26 @@ def set_image(
 ) -> str:
     """Return ``text`` with ``image.tag`` (and ``image.repository`` if given) set; nothing else.
 
-    ``pipeline_url`` and ``digest``: a string sets ``image.pipelineUrl`` / ``image.digest``, None
-    removes it, KEEP leaves it alone. A new digest goes right after the tag, a new URL after that.
+    ``pipeline_url`` and ``digest``: a string sets the key, None removes it, KEEP leaves it.
+    A new digest goes right after the tag, a new URL after that.
     """
     before = _load(text, name)
+    helm_before = helm_values(text, name)
     result = _set_key(text, "tag", tag, name)
+    expected: dict[str, str | None] = {"tag": tag}
     if repository is not None:
         result = _set_key(result, "repository", repository, name)
+        expected["repository"] = repository
     for key, value in (("pipelineUrl", pipeline_url), ("digest", digest)):
         if isinstance(value, str):
             result = _set_key(result, key, value, name)
+            expected[key] = value
         elif value is None:
             result = _remove_key(result, key, name)
+            expected[key] = None
     after = _load(result, name)
-    _check_only_image_changed(before, after, tag, repository, pipeline_url, digest)
+    _check_only_owned_changed(_plain(before), _plain(after), expected)
+    _check_only_owned_changed(helm_before, helm_values(result, name), expected)
     return result
 
 
@@ -236,23 +308,12 @@ def _plain(data):
     return data
 
 
-def _check_only_image_changed(
-    before,
-    after,
-    tag: str,
-    repository: str | None,
-    pipeline_url: str | Keep | None,
-    digest: str | Keep | None = KEEP,
-) -> None:
-    old, new = _plain(before), _plain(after)
-    old_image, new_image = dict(old.pop("image", None) or {}), dict(new.pop("image", None) or {})
-    expected = {**old_image, "tag": tag}
-    if repository is not None:
-        expected["repository"] = repository
-    for key, value in (("pipelineUrl", pipeline_url), ("digest", digest)):
-        if isinstance(value, str):
-            expected[key] = value
-        elif value is None:
-            expected.pop(key, None)
-    if old != new or new_image != expected:
+def _check_only_owned_changed(old: dict, new: dict, expected: dict[str, str | None]) -> None:
+    """``new`` is ``old`` with the ``expected`` owned keys (None: removed), each a string."""
+    old, new = dict(old), dict(new)
+    old_image = dict(old.pop("image", None) or {})
+    new_image = dict(new.pop("image", None) or {})
+    want = {**old_image, **expected}
+    want = {key: value for key, value in want.items() if not (key in expected and value is None)}
+    if old != new or new_image != want:
         raise CiError("internal error: the values edit changed more than the owned keys")

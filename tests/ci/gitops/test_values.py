@@ -1,11 +1,12 @@
 """The values edit is pure and round-trip: only the owned key changes, byte for byte elsewhere."""
 
+import helm_python
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci.errors import UsageError
-from ci.gitops.values import ValuesError, read_image, set_image
+from ci.gitops.values import OWNED_KEYS, ValuesError, helm_values, read_image, set_image
 
 BASE = """\
 # Owned by the pipeline.
@@ -115,7 +116,19 @@ def test_unreadable_files_raise_usage_errors(text, message):
 
 # -- fuzzing ------------------------------------------------------------------------------------
 
-WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+
+def _helm_reads_as_string_key(word: str) -> bool:
+    """Keys such as ``null``, ``y`` or ``on`` are not strings to Helm (YAML 1.1): such a file does
+    not render, a separate case (tested below)."""
+    try:
+        return helm_python.values_from_yaml(f"{word}: 1\n") == {word: 1}
+    except helm_python.HelmError:
+        return False
+
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).filter(
+    _helm_reads_as_string_key
+)
 COMMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 .,:-'\"#", max_size=30)
 TAGS = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,40}", fullmatch=True)
 SCALARS = st.one_of(
@@ -238,3 +251,60 @@ def test_a_file_without_digest_reads_as_unpinned():
     assert image.reference == "registry.example/python-microservice:0.0.0-bootstrap"
     assert read_image('image: {repository: r/x, tag: t, digest: ""}').reference == "r/x:t"
     assert read_image("image: {tag: t}").reference is None
+
+
+# -- any file shape x any tag, re-read with Helm's own values parser ------------------------------
+
+# Words and numbers YAML 1.1 (Helm) reads as booleans, null or numbers when unquoted.
+YAML_11_TAGS = st.sampled_from(
+    [
+        *("y", "Y", "n", "yes", "No", "on", "OFF", "true", "null", "1e3", "0777", "0x1F"),
+        *("1_000", "0b101", "12345678", "1e10", "2001-12-14", "1.0", "08"),
+    ]
+)
+OLD_TAGS = st.sampled_from(['"0.0.0-bootstrap"', "'v1'", "v1", "yes", "1e3", "on", "12345678"])
+SHAPES = [
+    "image:\n  repository: registry.example/app  # r\n  tag: {old}  # t\n  pullPolicy: Always\n",
+    "image:\n  repository: registry.example/app\n  tag: {old}",
+    "image:\n  tag:{comment}\n  repository: registry.example/app\n",
+    "image:\n  repository: registry.example/app\n  tag:",
+    '{{"image": {{"repository": "registry.example/app", "tag": {old}}}, "replicaCount": 2}}\n',
+    "image: {{\n  tag: {old},\n  repository: registry.example/app\n}}\nreplicaCount: 2\n",
+    "base: &b\n  x: 1\nimage:\n  repository: &r registry.example/app\n  tag: {old}\nother: *b\n",
+]
+
+
+@st.composite
+def shaped_files(draw):
+    shape = draw(st.sampled_from(SHAPES))
+    old = draw(OLD_TAGS)
+    if shape.startswith("{"):
+        old = '"' + old.strip("'\"") + '"'  # JSON strings only
+    text = shape.format(old=old, comment=draw(st.sampled_from(["", " # empty"])))
+    return text.replace("\n", "\r\n") if draw(st.booleans()) else text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=shaped_files(),
+    tag=st.one_of(TAGS, YAML_11_TAGS),
+    url=st.one_of(st.none(), st.just("https://gitlab.example/g/p/-/pipelines/7")),
+    repository=st.one_of(st.none(), st.sampled_from(["127.0.0.1:5000/app", "ecr.example/on"])),
+)
+def test_fuzz_every_shape_and_tag_is_the_same_string_to_helm(text, tag, url, repository):
+    before = helm_values(text)
+    out = set_image(text, tag, repository=repository, pipeline_url=url)
+    after = helm_values(out)  # Helm's own parser (helm-python-sdk), not ruamel
+    image = after.pop("image")
+    assert image["tag"] == tag
+    if repository:
+        assert image["repository"] == repository
+    assert image.get("pipelineUrl") == url
+    old_image = before.pop("image")
+    assert after == before
+    assert {k: v for k, v in image.items() if k not in OWNED_KEYS} == {
+        k: v for k, v in old_image.items() if k not in OWNED_KEYS
+    }
+    if "\r\n" in text:
+        assert out.count("\n") == out.count("\r\n")  # line endings kept
+    assert set_image(out, tag, repository=repository, pipeline_url=url) == out
