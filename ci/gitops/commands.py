@@ -1,8 +1,12 @@
-"""``python -m ci deploy | promote | rollback | status``: the GitOps write-back commands."""
+"""``python -m ci deploy|promote|rollback|hold|unhold|status``: the write-back commands."""
 
 import argparse
+import contextlib
+import getpass
 import json
 import os
+import re
+import signal
 import sys
 
 from ci.errors import CiError, UsageError
@@ -10,13 +14,19 @@ from ci.gitlab import GitLabContext
 from ci.gitops import status as status_module
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
 from ci.gitops.remote import (
+    GIT_TIMEOUT_SECONDS,
     Identity,
     credentials_from_environ,
     default_repo,
     normalize_url,
     redact,
 )
-from ci.gitops.tags import validate_digest, validate_env_name, validate_tag
+from ci.gitops.tags import (
+    validate_digest,
+    validate_env_name,
+    validate_repository,
+    validate_tag,
+)
 from ci.gitops.writeback import Request, Retry, Target, apply
 from ci.options import env_flag, env_switch
 
@@ -67,6 +77,7 @@ def register(subparsers) -> None:
     promote = subparsers.add_parser("promote", help="copy one environment's tag to another")
     env_flag(promote, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
     env_flag(promote, "--to", "GITOPS_TO", dest="env", help="environment to write")
+    env_switch(promote, "--force", "GITOPS_FORCE", help="promote even into a held environment")
     _dry_run(promote)
     add_wait_flag(promote)
     _common(promote)
@@ -75,10 +86,24 @@ def register(subparsers) -> None:
     rollback = subparsers.add_parser("rollback", help="set an environment back to its previous tag")
     env_flag(rollback, "--env", "GITOPS_ENV", help="environment to roll back")
     env_flag(rollback, "--to", "GITOPS_ROLLBACK_TO", dest="tag", help="tag to roll back to")
+    env_flag(rollback, "--reason", "GITOPS_REASON", help="why (recorded in the hold)")
     _dry_run(rollback)
     add_wait_flag(rollback)
     _common(rollback)
     rollback.set_defaults(run=run_rollback)
+
+    hold = subparsers.add_parser("hold", help="hold an environment: deploy and promote refuse it")
+    env_flag(hold, "--env", "GITOPS_ENV", help="environment to hold")
+    env_flag(hold, "--reason", "GITOPS_REASON", help="why (shown to whoever is refused)")
+    _dry_run_only(hold)
+    _common(hold)
+    hold.set_defaults(run=run_hold)
+
+    unhold = subparsers.add_parser("unhold", help="release a held environment")
+    env_flag(unhold, "--env", "GITOPS_ENV", help="environment to release")
+    _dry_run_only(unhold)
+    _common(unhold)
+    unhold.set_defaults(run=run_unhold)
 
     status = subparsers.add_parser("status", help="what each environment runs")
     env_flag(status, "--env", "GITOPS_ENV", help="only this environment")
@@ -87,13 +112,17 @@ def register(subparsers) -> None:
     status.set_defaults(run=run_status)
 
 
-def _dry_run(parser: argparse.ArgumentParser) -> None:
+def _dry_run_only(parser: argparse.ArgumentParser) -> None:
     env_switch(
         parser,
         "--dry-run",
         "GITOPS_DRY_RUN",
         help="print the diff that would be committed; push nothing",
     )
+
+
+def _dry_run(parser: argparse.ArgumentParser) -> None:
+    _dry_run_only(parser)
     env_switch(
         parser,
         "--merge-request",
@@ -113,16 +142,45 @@ def target_from_args(args: argparse.Namespace) -> Target:
         os.environ.get("GITOPS_AUTHOR_NAME") or DEFAULT_AUTHOR_NAME,
         os.environ.get("GITOPS_AUTHOR_EMAIL") or DEFAULT_AUTHOR_EMAIL,
     )
-    return Target(url, args.branch, credentials_from_environ(os.environ, embedded), identity)
+    credentials = credentials_from_environ(os.environ, embedded)
+    return Target(url, args.branch, credentials, identity, timeout=_git_timeout())
 
 
 def _retry() -> Retry:
     raw = os.environ.get("GITOPS_PUSH_ATTEMPTS", "")
     if not raw:
         return Retry()
-    if not raw.isdigit() or int(raw) < 1:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or int(raw) < 1:
         raise UsageError(f"GITOPS_PUSH_ATTEMPTS must be a positive integer, not {raw!r}")
     return Retry(attempts=int(raw))
+
+
+def _git_timeout() -> float:
+    raw = os.environ.get("GITOPS_GIT_TIMEOUT", "")
+    if not raw:
+        return GIT_TIMEOUT_SECONDS
+    if not re.fullmatch(r"[0-9]{1,5}(\.[0-9]{1,3})?", raw) or float(raw) <= 0:
+        raise UsageError(f"GITOPS_GIT_TIMEOUT must be a positive number of seconds, not {raw!r}")
+    return float(raw)
+
+
+def _who(context: GitLabContext) -> str:
+    """Who holds: the GitLab user who ran the job, else the local user."""
+    if context.user_login:
+        email = f" <{context.user_email}>" if context.user_email else ""
+        return context.user_login + email
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return "unknown"
+
+
+def _reason(value: str | None, required: bool) -> str | None:
+    text = " ".join((value or "").split())
+    if required and not text:
+        raise UsageError("--reason is required (say why the environment is held)")
+    if len(text) > 500:
+        raise UsageError(f"--reason is {len(text)} characters long; at most 500")
+    return text or None
 
 
 def _required(value: str | None, flag: str) -> str:
@@ -145,26 +203,46 @@ def _verifier():
     return verify
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled job): unwound like Ctrl-C, so git's process group ends and temp
+    clones are removed."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
     from ci.wait.commands import plan_wait, wait_after_write
 
     target = target_from_args(args)
     context = GitLabContext.from_environ()
     publish = None
-    if args.merge_request:
+    if getattr(args, "merge_request", False):
         from ci.gitops.merge_request import GitLabSettings, publisher
 
         publish = publisher(GitLabSettings.from_environ(os.environ), context, target.branch)
-    wait = None if request.dry_run else plan_wait(args.wait, request.env)  # bad settings: no push
-    outcome = apply(
-        target,
-        request,
-        context,
-        verify=verify,
-        retry=_retry(),
-        log=lambda line: print(redact(line), file=sys.stderr),
-        publish=publish,
-    )
+    # bad settings: nothing pushed (hold and unhold have no --wait)
+    wait = None if request.dry_run else plan_wait(getattr(args, "wait", ""), request.env)
+    retry = _retry()
+    with _terminate_as_interrupt():
+        outcome = apply(
+            target,
+            request,
+            context,
+            verify=verify,
+            retry=retry,
+            log=lambda line: print(redact(line), file=sys.stderr),
+            publish=publish,
+        )
     if outcome.diff:
         print(outcome.diff, end="")
     print(outcome.line, flush=True)
@@ -174,11 +252,12 @@ def _run(args: argparse.Namespace, request: Request, verify=None) -> int:
 def run_deploy(args: argparse.Namespace) -> int:
     env = validate_env_name(_required(args.env, "--env"))
     tag = validate_tag(_required(args.tag, "--tag"))
+    repository = validate_repository(args.repository) if args.repository else None
     request = Request(
         action="deploy",
         env=env,
         tag=tag,
-        repository=args.repository or None,
+        repository=repository,
         digest=_digest(args.digest, tag),
         force=args.force,
         dry_run=args.dry_run,
@@ -201,18 +280,47 @@ def run_promote(args: argparse.Namespace) -> int:
     env = validate_env_name(_required(args.env, "--to"))
     if source == env:
         raise UsageError("--from and --to name the same environment")
-    return _run(args, Request(action="promote", env=env, source_env=source, dry_run=args.dry_run))
+    request = Request(
+        action="promote", env=env, source_env=source, force=args.force, dry_run=args.dry_run
+    )
+    return _run(args, request)
 
 
 def run_rollback(args: argparse.Namespace) -> int:
     env = validate_env_name(_required(args.env, "--env"))
     tag = validate_tag(args.tag) if args.tag else None
-    return _run(args, Request(action="rollback", env=env, tag=tag, dry_run=args.dry_run))
+    request = Request(
+        action="rollback",
+        env=env,
+        tag=tag,
+        reason=_reason(args.reason, required=False),
+        by=_who(GitLabContext.from_environ()),
+        dry_run=args.dry_run,
+    )
+    return _run(args, request)
+
+
+def run_hold(args: argparse.Namespace) -> int:
+    env = validate_env_name(_required(args.env, "--env"))
+    request = Request(
+        action="hold",
+        env=env,
+        reason=_reason(args.reason, required=True),
+        by=_who(GitLabContext.from_environ()),
+        dry_run=args.dry_run,
+    )
+    return _run(args, request)
+
+
+def run_unhold(args: argparse.Namespace) -> int:
+    env = validate_env_name(_required(args.env, "--env"))
+    return _run(args, Request(action="unhold", env=env, dry_run=args.dry_run))
 
 
 def run_status(args: argparse.Namespace) -> int:
     env = validate_env_name(args.env) if args.env else None
-    rows = status_module.collect(target_from_args(args), env)
+    with _terminate_as_interrupt():
+        rows = status_module.collect(target_from_args(args), env)
     if args.json:
         print(json.dumps(status_module.as_dicts(rows), indent=2))
     else:

@@ -5,9 +5,11 @@ needs (doubling steps, bounded), so the cost follows how far back the answer is,
 repository's size.
 """
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ci.gitops.message import ROLLED_BACK_FROM, parse_trailers
 from ci.gitops.remote import Clone, LogEntry
 from ci.gitops.tags import looks_like_commit
 from ci.gitops.values import Image, ValuesError, read_image
@@ -60,15 +62,28 @@ def relation(clone: Clone, candidate_tag: str, deployed_tag: str | None) -> Rela
         clone.deepen(step, trees=False)
 
 
+# Rollback commits written before the Rolled-Back-From trailer: "rollback(env): svc TAG (was X)".
+_ROLLBACK_SUBJECT = re.compile(r"rollback\([^)]*\): \S+ \S+ \(was (?P<was>[^)\s]+)\)")
+
+
 @dataclass(frozen=True)
 class TagChange:
-    """A commit of the values file's history and the image (tag, pipeline URL, digest) it left."""
+    """A commit of the values file's history, the tag (pipeline URL, digest) it left, and the
+    build it rolled back from when it is a rollback."""
 
     entry: LogEntry
     tag: str | None
     pipeline_url: str | None = None
     digest: str | None = None
     reference: str | None = None  # repository:tag[@digest], what the chart renders
+
+    @property
+    def rolled_back_from(self) -> str | None:
+        found = parse_trailers(self.entry.message).get(ROLLED_BACK_FROM)
+        if found:
+            return found
+        match = _ROLLBACK_SUBJECT.match(self.entry.subject)
+        return match.group("was") if match else None
 
 
 def tag_history(clone: Clone, tip: str, path: str) -> Iterator[TagChange]:
@@ -111,10 +126,18 @@ def _change(clone: Clone, entry: LogEntry, path: str) -> TagChange:
     return TagChange(entry, image.tag, image.pipeline_url, image.digest, image.reference)
 
 
-def previous(clone: Clone, tip: str, path: str, current: str | None) -> TagChange | None:
-    """The version of the file that held the tag before ``current`` (the most recent different)."""
-    for change in tag_history(clone, tip, path):
-        if change.tag and change.tag != current:
+def rollback_target(changes: Iterable[TagChange], current: str | None) -> TagChange | None:
+    """Where ``rollback`` goes: walking the history back from the newest commit, the first tag
+    that is neither ``current`` nor a build rolled back from by a commit at or after it.
+
+    So successive rollbacks walk back (A, B, C: C -> B -> A) and never return to a build that was
+    rolled back from; a build deployed again after its rollback is eligible again.
+    """
+    excluded = {current}
+    for change in changes:
+        if change.rolled_back_from:
+            excluded.add(change.rolled_back_from)
+        if change.tag and change.tag not in excluded:
             return change
     return None
 

@@ -7,16 +7,17 @@ from ci.gitlab import GitLabContext
 DEFAULT_AUTHOR_NAME = "gitops-bot"
 DEFAULT_AUTHOR_EMAIL = "gitops-bot@noreply.invalid"
 SKIP_CI = "[skip ci]"
+ROLLED_BACK_FROM = "Rolled-Back-From"
 
 
 @dataclass(frozen=True)
 class Change:
-    """One edit of an environment's values file, described for people."""
+    """One edit of an environment's gitops files, described for people."""
 
-    action: str  # deploy | promote | rollback
+    action: str  # deploy | promote | rollback | hold | unhold
     env: str
     service: str
-    tag: str
+    tag: str | None
     previous: str | None
     path: str
     source_env: str | None = None
@@ -24,20 +25,30 @@ class Change:
     repository: str | None = None
     source_commit: str | None = None  # the commit the image was built from, when known
     digest: str | None = None  # the image digest written with the tag, when known
+    own_build: bool = False  # the tag is the running pipeline's own build (credit the pipeline)
+    forced_hold: str | None = None  # the hold a --force deploy/promote overrode, described
+    reason: str | None = None  # hold / rollback: why
+    hold_note: str | None = None  # what the commit did to the hold (rollback: held, unhold: was)
 
 
 def subject(change: Change) -> str:
+    if change.action == "hold":
+        return f"hold({change.env}): {change.reason} {SKIP_CI}"
+    if change.action == "unhold":
+        return f"unhold({change.env}): released {SKIP_CI}"
     detail = ""
     if change.action == "promote" and change.source_env:
         detail = f" from {change.source_env}"
     elif change.action == "rollback" and change.previous:
         detail = f" (was {change.previous})"
-    if change.forced_over:
+    if change.forced_over or change.forced_hold:
         detail += " (forced)"
     return f"{change.action}({change.env}): {change.service} {change.tag}{detail} {SKIP_CI}"
 
 
 def body(change: Change) -> str:
+    if change.action in ("hold", "unhold"):
+        return change.hold_note or ""
     lines = [f"Set image.tag in {change.path} from {change.previous or '(unset)'} to {change.tag}."]
     if change.repository:
         lines.append(f"Set image.repository to {change.repository}.")
@@ -47,6 +58,10 @@ def body(change: Change) -> str:
         lines.append(
             f"Forced with --force over {change.forced_over}, a newer build that was deployed."
         )
+    if change.forced_hold:
+        lines.append(f"Forced with --force over a hold: {change.forced_hold}.")
+    if change.hold_note:
+        lines.append(change.hold_note)
     return "\n".join(lines)
 
 
@@ -54,8 +69,13 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if change.source_commit:
         found.append(("Source-Commit", change.source_commit))
+    if change.action == "rollback" and change.previous:
+        found.append((ROLLED_BACK_FROM, change.previous))
     if context.pipeline_url:
-        found.append(("Pipeline", context.pipeline_url))
+        # "Pipeline" credits the pipeline with the build; one that only ran the write-back of
+        # another pipeline's build is named as what it is.
+        key = "Pipeline" if change.own_build else "Run-By-Pipeline"
+        found.append((key, context.pipeline_url))
     if context.user_login:
         who = context.user_login
         if context.user_email:
@@ -65,7 +85,10 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
 
 
 def commit_message(change: Change, context: GitLabContext) -> str:
-    parts = [subject(change), "", body(change)]
+    parts = [subject(change)]
+    text = body(change)
+    if text:
+        parts += ["", text]
     lines = trailers(change, context)
     if lines:
         parts += ["", *(f"{key}: {value}" for key, value in lines)]

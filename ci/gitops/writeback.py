@@ -11,15 +11,24 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
-from ci.gitops import history
+from ci.gitops import history, render
+from ci.gitops.holds import Hold, describe, format_hold, hold_path, parse_hold, release_hint
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
-from ci.gitops.remote import Clone, Credentials, Identity, TransientGitError
+from ci.gitops.remote import (
+    GIT_TIMEOUT_SECONDS,
+    Clone,
+    Credentials,
+    GitTimeout,
+    Identity,
+    TransientGitError,
+)
 from ci.gitops.tags import (
     DIGEST_PATTERN,
     environments_from_paths,
@@ -33,6 +42,8 @@ DEFAULT_SERVICE = "python-microservice"
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
 PIPELINE_URL = re.compile(r"https?://[^\s|]+")
 T = TypeVar("T")
+# Render every changed environment before a push (``bench.gitops`` turns it off to measure it).
+RENDER = True
 
 
 @dataclass(frozen=True)
@@ -43,18 +54,29 @@ class Target:
     identity: Identity = field(
         default_factory=lambda: Identity(DEFAULT_AUTHOR_NAME, DEFAULT_AUTHOR_EMAIL)
     )
+    timeout: float = GIT_TIMEOUT_SECONDS  # each git command's limit
+
+    def clone(self, directory: Path) -> Clone:
+        return Clone(
+            self.url, self.branch, directory, self.credentials, self.identity, self.timeout
+        )
 
 
 @dataclass(frozen=True)
 class Request:
-    action: str  # deploy | promote | rollback
+    action: str  # deploy | promote | rollback | hold | unhold
     env: str
     tag: str | None = None  # deploy: the tag; rollback: --to
     source_env: str | None = None  # promote: --from
     repository: str | None = None
     digest: str | None = None  # deploy: the build's image digest, when known
-    force: bool = False
+    force: bool = False  # deploy: over a newer build; deploy/promote: over a hold
     dry_run: bool = False
+    reason: str | None = None  # hold, rollback: why (recorded in the hold)
+    by: str = "unknown"  # who holds (rollback, hold)
+    # rollback: the build it rolls back from, fixed by its first look at the branch, so that a
+    # retry after a race never rolls back something else (or brings that build back).
+    rollback_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,16 +103,20 @@ class Outcome:
 class _Plan:
     status: str  # commit | unchanged | stale
     line: str
-    path: str = ""
-    old_text: str = ""
-    new_text: str = ""
+    files: dict[str, str | None] = field(default_factory=dict)  # path -> new text (None: delete)
+    before: dict[str, str | None] = field(default_factory=dict)
     message: str = ""
     change: Change | None = None
+    render: tuple[str, ...] = ()  # environments whose render the commit changes
 
 
 # Checks the registry has REPOSITORY:TAG and returns its digest (None when the registry sends
 # none); raises CiError when the image is not there.
 Verifier = Callable[[str, str], str | None]
+
+
+class HeldError(CiError):
+    """deploy/promote into a held environment without --force: nothing pushed (exit 1)."""
 
 
 def environments(clone: Clone, commit: str) -> list[str]:
@@ -99,8 +125,15 @@ def environments(clone: Clone, commit: str) -> list[str]:
 
 def _require_env(env: str, known: list[str], flag: str = "--env") -> None:
     if env not in known:
-        names = ", ".join(known) or "none"
-        raise UsageError(f"unknown environment {env!r} for {flag} (known: {names})")
+        raise UsageError(f"unknown environment {env!r} for {flag} (known: {_names(known)})")
+
+
+def _names(known: list[str], limit: int = 10) -> str:
+    """A readable list, however many there are."""
+    if not known:
+        return "none"
+    shown = ", ".join(known[:limit])
+    return shown if len(known) <= limit else f"{shown} and {len(known) - limit} more"
 
 
 def _service(repository: str | None) -> str:
@@ -109,41 +142,128 @@ def _service(repository: str | None) -> str:
     return DEFAULT_SERVICE
 
 
+def read_hold(clone: Clone, commit: str, env: str) -> Hold | None:
+    """The hold on ``env`` at ``commit`` (ValuesError when its file is malformed)."""
+    path = hold_path(env)
+    text = clone.read_file(commit, path)
+    return None if text is None else parse_hold(text, path)
+
+
+def own_build(context: GitLabContext, tag: str) -> bool:
+    """Whether ``tag`` is the running pipeline's own build (tagged with its commit's SHA)."""
+    if not context.commit_sha or not looks_like_commit(tag):
+        return False
+    return context.commit_sha.startswith(tag) or tag == context.commit_short_sha
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _plan(
     clone: Clone, tip: str, request: Request, context: GitLabContext, verify: Verifier | None
 ) -> _Plan:
     known = environments(clone, tip)
     _require_env(request.env, known)
+    hold = read_hold(clone, tip, request.env)
+    if request.action in ("hold", "unhold"):
+        return _plan_hold(request, hold, context)
+    if request.action == "promote":
+        _require_env(request.source_env or "", known, "--from")
+    return _plan_image(clone, tip, request, context, verify, hold)
+
+
+def _plan_hold(request: Request, hold: Hold | None, context: GitLabContext) -> _Plan:
+    path = hold_path(request.env)
+    if request.action == "unhold":
+        if hold is None:
+            return _Plan("unchanged", f"{request.env} is not held: nothing to do")
+        note = f"Was held by {hold.by} since {hold.since}: {hold.reason}."
+        change = Change("unhold", request.env, "", None, None, path, hold_note=note)
+        return _Plan(
+            "commit",
+            "",
+            {path: None},
+            {path: format_hold(hold)},
+            commit_message(change, context),
+            change,
+        )
+    reason = request.reason or ""
+    if hold is not None and hold.reason == reason:
+        return _Plan("unchanged", f"{describe(hold)}: nothing to do")
+    new = Hold(request.env, request.by, _now(), reason)
+    note = f"Held by {new.by}." + (
+        f" Replaces the hold by {hold.by} since {hold.since}: {hold.reason}." if hold else ""
+    )
+    change = Change("hold", request.env, "", None, None, path, reason=reason, hold_note=note)
+    before = {path: format_hold(hold) if hold else None}
+    return _Plan(
+        "commit", "", {path: format_hold(new)}, before, commit_message(change, context), change
+    )
+
+
+def _plan_image(
+    clone: Clone,
+    tip: str,
+    request: Request,
+    context: GitLabContext,
+    verify: Verifier | None,
+    hold: Hold | None,
+) -> _Plan:
     path = values_path(request.env)
     text = clone.read_file(tip, path)
     if text is None:
         raise UsageError(f"{path} is missing on the branch")
     current = read_image(text, path)
+    forced_hold = None
+    if hold is not None and request.action in ("deploy", "promote"):
+        if not request.force:
+            raise HeldError(
+                f"{describe(hold)}: nothing pushed; {release_hint(request.env)}, or pass --force"
+            )
+        forced_hold = describe(hold)
 
-    # image.pipelineUrl and image.digest travel with the tag: the pipeline that built what is
-    # written and the exact image, or none (a stale one is removed).
+    # What is written with the tag: the pipeline link and digest of the build it names, or none.
     carried_url: str | None = None
     carried_digest: str | None = None
+    own = False
     if request.action == "promote":
-        _require_env(request.source_env or "", known, "--from")
         source_path = values_path(request.source_env or "")
         source = read_image(clone.read_file(tip, source_path) or "", source_path)
         if not source.tag:
             raise UsageError(f"{source_path} has no image.tag to promote")
         target = source.tag
-        carried_url = source.pipeline_url
-        carried_digest = source.digest
+        carried_url, carried_digest = source.pipeline_url, source.digest
     elif request.action == "rollback":
-        earlier = None if request.tag else history.previous(clone, tip, path, current.tag)
-        target = request.tag or (earlier.tag if earlier else None)
-        carried_url = earlier.pipeline_url if earlier else None
-        carried_digest = earlier.digest if earlier else None
-        if not target:
-            raise CiError(f"no earlier image.tag in the history of {path} to roll back to")
+        if request.rollback_from is not None and current.tag != request.rollback_from:
+            return _rollback_overtaken(clone, tip, path, request, current.tag)
+        if request.tag:
+            found = history.recorded(clone, tip, path, request.tag)
+            if found is None:
+                raise UsageError(
+                    f"{request.tag} never ran in {request.env} (not in the history of {path}):"
+                    " --to takes a tag this environment ran before; nothing pushed"
+                )
+        else:
+            found = history.rollback_target(history.tag_history(clone, tip, path), current.tag)
+            if found is None:
+                raise CiError(
+                    f"no earlier build to roll back to in the history of {path} (builds rolled"
+                    " back from are skipped): nothing pushed"
+                )
+        target = found.tag or ""
+        carried_url, carried_digest = found.pipeline_url, found.digest
     else:
         target = request.tag or ""
-        carried_url = context.pipeline_url or None
         carried_digest = request.digest
+        own = own_build(context, target)
+        if own:
+            carried_url = context.pipeline_url or None
+        else:
+            # Not this pipeline's build: the link recorded with the tag here before, or none.
+            found = history.recorded(clone, tip, path, target) if target else None
+            carried_url = found.pipeline_url if found else None
+    own = own or own_build(context, target)
 
     repository = request.repository or current.repository
     service = _service(repository)
@@ -176,10 +296,6 @@ def _plan(
             )
         carried_digest = carried_digest or registry_digest
 
-    if request.action == "rollback" and request.tag:
-        found = history.recorded(clone, tip, path, target)
-        carried_url = found.pipeline_url if found else None
-        carried_digest = found.digest if found else None
     if carried_url and not PIPELINE_URL.fullmatch(carried_url):
         carried_url = None
     if carried_digest and not DIGEST_PATTERN.fullmatch(carried_digest):
@@ -189,13 +305,24 @@ def _plan(
         target,
         request.repository,
         pipeline_url=carried_url,
-        name=path,
         digest=carried_digest,
+        name=path,
     )
     source_commit = None
     if request.action == "deploy":
-        source_commit = (
-            context.commit_sha or resolved or (target if looks_like_commit(target) else None)
+        own_commit = context.commit_sha if own else None
+        source_commit = own_commit or resolved or (target if looks_like_commit(target) else None)
+    files: dict[str, str | None] = {path: new_text}
+    before: dict[str, str | None] = {path: text}
+    hold_note = None
+    if request.action == "rollback":
+        reason = request.reason or f"rollback from {current.tag}"
+        new_hold = Hold(request.env, request.by, _now(), reason, current.tag)
+        files[hold_path(request.env)] = format_hold(new_hold)
+        before[hold_path(request.env)] = format_hold(hold) if hold else None
+        hold_note = (
+            f"Holds {request.env} ({reason}): deploy and promote refuse it until"
+            f" `python -m ci unhold --env {request.env}`."
         )
     change = Change(
         action=request.action,
@@ -208,20 +335,47 @@ def _plan(
         forced_over=forced_over,
         repository=request.repository if repository_changes else None,
         source_commit=source_commit,
+        own_build=own,
+        forced_hold=forced_hold,
+        reason=request.reason,
+        hold_note=hold_note,
         digest=carried_digest,
     )
     message = commit_message(change, context)
-    return _Plan("commit", "", path, text, new_text, message, change)
+    return _Plan("commit", "", files, before, message, change, render=(request.env,))
+
+
+def _rollback_overtaken(
+    clone: Clone, tip: str, path: str, request: Request, now: str | None
+) -> _Plan:
+    """A retried rollback from X finds X no longer live: never bring X back, never roll back a
+    build it was not asked to."""
+    gone = request.rollback_from
+    for change in history.tag_history(clone, tip, path):
+        if change.tag == gone:
+            break
+        if change.rolled_back_from == gone:
+            return _Plan(
+                "unchanged",
+                f"{request.env} was rolled back from {gone} meanwhile (now {now}): nothing to do",
+            )
+    raise CiError(
+        f"{request.env} now runs {now}, not {gone} which this rollback was from:"
+        f" nothing pushed (roll back again to roll back {now})"
+    )
 
 
 def diff(plan: _Plan) -> str:
     return "".join(
-        difflib.unified_diff(
-            plan.old_text.splitlines(keepends=True),
-            plan.new_text.splitlines(keepends=True),
-            fromfile=f"a/{plan.path}",
-            tofile=f"b/{plan.path}",
+        "".join(
+            difflib.unified_diff(
+                (plan.before.get(path) or "").splitlines(keepends=True),
+                (text or "").splitlines(keepends=True),
+                fromfile=f"a/{path}" if plan.before.get(path) is not None else "/dev/null",
+                tofile=f"b/{path}" if text is not None else "/dev/null",
+            )
         )
+        for path, text in plan.files.items()
     )
 
 
@@ -258,33 +412,67 @@ def apply(
             verified[repository, tag] = verify(repository, tag)
         return verified.get((repository, tag))
 
+    pushing: str | None = None  # the commit whose push may have reached the remote
     with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
-        clone = Clone(
-            target.url, target.branch, Path(workdir) / "repo", target.credentials, target.identity
-        )
-        tip = _network(clone.clone, retry, log)
-        for attempt in range(retry.attempts):
-            plan = _plan(clone, tip, request, context, verify_once if verify else None)
-            if plan.status != "commit":
-                return Outcome(plan.status, plan.line, retries=attempt)
-            assert plan.change is not None
-            if request.dry_run:
-                line = f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
-                return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
-            commit = clone.commit_file(tip, plan.path, plan.new_text, plan.message)
-            if publish is not None:
-                commit, line = publish(clone, tip, commit, plan.change)
-                return Outcome("merge-request", line, commit=commit, retries=attempt)
-            pushed = _network(lambda c=commit: clone.push(c), retry, log)
-            if pushed.ok:
-                tries = f" after {attempt} retries" if attempt else ""
-                subject = plan.message.splitlines()[0]
-                line = f"{subject}: pushed {commit[:12]} to {target.branch}{tries}"
-                return Outcome("pushed", line, commit=commit, retries=attempt)
-            log(f"warning: push refused ({pushed.reason}); fetching the new tip and re-applying")
-            if attempt + 1 < retry.attempts:
-                time.sleep(retry.delay(attempt))
-                tip = _network(clone.refetch, retry, log)
+        clone = target.clone(Path(workdir) / "repo")
+        try:
+            tip = _network(clone.clone, retry, log)
+            for attempt in range(retry.attempts):
+                plan = _plan(clone, tip, request, context, verify_once if verify else None)
+                if plan.status != "commit":
+                    return Outcome(plan.status, plan.line, retries=attempt)
+                assert plan.change is not None
+                if request.action == "rollback" and request.rollback_from is None:
+                    request = replace(request, rollback_from=plan.change.previous)
+                if RENDER:
+                    render.check(clone, tip, plan.files, plan.render)
+                if request.dry_run:
+                    line = (
+                        f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
+                    )
+                    return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
+                commit = clone.commit_files(tip, plan.files, plan.message)
+                if publish is not None:
+                    commit, line = publish(clone, tip, commit, plan.change)
+                    return Outcome("merge-request", line, commit=commit, retries=attempt)
+                pushing = commit
+                pushed = _network(lambda c=commit: clone.push(c), retry, log)
+                if pushed.ok:
+                    tries = f" after {attempt} retries" if attempt else ""
+                    subject = plan.message.splitlines()[0]
+                    line = f"{subject}: pushed {commit[:12]} to {target.branch}{tries}"
+                    return Outcome("pushed", line, commit=commit, retries=attempt)
+                pushing = None
+                log(
+                    f"warning: push refused ({pushed.reason}); fetching the new tip and re-applying"
+                )
+                if attempt + 1 < retry.attempts:
+                    time.sleep(retry.delay(attempt))
+                    tip = _network(clone.refetch, retry, log)
+        except (KeyboardInterrupt, GitTimeout) as error:
+            raise _cut_short(clone, pushing, error) from None
     raise CiError(
         f"gave up after {retry.attempts} push attempts: {target.branch} kept moving under us"
     )
+
+
+def _cut_short(clone: Clone, pushing: str | None, error: BaseException) -> CiError:
+    """The truthful one-line account of an interrupted or timed-out run."""
+    what = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+    exit_code = 130 if isinstance(error, KeyboardInterrupt) else 1
+    if pushing is None:
+        line = f"{what}: nothing pushed"
+    else:
+        landed = clone.branch_tip()
+        if landed == pushing:
+            line = f"{what}, but {pushing[:12]} had landed: {clone.branch} now has the commit"
+        elif landed is None:
+            line = (
+                f"{what} during the push of {pushing[:12]}: could not ask the remote whether it"
+                f" landed; check {clone.branch}"
+            )
+        else:
+            line = f"{what} during the push: {pushing[:12]} did not land (nothing pushed)"
+    result = CiError(line)
+    result.exit_code = exit_code
+    return result

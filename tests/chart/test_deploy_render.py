@@ -45,7 +45,9 @@ def deploy(
 ) -> subprocess.CompletedProcess:
     variables = {"CI": "", "GITOPS_REPO": remote.as_uri(), "GITOPS_BRANCH": "main"}
     if pipeline_url:
+        # The pipeline that built the tag (its commit), so the write-back credits it.
         variables["CI_PIPELINE_URL"] = pipeline_url
+        variables["CI_COMMIT_SHA"] = tag + "0" * 32
     return run_ci("deploy", "--env", env, "--tag", tag, env=variables)
 
 

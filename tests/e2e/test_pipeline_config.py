@@ -115,8 +115,24 @@ def test_write_back_jobs_wait_for_argo_cd_and_superseded_is_a_warning(monkeypatc
     assert "\n" not in UNVERIFIED
 
 
+def test_unhold_jobs_are_manual_serialized_and_never_interrupted() -> None:
+    """One manual unhold-<env> per environment: it pushes to the gitops branch like a deploy."""
+    unholds = {name: job for name, job in jobs(config()).items() if name.startswith("unhold-")}
+    assert set(unholds) == {"unhold-dev", "unhold-prod"}
+    for name, job in unholds.items():
+        env = name.removeprefix("unhold-")
+        assert job["script"] == [f"python -m ci unhold --env {env}"], name
+        assert job["resource_group"] == env, name
+        assert job["interruptible"] is False, name
+        assert job["rules"][0]["when"] == "manual", name
+
+
 def test_other_jobs_are_interruptible() -> None:
-    others = {name for name, job in jobs(config()).items() if "environment" not in job}
+    others = {
+        name
+        for name, job in jobs(config()).items()
+        if "environment" not in job and not name.startswith("unhold-")
+    }
     assert others == {
         "lint",
         "chart-lint",
@@ -170,12 +186,18 @@ def never_rules() -> dict[str, re.Pattern[str]]:
 
 @pytest.mark.parametrize(
     ("action", "extra"),
-    [("deploy", {}), ("promote", {"source_env": "dev"}), ("rollback", {"previous": "0123abcd"})],
+    [
+        ("deploy", {}),
+        ("promote", {"source_env": "dev"}),
+        ("rollback", {"previous": "0123abcd"}),
+        ("hold", {"reason": "freeze"}),
+        ("unhold", {}),
+    ],
 )
 def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
-    """The messages ``python -m ci deploy|promote|rollback`` push to the branch skip CI; the
-    same commit sent by merge request does not (its MR and merge pipelines must run), and is
-    gitops-only, so its pipelines build and deploy nothing (see the tests below)."""
+    """The messages ``python -m ci deploy|promote|rollback|hold|unhold`` push to the branch skip
+    CI; the same commit sent by merge request does not (its MR and merge pipelines must run), and
+    is gitops-only, so its pipelines build and deploy nothing (see the tests below)."""
     change = Change(
         action=action,
         env="prod",

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from tests.support.network import free_port, wait_for_port
 from tests.support.tools import require_tools
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VALUES = """\
 # Owned by the pipeline: `python -m ci deploy|promote|rollback` commits here; people edit
 # values.{env}.yaml at the repository root instead. Argo CD layers this file last.
@@ -57,16 +59,30 @@ class SourceRepo:
         return self.commits[index][:8]
 
 
+def copy_deploy_layout(path: Path, envs: tuple[str, ...]) -> None:
+    """This project's chart, Argo CD manifests and people's values.<env>.yaml (an empty one for an
+    environment the project does not have), so that the write-back renders what Argo CD would."""
+    shutil.copytree(PROJECT_ROOT / "helm-chart", path / "helm-chart")
+    (path / "gitops" / "argocd").mkdir(parents=True, exist_ok=True)
+    for manifest in (PROJECT_ROOT / "gitops" / "argocd").glob("*.yaml"):
+        shutil.copy(manifest, path / "gitops" / "argocd" / manifest.name)
+    for env in envs:
+        people = PROJECT_ROOT / f"values.{env}.yaml"
+        text = people.read_text() if people.exists() else f"# {env}: nothing differs\n"
+        (path / f"values.{env}.yaml").write_text(text)
+
+
 def make_source_repo(
     path: Path, commits: int = 3, envs: tuple[str, ...] = ("dev", "prod")
 ) -> SourceRepo:
-    """A repository with gitops/<env>/values.yaml, gitops/argocd/ and ``commits`` code commits."""
+    """A repository with gitops/<env>/values.yaml, gitops/argocd/ (this project's), the chart,
+    values.<env>.yaml and ``commits`` code commits."""
     path.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=path)
     for env in envs:
         (path / "gitops" / env).mkdir(parents=True)
         (path / "gitops" / env / "values.yaml").write_text(VALUES.format(env=env))
-    (path / "gitops" / "argocd").mkdir()
+    copy_deploy_layout(path, envs)
     (path / "gitops" / "argocd" / "values.yaml").write_text("# not an environment\n")
     (path / "app.py").write_text("VERSION = 0\n")
     git("add", "-A", cwd=path)
@@ -216,12 +232,27 @@ def install_human_commit_hook(remote: Path) -> Path:
     finds its branch moved between its fetch and its push, exactly as when a person pushes then.
     Returns the marker file that exists once the person's commit has landed.
     """
-    marker = remote / "human-commit-landed"
+    return install_first_push_commit_hook(
+        remote,
+        "printf '# A person was here.\\n' >> gitops/dev/values.yaml\n"
+        "printf 'edited by a person\\n' > PERSON.txt",
+        "person: edit while a deploy runs",
+    )
+
+
+def install_first_push_commit_hook(remote: Path, edit: str, message: str) -> Path:
+    """A pre-receive hook that, on the first push only, lands a commit made by the shell ``edit``
+    (run in a clone of main) with ``message``, before that push is processed. The push is then
+    refused by git itself (the branch moved), as in a real race. Returns the marker file that
+    exists once the commit has landed."""
+    marker = remote / "first-push-commit-landed"
     hook = remote / "hooks" / "pre-receive"
     git_path = shutil.which("git") or "git"
+    message_file = remote / "first-push-message.txt"
+    message_file.write_text(message)
     hook.write_text(
         textwrap.dedent(
-            f"""\
+            """\
             #!/bin/sh
             cat >/dev/null
             [ -e "{marker}" ] && exit 0
@@ -230,16 +261,54 @@ def install_human_commit_hook(remote: Path) -> Path:
             run() {{ env -i PATH="$PATH" HOME="$HOME" \\
                 GIT_AUTHOR_NAME="A Person" GIT_AUTHOR_EMAIL=person@example.com \\
                 GIT_COMMITTER_NAME="A Person" GIT_COMMITTER_EMAIL=person@example.com "$@"; }}
-            run {git_path} clone -q "{remote}" "$work/repo" || exit 1
+            run {git} clone -q "{remote}" "$work/repo" || exit 1
             cd "$work/repo" || exit 1
-            printf '# A person was here.\\n' >> gitops/dev/values.yaml
-            printf 'edited by a person\\n' > PERSON.txt
-            run {git_path} add -A && run {git_path} commit -q -m "person: edit while a deploy runs"
-            run {git_path} push -q origin HEAD:main || exit 1
+            {edit}
+            run {git} add -A && run {git} commit -q -F "{message_file}"
+            run {git} push -q origin HEAD:main || exit 1
             rm -rf "$work"
             exit 0
             """
-        )
+        ).format(marker=marker, git=git_path, remote=remote, edit=edit, message_file=message_file)
     )
     hook.chmod(0o755)
     return marker
+
+
+def install_hook(remote: Path, name: str, script: str) -> Path:
+    """Install the shell ``script`` as the bare ``remote``'s hook ``name``."""
+    hook = remote / "hooks" / name
+    hook.write_text("#!/bin/sh\n" + textwrap.dedent(script))
+    hook.chmod(0o755)
+    return hook
+
+
+def push_person_commit(
+    remote: Path, files: dict[str, str | bytes | None], message: str, symlinks=None
+) -> str:
+    """A person's commit on the bare ``remote``'s main: ``files`` written as given (bytes kept
+    as they are; None deletes), ``symlinks`` (path -> target) made. Returns the commit id."""
+    work = Path(tempfile.mkdtemp(prefix="person-"))
+    try:
+        git("clone", "-q", str(remote), str(work / "repo"), cwd=work)
+        repo = work / "repo"
+        for path, content in files.items():
+            target = repo / path
+            if content is None:
+                target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_bytes(content.encode())
+        for path, link in (symlinks or {}).items():
+            target = repo / path
+            target.unlink(missing_ok=True)
+            target.symlink_to(link)
+        git("add", "-A", cwd=repo)
+        git("commit", "-q", "-m", message, cwd=repo)
+        git("push", "-q", "origin", "HEAD:main", cwd=repo)
+        return git("rev-parse", "HEAD", cwd=repo).strip()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

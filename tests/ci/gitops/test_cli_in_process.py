@@ -54,4 +54,4 @@ def test_errors_map_to_exit_codes(remote, capsys):
         "error: unknown environment 'qa' for --env (known: dev, prod)\n"
     )
     assert main(["rollback", "--repo", remote.url, "--env", "dev"]) == 1
-    assert capsys.readouterr().err.startswith("error: no earlier image.tag")
+    assert capsys.readouterr().err.startswith("error: no earlier build to roll back to")

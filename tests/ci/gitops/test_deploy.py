@@ -208,16 +208,25 @@ def pipeline_of(remote, path: str = DEV) -> str | None:
     return read_image(show(remote.bare, path)).pipeline_url
 
 
-def pipeline_env(number: int) -> dict[str, str]:
+def pipeline_env(number: int, commit: str = "") -> dict[str, str]:
+    """The variables of pipeline ``number``, which built ``commit`` (its own build)."""
     return {
-        "CI_PIPELINE_URL": f"https://gitlab.example/group/python-microservice/-/pipelines/{number}"
+        "CI_PIPELINE_URL": f"https://gitlab.example/group/python-microservice/-/pipelines/{number}",
+        "CI_COMMIT_SHA": commit,
     }
 
 
 def test_deploy_writes_the_pipeline_url_and_a_laptop_deploy_removes_a_stale_one(remote):
     first, second, third = (remote.source.short(n) for n in (1, 2, 3))
     deployed = run_ci(
-        "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(1)
+        "deploy",
+        "--repo",
+        remote.url,
+        "--env",
+        "dev",
+        "--tag",
+        first,
+        env=pipeline_env(1, remote.source.commits[1]),
     )
     assert deployed.returncode == 0, deployed.stderr
     assert pipeline_of(remote) == pipeline_env(1)["CI_PIPELINE_URL"]
@@ -238,7 +247,14 @@ def test_deploy_writes_the_pipeline_url_and_a_laptop_deploy_removes_a_stale_one(
     # A newer build from another pipeline replaces the URL in place.
     assert (
         run_ci(
-            "deploy", "--repo", remote.url, "--env", "dev", "--tag", second, env=pipeline_env(2)
+            "deploy",
+            "--repo",
+            remote.url,
+            "--env",
+            "dev",
+            "--tag",
+            second,
+            env=pipeline_env(2, remote.source.commits[2]),
         ).returncode
         == 0
     )
@@ -264,11 +280,44 @@ def test_a_url_the_chart_would_reject_is_not_written(remote):
     assert pipeline_of(remote) is None
 
 
+def test_a_pipeline_deploying_another_builds_tag_does_not_credit_itself(remote):
+    """Provenance is the build's: a manual deploy of an older tag from pipeline 7 (commit 9)
+    writes no link to pipeline 7, no Source-Commit of commit 9, and says which pipeline ran it."""
+    own, other = remote.source.short(1), remote.source.short(2)
+    env = pipeline_env(1, remote.source.commits[1])
+    assert (
+        run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", own, env=env).returncode
+        == 0
+    )
+    deployer = pipeline_env(7, remote.source.commits[9])
+    result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", other, env=deployer)
+    assert result.returncode == 0, result.stderr
+    assert pipeline_of(remote) is None
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert f"Source-Commit: {remote.source.commits[2]}" in message
+    assert remote.source.commits[9] not in message
+    assert f"Run-By-Pipeline: {deployer['CI_PIPELINE_URL']}" in message
+    assert "\nPipeline:" not in message
+    # Deploying a tag this environment ran before restores the link recorded with it.
+    again = run_ci(
+        "deploy", "--repo", remote.url, "--env", "dev", "--tag", own, "--force", env=deployer
+    )
+    assert again.returncode == 0, again.stderr
+    assert pipeline_of(remote) == env["CI_PIPELINE_URL"]
+
+
 def test_promote_copies_the_pipeline_url_or_its_absence(remote):
     first, second = remote.source.short(1), remote.source.short(2)
     assert (
         run_ci(
-            "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(1)
+            "deploy",
+            "--repo",
+            remote.url,
+            "--env",
+            "dev",
+            "--tag",
+            first,
+            env=pipeline_env(1, remote.source.commits[1]),
         ).returncode
         == 0
     )
@@ -289,9 +338,8 @@ def test_promote_copies_the_pipeline_url_or_its_absence(remote):
 def test_rollback_restores_the_pipeline_url_recorded_with_the_tag(remote):
     first, second, third = (remote.source.short(n) for n in (1, 2, 3))
     for number, tag in ((1, first), (2, second)):
-        result = run_ci(
-            "deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=pipeline_env(number)
-        )
+        env = pipeline_env(number, remote.source.commits[number])
+        result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=env)
         assert result.returncode == 0, result.stderr
     assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", third).returncode == 0
     assert pipeline_of(remote) is None
@@ -304,14 +352,11 @@ def test_rollback_restores_the_pipeline_url_recorded_with_the_tag(remote):
     assert explicit.returncode == 0, explicit.stderr
     assert (tag_of(remote), pipeline_of(remote)) == (first, pipeline_env(1)["CI_PIPELINE_URL"])
 
-    # A tag the history never held: no URL is known for it, the old one goes.
-    unknown = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", "v9.9.9")
-    assert unknown.returncode == 0, unknown.stderr
-    assert (tag_of(remote), pipeline_of(remote)) == ("v9.9.9", None)
-    # The file is back to its original shape: no pipelineUrl line left behind.
-    assert show(remote.bare, DEV) == show(remote.bare, PROD).replace("prod", "dev").replace(
-        '"0.0.0-bootstrap"', '"v9.9.9"'
-    )
+    # A tag that ran without a pipeline: no URL, and no pipelineUrl line left behind.
+    bootstrap = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", "0.0.0-bootstrap")
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    assert (tag_of(remote), pipeline_of(remote)) == ("0.0.0-bootstrap", None)
+    assert show(remote.bare, DEV) == show(remote.bare, PROD).replace("prod", "dev")
 
     back = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", second)
     assert back.returncode == 0, back.stderr
@@ -322,7 +367,8 @@ def test_rollback_without_history_fails_cleanly(remote):
     result = run_ci("rollback", "--repo", remote.url, "--env", "prod")
     assert result.returncode == 1
     assert result.stderr == (
-        f"error: no earlier image.tag in the history of {PROD} to roll back to\n"
+        f"error: no earlier build to roll back to in the history of {PROD} (builds rolled back"
+        " from are skipped): nothing pushed\n"
     )
 
 
@@ -341,12 +387,14 @@ def test_status_table_and_json(remote):
         "TAG",
         "SET AT",
         "SET BY",
+        "HOLD",
         "SOURCE COMMIT",
     ]
     dev = re.split(r"\s{2,}", lines[1])
     assert dev[0:2] == ["dev", tag]
     assert dev[3] == "alice <alice@example.com>"
-    assert dev[4] == f"{tag} feature 8"
+    assert dev[4] == "-"
+    assert dev[5] == f"{tag} feature 8"
     prod = re.split(r"\s{2,}", lines[2])
     assert prod[0:2] == ["prod", "0.0.0-bootstrap"]
     assert prod[3] == f"{PERSON['GIT_AUTHOR_NAME']} <{PERSON['GIT_AUTHOR_EMAIL']}>"
