@@ -2,9 +2,15 @@
 
 1. Median wall time of one `python -m ci deploy` (the real CLI, a real commit each time) against a
    small local bare remote, and against a remote with 20,000 commits and ~200 MB of history,
-   measured interleaved; the ratio large/small should be at most 1.3.
-2. 16 deploys started at once, each to its own environment of the small remote: total time,
+   measured interleaved; the ratio large/small should be at most 1.1.
+2. The cost of rendering before the push: the same deploy with the render switched off (in
+   process, ``ci.gitops.writeback.RENDER``; no user-facing switch exists), interleaved with the
+   normal one; the render should add at most 30%.
+3. 16 deploys started at once, each to its own environment of the small remote: total time,
    push retries used, and whether all 16 commits landed.
+
+Both remotes carry this project's chart, Argo CD manifests and values.<env>.yaml, so every deploy
+renders what Argo CD would.
 
 The large remote is generated with `git fast-import` once and cached under
 ``${XDG_CACHE_HOME:-~/.cache}/python-microservice/``; each run deploys into a throw-away bare
@@ -23,7 +29,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LARGE_VERSION = "v1"
+LARGE_VERSION = "v2"  # v2: the chart and Argo CD manifests in the layout
 VALUES = """\
 # Owned by the pipeline: `python -m ci deploy|promote|rollback` commits here.
 image:
@@ -31,8 +37,32 @@ image:
   tag: "0.0.0-bootstrap"
 """
 RACE_ENVS = 16
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.1
+TARGET_RENDER_RATIO = 1.3
 DEPLOY = [sys.executable, "-m", "ci", "deploy", "--repo"]
+# The same CLI with the render before push switched off, to measure what it costs.
+WITHOUT_RENDER = [
+    sys.executable,
+    "-c",
+    "import sys; import ci.gitops.writeback as w; w.RENDER = False; from ci.cli import main;"
+    " sys.exit(main(sys.argv[1:]))",
+]
+
+
+def project_layout(envs: list[str]) -> dict[str, bytes]:
+    """What Argo CD renders from: the chart, gitops/argocd/ and values.<env>.yaml."""
+    files: dict[str, bytes] = {}
+    for path in sorted((REPO_ROOT / "helm-chart").rglob("*")):
+        if path.is_file():
+            files[path.relative_to(REPO_ROOT).as_posix()] = path.read_bytes()
+    for path in sorted((REPO_ROOT / "gitops" / "argocd").glob("*.yaml")):
+        files[path.relative_to(REPO_ROOT).as_posix()] = path.read_bytes()
+    for env in envs:
+        people = REPO_ROOT / f"values.{env}.yaml"
+        files[f"values.{env}.yaml"] = (
+            people.read_bytes() if people.exists() else b"# nothing differs\n"
+        )
+    return files
 
 
 class BenchError(Exception):
@@ -73,7 +103,7 @@ def fast_import(
     stamp = 1_700_000_000
     out = process.stdin
     layout = {f"gitops/{env}/values.yaml": VALUES.encode() for env in envs}
-    layout["gitops/argocd/project.yaml"] = b"# the Argo CD objects\n"
+    layout.update(project_layout(envs))
     layout["app.py"] = b"VERSION = 0\n"
     for number in range(commits):
         out.write(b"commit refs/heads/main\n")
@@ -138,8 +168,9 @@ def source_commits(remote: Path, count: int) -> list[str]:
     return list(reversed(out.split()))
 
 
-def deploy(remote: Path, env: str, tag: str) -> tuple[float, str]:
-    command = [sys.executable, "-m", "ci", "deploy", "--repo", remote.as_uri(), "--env", env]
+def deploy(remote: Path, env: str, tag: str, render: bool = True) -> tuple[float, str]:
+    runner = [sys.executable, "-m", "ci"] if render else WITHOUT_RENDER
+    command = [*runner, "deploy", "--repo", remote.as_uri(), "--env", env]
     environ = {
         k: v
         for k, v in os.environ.items()
@@ -167,6 +198,17 @@ def measure_latency(small: Path, large: Path, runs: int) -> tuple[list[float], l
         small_times.append(deploy(small, "dev", small_tags[index])[0])
         large_times.append(deploy(large, "dev", large_tags[index])[0])
     return small_times, large_times
+
+
+def measure_render(small: Path, large: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Deploys with and without the render, interleaved, alternating the two remotes."""
+    tags = {remote: source_commits(remote, 2 * runs + 1) for remote in (small, large)}
+    with_render, without = [], []
+    for index in range(runs):
+        remote = small if index % 2 == 0 else large
+        with_render.append(deploy(remote, "prod", tags[remote][2 * index], render=True)[0])
+        without.append(deploy(remote, "prod", tags[remote][2 * index + 1], render=False)[0])
+    return with_render, without
 
 
 def race(remote: Path, envs: list[str]) -> tuple[float, list[int], int]:
@@ -216,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             small_origin = work / "small-origin.git"
             small_origin.mkdir()
             envs = ["dev", "prod", *(f"race{index:02d}" for index in range(RACE_ENVS))]
-            fast_import(small_origin, args.runs + 5, 64, envs, files=4)
+            fast_import(small_origin, 3 * args.runs + 5, 64, envs, files=4)
             small = working_copy(small_origin, work / "small.git")
             large = working_copy(large_origin, work / "large.git")
             print(
@@ -233,6 +275,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deploy, small remote:  median {small_median * 1000:.0f} ms over {args.runs}")
             print(f"deploy, large remote:  median {large_median * 1000:.0f} ms over {args.runs}")
             print(f"ratio large/small:     {ratio:.2f}x (target <= {TARGET_RATIO}x: {verdict})")
+            with_render, without = measure_render(small, large, args.runs)
+            rendered, bare = statistics.median(with_render), statistics.median(without)
+            render_ratio = rendered / bare
+            render_verdict = "ok" if render_ratio <= TARGET_RENDER_RATIO else "ABOVE TARGET"
+            print(f"deploy with render:    median {rendered * 1000:.0f} ms over {args.runs}")
+            print(f"deploy without render: median {bare * 1000:.0f} ms over {args.runs}")
+            print(
+                f"render adds:           {(render_ratio - 1) * 100:+.0f}% ({render_ratio:.2f}x,"
+                f" target <= {TARGET_RENDER_RATIO}x: {render_verdict})"
+            )
             race_envs = [f"race{index:02d}" for index in range(RACE_ENVS)]
             total, retries, landed = race(small, race_envs)
             print(

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from ci.errors import CiError
 from ci.gitops.remote import Clone
 
@@ -50,8 +52,12 @@ def check(
         for env in envs:
             try:
                 app = chart.application_for(env, root)
-            except CiError as error:
-                raise RenderError(f"{env}: Argo CD would not render it: {error}") from None
+            except (CiError, UnicodeDecodeError, yaml.YAMLError) as error:
+                # e.g. the ApplicationSet's files generator cannot read another env's file:
+                # Argo CD would not generate (so not update) any Application either.
+                raise RenderError(
+                    f"{env}: Argo CD would not render it: {_short(str(error))}"
+                ) from None
             needed = [app.chart_path, *_value_file_paths(app, root)]
             tree.materialize([path for path in needed if not (root / path).exists()])
             for path, text in files.items():

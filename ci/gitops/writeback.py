@@ -263,6 +263,8 @@ def _plan_image(
             # Not this pipeline's build: the link recorded with the tag here before, or none.
             found = history.recorded(clone, tip, path, target) if target else None
             carried_url = found.pipeline_url if found else None
+            if carried_digest is None and found is not None:
+                carried_digest = found.digest
     own = own or own_build(context, target)
 
     repository = request.repository or current.repository

@@ -113,3 +113,22 @@ def test_a_remote_that_comes_up_late_is_retried(remote):
     assert process.returncode == 0, stderr
     assert stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
     assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
+
+
+def test_rollback_hold_and_unhold_over_git_daemon(remote):
+    require_tools("git")
+    with git_daemon(remote.bare.parent) as base:
+        url = f"{base}/{remote.bare.name}"
+        first, second = remote.source.short(1), remote.source.short(2)
+        for tag in (first, second):
+            assert run_ci("deploy", "--repo", url, "--env", "dev", "--tag", tag).returncode == 0
+        back = run_ci("rollback", "--repo", url, "--env", "dev")
+        assert back.returncode == 0, back.stderr
+        assert f'  tag: "{first}"' in show(remote.bare, "gitops/dev/values.yaml")
+        held = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", remote.source.short(3))
+        assert held.returncode == 1
+        assert "dev is held by" in held.stderr
+        released = run_ci("unhold", "--repo", url, "--env", "dev")
+        assert released.returncode == 0, released.stderr
+        again = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", remote.source.short(3))
+        assert again.returncode == 0, again.stderr
