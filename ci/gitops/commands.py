@@ -259,6 +259,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         tag=tag,
         repository=repository,
         digest=_digest(args.digest, tag),
+        built_here=bool(os.environ.get("CI_PIPELINE_URL")) and os.environ.get("IMAGE_TAG") == tag,
         force=args.force,
         dry_run=args.dry_run,
     )

@@ -70,6 +70,7 @@ class Request:
     source_env: str | None = None  # promote: --from
     repository: str | None = None
     digest: str | None = None  # deploy: the build's image digest, when known
+    built_here: bool = False  # deploy: the tag is this pipeline's build (its build.env IMAGE_TAG)
     force: bool = False  # deploy: over a newer build; deploy/promote: over a hold
     dry_run: bool = False
     reason: str | None = None  # hold, rollback: why (recorded in the hold)
@@ -150,7 +151,8 @@ def read_hold(clone: Clone, commit: str, env: str) -> Hold | None:
 
 
 def own_build(context: GitLabContext, tag: str) -> bool:
-    """Whether ``tag`` is the running pipeline's own build (tagged with its commit's SHA)."""
+    """Whether ``tag`` is the running pipeline's own build (tagged with its commit's SHA; see
+    also ``Request.built_here``)."""
     if not context.commit_sha or not looks_like_commit(tag):
         return False
     return context.commit_sha.startswith(tag) or tag == context.commit_short_sha
@@ -256,15 +258,9 @@ def _plan_image(
     else:
         target = request.tag or ""
         carried_digest = request.digest
-        own = own_build(context, target)
-        if own:
-            carried_url = context.pipeline_url or None
-        else:
-            # Not this pipeline's build: the link recorded with the tag here before, or none.
-            found = history.recorded(clone, tip, path, target) if target else None
-            carried_url = found.pipeline_url if found else None
-            if carried_digest is None and found is not None:
-                carried_digest = found.digest
+        own = request.built_here or own_build(context, target)
+        # Another pipeline's build (or a laptop deploy): no link rather than a false one.
+        carried_url = (context.pipeline_url or None) if own else None
     own = own or own_build(context, target)
 
     repository = request.repository or current.repository
