@@ -123,6 +123,12 @@ def normalize_url(repo: str) -> tuple[str, Credentials | None]:
     if not at:
         return repo, None
     if scheme.lower() not in ("http", "https"):
+        if ":" in userinfo:
+            # git would get it in argv: only HTTPS passes a password through the helper.
+            raise UsageError(
+                f"--repo: a password in a {scheme} URL is not supported (not shown); use an"
+                " https URL or GITOPS_TOKEN"
+            )
         return repo, None  # ssh://user@host: the user name is not a secret
     username, _, password = userinfo.partition(":")
     clean = f"{scheme}://{hostport}{rest[len(authority) :]}"

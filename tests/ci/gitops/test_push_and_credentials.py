@@ -168,6 +168,15 @@ def test_malformed_user_info_is_refused_without_echoing_it(remote, userinfo):
     assert "Traceback" not in result.stderr
 
 
+def test_a_password_in_an_ssh_url_is_refused_not_passed_to_git(remote):
+    result = run_ci(*deploy_args("ssh://deployer:Zq9xY@gitlab.example:2222/acme/app.git", "abc"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --repo: a password in a ssh URL is not supported (not shown); use an https URL"
+        " or GITOPS_TOKEN\n"
+    )
+
+
 def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path):
     """While the push waits in a slow hook, no process on the machine has the token in argv."""
     remote, url = http_remote
