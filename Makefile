@@ -47,5 +47,5 @@ bench: tools  ## Service throughput and latency against its ceiling and the seed
 bench-image: tools  ## Image size and rebuild time against a seed-style Dockerfile
 	$(BIN)/python -m bench.image
 
-bench-gitops: install  ## Write-back latency on a small and a large remote, and racing deploys
+bench-gitops: install  ## Write-back latency on a small and a large remote, with and without the render, and racing deploys
 	$(BIN)/python -m bench.gitops
