@@ -1,8 +1,10 @@
-"""The write-back loop: clone the branch tip, apply one change, commit, push; on a moved branch
-fetch, re-apply on the new tip (re-checking everything) and retry with jittered backoff.
+"""The write-back loop: clone the branch tip, plan one change (holds, staleness, rollback target),
+render every environment it changes (``render``), commit, push; on a moved branch fetch, re-plan
+on the new tip (re-checking everything) and retry with jittered backoff.
 
 Never a force push: a push either fast-forwards the branch or is refused and retried, so no
-commit is ever lost, and a change is always re-decided against the newest state.
+commit is ever lost, and a change is always re-decided against the newest state. Either a commit
+that renders lands, or nothing is pushed and one line says why.
 """
 
 import difflib
@@ -431,6 +433,7 @@ def apply(
                     return Outcome("dry-run", line, diff=diff(plan), retries=attempt)
                 commit = clone.commit_files(tip, plan.files, plan.message)
                 if publish is not None:
+                    pushing = "merge-request"
                     commit, line = publish(clone, tip, commit, plan.change)
                     return Outcome("merge-request", line, commit=commit, retries=attempt)
                 pushing = commit
@@ -460,6 +463,8 @@ def _cut_short(clone: Clone, pushing: str | None, error: BaseException) -> CiErr
     exit_code = 130 if isinstance(error, KeyboardInterrupt) else 1
     if pushing is None:
         line = f"{what}: nothing pushed"
+    elif pushing == "merge-request":
+        line = f"{what} while opening the merge request: its branch may have been pushed"
     else:
         landed = clone.branch_tip()
         if landed == pushing:
