@@ -46,22 +46,22 @@ class Observed:
         REQUEST_ID.set(rid)  # no reset: see app/context.py
         id_header = (HEADER, rid.encode("ascii"))
         status = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
-            await send(message)
-
         try:
             answer = self.fast_path.answer(scope) if self.fast_path is not None else None
-            if answer is None:
-                await self.app(scope, receive, send_with_id)
-            else:
+            if answer is not None:
                 status = answer.status
                 await send(answer.start_message(id_header))
                 await send(EMPTY_BODY if scope["method"] == "HEAD" else answer.body_message)
+                return
+
+            async def send_with_id(message: Message) -> None:  # made for FastAPI's answers only
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message = {**message, "headers": [*message.get("headers", ()), id_header]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
         except Exception:
             if not status:
                 await send(INTERNAL_ERROR.start_message(id_header))
