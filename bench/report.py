@@ -33,7 +33,7 @@ COLD_START_MARGIN = 0.10
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
-    """One wrk run."""
+    """One wrk run. cpu_us: the server's CPU time (user + system) per request served."""
 
     server: str
     endpoint: str
@@ -42,6 +42,7 @@ class Sample:
     p50_us: float
     p99_us: float
     errors: int = 0
+    cpu_us: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Row:
     p99_us: float
     rounds: int
     errors: int
+    cpu_us: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Ratio:
     ratio: float | None
     target: float | None
     verdict: str  # PASS, MISS, ERRORS (failed requests in a run) or "-" (no target)
+    # The other server's CPU time per request over the service's: the throughput ratio the two
+    # would reach if CPU-bound alone, much steadier than requests/s on a shared, busy machine.
+    cpu_ratio: float | None = None
 
 
 def _order(values: Iterable[str], preferred: Sequence[str]) -> list[str]:
@@ -94,6 +99,7 @@ def summarize(samples: Iterable[Sample], endpoints: Sequence[str] = ()) -> list[
                 p99_us=statistics.median(s.p99_us for s in runs),
                 rounds=len(runs),
                 errors=sum(s.errors for s in runs),
+                cpu_us=statistics.median(s.cpu_us for s in runs),
             )
         )
     return rows
@@ -117,25 +123,31 @@ def ratios(rows: Sequence[Row], connections: int) -> list[Ratio]:
                 verdict = "-"
             else:
                 verdict = "PASS" if ratio >= target else "MISS"
-            result.append(Ratio(endpoint, versus, ratio, target, verdict))
+            cpu_ratio = other.cpu_us / service.cpu_us if service.cpu_us and other.cpu_us else None
+            result.append(Ratio(endpoint, versus, ratio, target, verdict, cpu_ratio))
     return result
 
 
-def costs(rows: Sequence[Row], connections: int) -> list[tuple[str, str, float]]:
-    """(endpoint, what, ratio of requests/s) for each COSTS pair measured at `connections`."""
+def costs(rows: Sequence[Row], connections: int) -> list[tuple[str, str, float, float | None]]:
+    """(endpoint, what, ratio of requests/s, ratio by CPU time per request) for each COSTS pair
+    measured at `connections`."""
     by_key = {(r.endpoint, r.server): r for r in rows if r.connections == connections}
     result = []
     for endpoint in dict.fromkeys(r.endpoint for r in rows):
         for numerator, denominator, what in COSTS:
             top, bottom = by_key.get((endpoint, numerator)), by_key.get((endpoint, denominator))
             if top is not None and bottom is not None and bottom.rps:
-                result.append((endpoint, what, top.rps / bottom.rps))
+                cpu = bottom.cpu_us / top.cpu_us if top.cpu_us and bottom.cpu_us else None
+                result.append((endpoint, what, top.rps / bottom.rps, cpu))
     return result
 
 
-def cost_table(items: Sequence[tuple[str, str, float]]) -> str:
-    body = [[endpoint, what, f"{ratio:.2f}x"] for endpoint, what, ratio in items]
-    return format_table(["endpoint", "requests/s", "measured"], body)
+def cost_table(items: Sequence[tuple[str, str, float, float | None]]) -> str:
+    body = [
+        [endpoint, what, f"{ratio:.2f}x", "-" if cpu is None else f"{cpu:.2f}x"]
+        for endpoint, what, ratio, cpu in items
+    ]
+    return format_table(["endpoint", "requests/s", "measured", "by CPU/req"], body)
 
 
 def cold_start_verdict(cold: dict[str, list[float]]) -> str:
@@ -176,11 +188,12 @@ def throughput_table(rows: Sequence[Row]) -> str:
             f"{r.rps:.0f}",
             format_ms(r.p50_us),
             format_ms(r.p99_us),
+            f"{r.cpu_us:.0f} us" if r.cpu_us else "-",
             str(r.errors) if r.errors else "",
         ]
         for r in rows
     ]
-    headers = ["server", "endpoint", "conns", "req/s", "p50", "p99", "failed"]
+    headers = ["server", "endpoint", "conns", "req/s", "p50", "p99", "CPU/req", "failed"]
     return format_table(headers, body)
 
 
@@ -192,10 +205,12 @@ def ratio_table(items: Sequence[Ratio]) -> str:
             "-" if r.ratio is None else f"{r.ratio:.2f}x",
             "-" if r.target is None else f">= {r.target:.2f}x",
             r.verdict,
+            "-" if r.cpu_ratio is None else f"{r.cpu_ratio:.2f}x",
         ]
         for r in items
     ]
-    return format_table(["endpoint", "ratio", "measured", "target", "verdict"], body)
+    headers = ["endpoint", "ratio", "measured", "target", "verdict", "by CPU/req"]
+    return format_table(headers, body)
 
 
 def _median_ms(values: Sequence[float]) -> str:

@@ -170,6 +170,13 @@ def rss_kib(pid: int) -> int:
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system), from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_get(port: int, target: str, timeout: float = 5.0) -> tuple[int, str, bytes]:
     """(status, content-type, body) of one GET to 127.0.0.1:port."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -240,6 +247,12 @@ class Server:
         self.log.seek(0)
         tail = self.log.read().decode(errors="replace").strip().splitlines()[-lines:]
         return " | ".join(tail) or "no output"
+
+    def cpu_seconds(self) -> float:
+        try:
+            return cpu_seconds(self.proc.pid)
+        except FileNotFoundError:
+            raise BenchError(f"{self.name} exited during the load: {self.log_tail()}") from None
 
     def rss_kib(self) -> int:
         try:

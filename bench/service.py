@@ -215,7 +215,9 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
         for endpoint, connections, loaded in plan:
             for server in loaded:
                 url = f"http://127.0.0.1:{server.port}{ENDPOINTS[endpoint]}"
+                cpu_before = server.cpu_seconds()
                 result = wrk.run(url, connections, args.duration)
+                cpu = server.cpu_seconds() - cpu_before
                 done += 1
                 say(
                     f"[{done}/{total}] round {round_number} {endpoint} c={connections} "
@@ -231,6 +233,7 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
                         result.p50_us,
                         result.p99_us,
                         result.errors,
+                        cpu * 1e6 / result.requests if result.requests else 0.0,
                     )
                 )
     return samples

@@ -38,8 +38,8 @@ def test_summarize_takes_medians_over_rounds_in_display_order():
     assert (echo.rps, echo.p50_us, echo.p99_us, echo.rounds) == (200, 200, 2000, 3)
 
 
-def _row(server, endpoint, rps, connections=64, errors=0):
-    return Row(server, endpoint, connections, rps, 100, 1000, 3, errors)
+def _row(server, endpoint, rps, connections=64, errors=0, cpu_us=0.0):
+    return Row(server, endpoint, connections, rps, 100, 1000, 3, errors, cpu_us)
 
 
 def test_ratios_against_the_targets():
@@ -62,6 +62,18 @@ def test_ratios_against_the_targets():
         ("health", "seed", 8.9, None, "-"),
     ]
     assert misses(rows, 64, {}) == 1
+
+
+def test_cpu_time_per_request_gives_a_steadier_second_ratio():
+    samples = [
+        *[Sample("service", "echo", 64, r, 100, 1000, 0, cpu) for r, cpu in ((900, 50), (1, 60))],
+        *[Sample("ceiling", "echo", 64, r, 100, 1000, 0, cpu) for r, cpu in ((1000, 40), (1, 40))],
+    ]
+    rows = summarize(samples)
+    assert [r.cpu_us for r in rows] == [55, 40]  # medians
+    (ratio,) = [r for r in ratios(rows, 64) if r.versus == "ceiling"]
+    assert round(ratio.cpu_ratio, 3) == round(40 / 55, 3)
+    assert "0.73x" in report(rows, 64, {}, {})
 
 
 def test_failed_requests_make_the_ratio_invalid():
@@ -103,19 +115,21 @@ def test_report_shows_every_part():
 
 def test_costs_of_metrics_and_tracing_side_by_side():
     rows = [
-        _row("service", "echo", 9000),
-        _row("metrics-off", "echo", 10000),
+        _row("service", "echo", 9000, cpu_us=50),
+        _row("metrics-off", "echo", 10000, cpu_us=40),
         _row("traced", "echo", 4500),
-        _row("ceiling", "echo", 10000),
+        _row("ceiling", "echo", 10000, cpu_us=40),
         _row("service", "health", 9000),  # no variants measured for health
         _row("traced", "echo", 1, connections=1),  # other connection counts are not compared
     ]
     assert costs(rows, 64) == [
-        ("echo", "metrics on / off", 0.9),
-        ("echo", "tracing on / off", 0.5),
-        ("echo", "metrics off / raw ASGI", 1.0),
+        ("echo", "metrics on / off", 0.9, 0.8),
+        ("echo", "tracing on / off", 0.5, None),  # no CPU figure for one of the two
+        ("echo", "metrics off / raw ASGI", 1.0, 1.0),
     ]
     text = report(rows, 64, {}, {})
     assert "Cost of observability at 64 connections (side by side):" in text
-    assert "echo      tracing on / off           0.50x" in text
+    assert "echo      metrics on / off           0.90x       0.80x" in text
+    assert "echo      tracing on / off           0.50x  -\n" in text
+    assert "(a) service      echo         64   9000  0.10 ms  1.00 ms    50 us" in text
     assert "Cost of observability" not in report(rows[-2:], 64, {}, {})

@@ -3,6 +3,7 @@
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from bench.servers import (
     BenchError,
     Server,
     app_index,
+    cpu_seconds,
     dockerfile_cmd,
     http_get,
     local_command,
@@ -171,3 +173,11 @@ def test_the_repository_dockerfile_runs_the_service_with_uvicorn():
     cmd = read_production_cmd(REPO_ROOT / "Dockerfile")
     argv = local_command(cmd, 8080, _bin())
     assert argv[app_index(argv)] == "app.main:app"
+
+
+def test_cpu_seconds_counts_what_the_process_used():
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+    assert 0.1 <= cpu_seconds(os.getpid()) - before < 5
