@@ -6,93 +6,29 @@ make, where the real Dockerfile takes minutes on vfs; the e2e (tests/e2e) runs t
 """
 
 import json
-import subprocess
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.argocd.conftest import DEV, GitopsRepo, make_gitops_repo, set_image
-from tests.support.argocd import ArgoCdStandIn, running_argocd
-from tests.support.image import buildah, local_base_image, tool_env
-from tests.support.registry import running_registry
-from tests.support.tools import require_tools
+from tests.argocd.conftest import (
+    DEV,
+    NAME,
+    GitopsRepo,
+    set_image,
+)
+from tests.support.argocd import ArgoCdStandIn
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
 
-STUB = Path(__file__).with_name("stub_service.py")
-NAME = "python-microservice"
-USER, PASSWORD = "standin", "pull secret with spaces & symbols"
-CMD = ["python3", "/srv/stub.py", "--host", "0.0.0.0", "--port", "8080"]
 
-
-def _buildah(*args: str) -> str:
-    return subprocess.run(
-        buildah(*args), env=tool_env(), capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-@dataclass
-class Stack:
-    registry: str
-    creds: str
-    digests: dict[str, str]  # tag -> manifest digest in the registry
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A registry holding the stub image under the tags v1 and v2 (each reports its tag)."""
-    require_tools("buildah", "skopeo", "docker-registry", "htpasswd", "debootstrap")
-    tmp = tmp_path_factory.mktemp("node")
-    base = local_base_image()
-    with running_registry(tmp / "registry", USER, PASSWORD) as registry:
-        digests = {}
-        for tag in ("v1", "v2"):
-            ctr = _buildah("from", "--pull=false", base)
-            local = f"localhost/argocd-standin-stub:{tag}"
-            try:
-                _buildah("copy", "--chown", "0:0", ctr, str(STUB), "/srv/stub.py")
-                _buildah(
-                    "config", "--user", "10001:10001", "--env", f"APP_VERSION={tag}",
-                    "--workingdir", "/srv", "--cmd", json.dumps(CMD), ctr,
-                )  # fmt: skip
-                _buildah("commit", "--quiet", ctr, local)
-                digest_file = tmp / f"{tag}.digest"
-                _buildah(
-                    "push", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}",
-                    "--digestfile", str(digest_file), local,
-                    f"docker://{registry.host}/{NAME}:{tag}",
-                )  # fmt: skip
-                digests[tag] = digest_file.read_text().strip()
-            finally:
-                subprocess.run(buildah("rm", ctr), env=tool_env(), capture_output=True, check=False)
-                subprocess.run(
-                    buildah("rmi", local), env=tool_env(), capture_output=True, check=False
-                )
-        yield Stack(registry.host, f"{USER}:{PASSWORD}", digests)
+@pytest.fixture
+def repo(stub_gitops: GitopsRepo) -> GitopsRepo:
+    return stub_gitops
 
 
 @pytest.fixture
-def repo(stack: Stack, tmp_path: Path) -> GitopsRepo:
-    return make_gitops_repo(tmp_path / "gitops", f"{stack.registry}/{NAME}", "v1")
-
-
-@pytest.fixture
-def argo(stack: Stack, repo: GitopsRepo, tmp_path: Path) -> Iterator[ArgoCdStandIn]:
-    with running_argocd(
-        repo.url,
-        tmp_path / "argocd",
-        registry_creds={stack.registry: stack.creds},
-        insecure_registries=[stack.registry],
-        interval=0.5,
-        apps=[DEV],
-    ) as standin:
-        yield standin
-    assert standin.controller.errors == []
-    leftover = _buildah("containers", "--quiet", "--filter", "name=argocd-standin-")
-    assert leftover == ""
+def argo(stub_argo: ArgoCdStandIn) -> ArgoCdStandIn:
+    return stub_argo
 
 
 def health(argo: ArgoCdStandIn) -> dict:

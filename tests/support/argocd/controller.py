@@ -14,6 +14,7 @@ message; the old container keeps serving.
 import contextlib
 import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -118,6 +119,12 @@ class AppState:
             "Waiting for rollout to finish: 0 of 1 updated replicas are available...",
         )
 
+    def note_health(self) -> None:
+        """Record when the health status last changed (status.health.lastTransitionTime)."""
+        status, _ = self.health()
+        if self.health_since.get("status") != status:
+            self.health_since = {"status": status, "since": now_rfc3339()}
+
     def pods(self) -> list[Pod]:
         pods = []
         if self.serving_pod is not None:
@@ -170,6 +177,7 @@ class Controller:
         self._removers: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._loop, name="argocd-standin", daemon=True)
         self._count = 0
+        self.instance = secrets.token_hex(3)  # in container names: whose they are
         self.errors: list[str] = []  # exceptions the loop survived (tests assert none)
         self.requests: list[str] = []  # API requests served, for the tests
         self.pulled: set[str] = set()  # image ids the node pulled that were not there before
@@ -245,9 +253,7 @@ class Controller:
             self._compare(app)
         self._progress(app)
         with self.lock:
-            status, _ = app.health()
-            if app.health_since.get("status") != status:
-                app.health_since = {"status": status, "since": now_rfc3339()}
+            app.note_health()
 
     def _compare(self, app: AppState) -> None:
         try:
@@ -329,6 +335,7 @@ class Controller:
             app.applied = desired
             app.sync_status = "Synced"
             self._roll_out(app, desired)
+            app.note_health()
         operation["finishedAt"] = now_rfc3339()
         operation["syncResult"] = {
             "revision": desired.revision,
@@ -418,7 +425,7 @@ class Controller:
 
     def _start(self, app: AppState, rollout: Rollout) -> None:
         self._count += 1
-        name = f"argocd-standin-{app.name}-{rollout.hash}-{self._count}"
+        name = f"argocd-standin-{self.instance}-{app.name}-{rollout.hash}-{self._count}"
         try:
             pulled = pull(rollout.spec.image, self.registry_creds, self.insecure_registries)
             if pulled.fresh:
@@ -448,6 +455,7 @@ class Controller:
             )
             app.rollout = None
             app.failed = None
+            app.note_health()
             if old is not None:
                 old.terminate()
                 self._terminating.append(old)
@@ -461,6 +469,7 @@ class Controller:
                 rollout.container.terminate()
                 self._terminating.append(rollout.container)
             app.rollout = None
+            app.note_health()
 
     def _reap(self) -> None:
         """Containers past SIGTERM: SIGKILL after the grace period, then removed (in a thread:

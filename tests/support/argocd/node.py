@@ -12,6 +12,7 @@ such as /tmp are tmpfs. Everything is stopped and removed by its own id.
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -28,6 +29,8 @@ from tests.support.network import free_port
 # Not made read-only: kernel file systems and what buildah run mounts itself.
 KERNEL_DIRS = {"proc", "sys", "dev", "run", "tmp"}
 PULL_TIMEOUT = 300.0
+# What `buildah run` adds after its process exits non-zero.
+BUILDAH_EXIT = re.compile(r"(subprocess exited with status \d+|Error: exit status \d+)")
 
 
 class StartError(RuntimeError):
@@ -46,8 +49,16 @@ def _run(argv: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise StartError(f"{argv[0]}: {error}") from None
     if done.returncode != 0:
-        raise StartError(" ".join(done.stderr.split()) or f"{argv[0]} failed")
+        raise StartError(_error_text(done.stderr) or f"{argv[0]} failed")
     return done.stdout.strip()
+
+
+def _error_text(stderr: str) -> str:
+    """One line: the ``msg="..."`` of a logrus-style fatal line (skopeo), else the whole text."""
+    found = re.search(r'level=(?:fatal|error) msg="((?:[^"\\]|\\.)*)"', stderr)
+    if found:
+        return found[1].replace('\\"', '"')
+    return " ".join(stderr.split())
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,15 @@ class Container:
     def exit_code(self) -> int | None:
         return self.process.poll()
 
-    def output_tail(self, lines: int = 5, limit: int = 600) -> str:
+    def output_tail(self, lines: int = 3, limit: int = 600) -> str:
+        """The container's last output lines, without buildah's own exit report."""
         try:
             text = self.log.read_text(errors="replace")
         except OSError:
             return ""
-        tail = " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
-        return tail[-limit:]
+        own = [line.strip() for line in text.splitlines() if line.strip()]
+        own = [line for line in own if not BUILDAH_EXIT.fullmatch(line)]
+        return " | ".join(own[-lines:])[-limit:]
 
     def probe(self, probe: Probe) -> bool:
         """One httpGet probe on the container's (rewritten) port: 200-399 is success."""
