@@ -10,7 +10,9 @@ from typing import Any
 
 import helm_python
 
+from ci.gitops.holds import describe, hold_path, parse_hold, release_hint
 from ci.gitops.tags import NOT_ENVIRONMENTS, values_path
+from ci.gitops.values import ValuesError
 
 # The keys of gitops/<env>/values.yaml that `python -m ci deploy|promote|rollback` writes.
 OWNED_IMAGE_KEYS = frozenset({"repository", "tag", "digest", "pipelineUrl"})
@@ -157,6 +159,34 @@ def promotion_violation(
         f"image {found.reference} never ran in {found.source_env} (history of "
         f"{values_path(found.source_env)} up to {base[:12]}); promote what "
         f"{found.source_env} ran, or add a 'Promotion-Override: <reason>' commit trailer",
+    )
+
+
+def image_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
+    """Whether the image the environment runs changes (repository, tag or digest)."""
+
+    def image(values: Mapping[str, Any] | None) -> tuple:
+        found = (values or {}).get("image") or {}
+        return tuple(str(found.get(key) or "") for key in ("repository", "tag", "digest"))
+
+    return image(before) != image(after)
+
+
+def hold_violation(env: str, base_text: str | None, head_text: str | None) -> Violation | None:
+    """A change of ``env``'s image while the hold the base has stays in place. A merge request
+    that releases the hold (deletes the file) or sets it (a rollback) is visible, and passes."""
+    if head_text is None:
+        return None
+    path = hold_path(env)
+    try:
+        hold = parse_hold(head_text, path)
+    except ValuesError as error:
+        return Violation(path, str(error).removeprefix(f"{path}: "))
+    if base_text != head_text:
+        return None
+    return Violation(
+        env,
+        f"{describe(hold)}; {release_hint(env)}, or delete {path} in this merge request",
     )
 
 

@@ -6,7 +6,8 @@ checked before it merges.
 Base: ``--base``, else ``CI_MERGE_REQUEST_DIFF_BASE_SHA``, else the merge base with the default
 branch. Each changed environment must render as Argo CD renders it; a pipeline-owned file may change
 only the keys the pipeline owns; a new image.tag must have run in the environment before it in
-``gitops/promotion.yaml`` (a ``Promotion-Override: <reason>`` commit trailer overrides, visibly);
+``gitops/promotion.yaml`` (a ``Promotion-Override: <reason>`` commit trailer overrides, visibly)
+and may not enter a held environment (``gitops/<env>/hold.yaml``, unless the change releases it);
 with ``--verify-image`` each new image reference must exist in the registry. One line per
 violation on stdout, exit 1; bad input exit 2.
 """
@@ -26,6 +27,7 @@ from ci.chart.argocd import one_line
 from ci.errors import CiError, UsageError
 from ci.gitops import check
 from ci.gitops.checkout import Checkout
+from ci.gitops.holds import hold_path
 from ci.gitops.message import parse_trailers
 from ci.gitops.promotion import OVERRIDE_TRAILER, PROMOTION_FILE, parse_order
 from ci.gitops.tags import environments_from_paths, values_path
@@ -152,6 +154,10 @@ def verify_reference(reference: str) -> str | None:
     return None
 
 
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
 def _render(env: str, root: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
     try:
         return chart.render_env(env, repo_root=root), None
@@ -192,6 +198,14 @@ def collect(
             found = check.owned_keys_violation(path, env, before, after)
             if found:
                 violations.append(found)
+        if check.image_changes(before, after):
+            held = check.hold_violation(
+                env,
+                _text(checkout.read(base, hold_path(env))),
+                _text(checkout.read(head, hold_path(env))),
+            )
+            if held:
+                violations.append(held)
         promoted = check.promotion(env, before, after, order.source_of(env))
         if promoted:
             broken = check.promotion_violation(promoted, history.ran, base)

@@ -345,3 +345,47 @@ def test_a_reference_with_a_digest_is_checked_by_tag_and_digest(registry, monkey
 
 def test_promotion_file_is_what_the_repository_declares():
     assert parse_order((ROOT / PROMOTION_FILE).read_text()).order == ("dev", "prod")
+
+
+HOLD = 'by: "alice <alice@example.com>"\nsince: "2026-11-26T10:00:00Z"\nreason: "bad build"\n'
+
+
+def hold_prod_on_main(project: Project) -> None:
+    git("checkout", "--quiet", "main", cwd=project.path)
+    project.write("gitops/prod/hold.yaml", HOLD)
+    project.commit("hold(prod): bad build [skip ci]")
+    project.branch("held")
+
+
+def test_a_held_environment_refuses_a_new_image(project, ci):
+    hold_prod_on_main(project)
+    project.set_tag("prod", BUILDS[1], "promote into a held prod")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == (
+        "prod: prod is held by alice <alice@example.com> since 2026-11-26T10:00:00Z: bad build; "
+        "release it with `python -m ci unhold --env prod` (pipeline job unhold-prod), or delete "
+        "gitops/prod/hold.yaml in this merge request\n"
+    )
+
+
+def test_releasing_the_hold_in_the_same_merge_request_passes(project, ci):
+    hold_prod_on_main(project)
+    (project.path / "gitops" / "prod" / "hold.yaml").unlink()
+    project.set_tag("prod", BUILDS[1], "unhold and promote")
+    assert check(ci, project).returncode == 0
+
+
+def test_a_rollback_that_sets_its_hold_passes_and_a_bad_hold_file_is_named(project, ci):
+    project.set_tag("prod", BUILDS[2], "prod ran 3")
+    git("checkout", "--quiet", "main", cwd=project.path)
+    git("merge", "--quiet", "--ff-only", "mr", cwd=project.path)
+    project.branch("rollback")
+    project.write("gitops/prod/hold.yaml", HOLD.replace("bad build", "rollback from 3333cccc"))
+    project.set_tag("prod", BUILDS[0], "rollback(prod)")
+    assert check(ci, project).returncode == 0
+    project.write("gitops/prod/hold.yaml", "by: [1]\n")
+    project.commit("break the hold")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == "gitops/prod/hold.yaml: 'by' must be a non-empty string\n"
