@@ -17,6 +17,7 @@ class GitLabContext:
     default_branch: str = ""
     pipeline_url: str = ""
     job_url: str = ""
+    job_name: str = ""
     user_login: str = ""
     user_email: str = ""
     server_host: str = ""
@@ -36,6 +37,7 @@ class GitLabContext:
             default_branch=env.get("CI_DEFAULT_BRANCH", ""),
             pipeline_url=env.get("CI_PIPELINE_URL", ""),
             job_url=env.get("CI_JOB_URL", ""),
+            job_name=env.get("CI_JOB_NAME", ""),
             user_login=env.get("GITLAB_USER_LOGIN", ""),
             user_email=env.get("GITLAB_USER_EMAIL", ""),
             server_host=env.get("CI_SERVER_HOST", ""),

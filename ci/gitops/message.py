@@ -8,6 +8,7 @@ DEFAULT_AUTHOR_NAME = "gitops-bot"
 DEFAULT_AUTHOR_EMAIL = "gitops-bot@noreply.invalid"
 SKIP_CI = "[skip ci]"
 ROLLED_BACK_FROM = "Rolled-Back-From"
+ROLLBACK_JOB = "Rollback-Job"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
         found.append(("Source-Commit", change.source_commit))
     if change.action == "rollback" and change.previous:
         found.append((ROLLED_BACK_FROM, change.previous))
+        job = rollback_job(context)
+        if job:
+            found.append((ROLLBACK_JOB, job))
     if context.pipeline_url:
         # "Pipeline" credits the pipeline with the build; one that only ran the write-back of
         # another pipeline's build is named as what it is.
@@ -82,6 +86,13 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
             who += f" <{context.user_email}>"
         found.append(("Triggered-By", who))
     return found
+
+
+def rollback_job(context: GitLabContext) -> str:
+    """The pipeline job running a rollback (the same on a retry of that job), or ''."""
+    if context.job_name and context.pipeline_url:
+        return f"{context.job_name} in {context.pipeline_url}"
+    return ""
 
 
 def commit_message(change: Change, context: GitLabContext) -> str:

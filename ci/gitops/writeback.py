@@ -22,7 +22,15 @@ from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops import history, render
 from ci.gitops.holds import Hold, describe, format_hold, hold_path, parse_hold, release_hint
-from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change, commit_message
+from ci.gitops.message import (
+    DEFAULT_AUTHOR_EMAIL,
+    DEFAULT_AUTHOR_NAME,
+    ROLLBACK_JOB,
+    Change,
+    commit_message,
+    parse_trailers,
+    rollback_job,
+)
 from ci.gitops.remote import (
     GIT_TIMEOUT_SECONDS,
     Clone,
@@ -241,6 +249,10 @@ def _plan_image(
     elif request.action == "rollback":
         if request.rollback_from is not None and current.tag != request.rollback_from:
             return _rollback_overtaken(clone, tip, path, request, current.tag)
+        if request.rollback_from is None and not request.tag:
+            done = _rolled_back_by_this_job(clone, tip, request.env, context, current.tag)
+            if done is not None:
+                return done
         if request.tag:
             found = history.recorded(clone, tip, path, request.tag)
             if found is None:
@@ -343,6 +355,27 @@ def _plan_image(
     )
     message = commit_message(change, context)
     return _Plan("commit", "", files, before, message, change, render=(request.env,))
+
+
+def _rolled_back_by_this_job(
+    clone: Clone, tip: str, env: str, context: GitLabContext, now: str | None
+) -> _Plan | None:
+    """A retried pipeline job whose first run rolled back already: nothing more to do (a retry
+    must not roll back a second build)."""
+    job = rollback_job(context)
+    if not job:
+        return None
+    latest = next(iter(history.tag_history(clone, tip, values_path(env))), None)
+    if latest is None or latest.tag != now:
+        return None
+    if parse_trailers(latest.entry.message).get(ROLLBACK_JOB) != job:
+        return None
+    return _Plan(
+        "unchanged",
+        f"this job already rolled {env} back from {latest.rolled_back_from} to"
+        f" {now} ({latest.entry.commit[:12]}): nothing to do (to go further back, roll back"
+        " from a new pipeline or with --to)",
+    )
 
 
 def _rollback_overtaken(

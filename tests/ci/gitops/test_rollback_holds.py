@@ -268,3 +268,26 @@ def test_argo_cd_ignores_the_hold_file(tmp_path):
         (root / hold_path(env)).write_text(format_hold(hold))
     assert chart.applications(root) == apps_before
     assert {env: chart.render_env(env, root) for env in envs} == before
+
+
+def test_a_retried_rollback_job_does_not_roll_back_a_second_build(remote, deployed):
+    """GitLab's retry of rollback-dev (same pipeline, same job) after its first run landed does
+    nothing; the same button in a new pipeline goes one build further back."""
+    a, b, c = deployed
+    job = {
+        "CI_PIPELINE_URL": "https://gitlab.example/acme/app/-/pipelines/77",
+        "CI_JOB_NAME": "rollback-dev",
+    }
+    first = run_ci("rollback", "--repo", remote.url, "--env", "dev", env=job)
+    assert first.returncode == 0, first.stderr
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert f"Rollback-Job: rollback-dev in {job['CI_PIPELINE_URL']}" in message
+    before = tip(remote)
+    retried = run_ci("rollback", "--repo", remote.url, "--env", "dev", env=job)
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.startswith(f"this job already rolled dev back from {c} to {b} (")
+    assert tip(remote) == before
+    later = {**job, "CI_PIPELINE_URL": job["CI_PIPELINE_URL"].replace("77", "78")}
+    further = run_ci("rollback", "--repo", remote.url, "--env", "dev", env=later)
+    assert further.returncode == 0, further.stderr
+    assert tag_of(remote) == a
