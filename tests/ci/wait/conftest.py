@@ -17,6 +17,7 @@ import pytest
 from ci.gitops.values import read_image
 from tests.ci.wait.recorded import at, recorded
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
+from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
 from tests.support.tools import require_tools
 
 TOKEN = 'argocd-Tok/+=#%$" en'  # any character may be in a token

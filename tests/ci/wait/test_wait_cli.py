@@ -1,5 +1,8 @@
 """`python -m ci wait` as the pipeline runs it: a real gitops remote, a real HTTP server on
-127.0.0.1 answering recorded Argo CD Applications, every verdict and its exit code."""
+127.0.0.1 answering recorded Argo CD Applications, every verdict and its exit code.
+
+Most tests run the CLI in-process (``ci``, so coverage counts it); the first and the bad-input
+ones run the real ``python -m ci`` subprocess."""
 
 import time
 
@@ -30,10 +33,8 @@ def deploy(remote, tag: str, digest: str = DIGEST_1, env: str = "dev") -> str:
     return remote.tip()
 
 
-def wait(remote, server: str, *args: str, **extra: str):
-    result = run_ci(
-        "wait", "--repo", remote.url, "--env", "dev", *args, env=settings(server, **extra)
-    )
+def wait(run, remote, server: str, *args: str, **extra: str):
+    result = run("wait", "--repo", remote.url, "--env", "dev", *args, env=settings(server, **extra))
     assert TOKEN not in result.stdout + result.stderr
     return result
 
@@ -47,7 +48,7 @@ def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
         at(recorded("sync-running"), ours, images=["registry.example/old:1", image]),
         at(recorded("synced-healthy"), ours, images=[image]),
     ]
-    result = wait(remote, argocd.url)
+    result = wait(run_ci, remote, argocd.url)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -64,23 +65,23 @@ def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
     assert {auth for _, auth in argocd.requests} == {f"Bearer {TOKEN}"}
 
 
-def test_a_later_commit_that_changed_other_environments_still_runs_our_build(remote, argocd):
+def test_a_later_commit_that_changed_other_environments_still_runs_our_build(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     image = remote.image()
     later = remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
     argocd.script = [at(recorded("synced-healthy"), later, images=[image])]
     # Default revision: the newest commit that changed dev's image, not the branch tip.
-    result = wait(remote, argocd.url)
+    result = wait(ci, remote, argocd.url)
     assert result.returncode == 0, result.stderr
     assert f"to run {image} at {ours[:12]} healthy" in result.stdout
     assert f"deployed: {APP} {image} at {ours[:12]}" in result.stdout
 
 
-def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(remote, argocd):
+def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d", DIGEST_1)
     newer = deploy(remote, "5e6f7a8b", DIGEST_2)
     argocd.script = [at(recorded("synced-healthy"), newer, images=[remote.image()])]
-    result = wait(remote, argocd.url, "--revision", ours[:8])
+    result = wait(ci, remote, argocd.url, "--revision", ours[:8])
     assert result.returncode == 3, result.stderr
     assert result.stdout.splitlines()[-1].startswith(
         f"superseded: {APP} registry.example/python-microservice:1a2b3c4d@{DIGEST_1} at"
@@ -88,20 +89,20 @@ def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(remote, argocd
     )
 
 
-def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(remote, argocd):
+def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d", DIGEST_1)
     newer = deploy(remote, "5e6f7a8b", DIGEST_2)
     argocd.script = [at(recorded("sync-running"), ours)]
-    result = wait(remote, argocd.url, "--revision", ours)
+    result = wait(ci, remote, argocd.url, "--revision", ours)
     assert result.returncode == 3, result.stderr
     assert f": {newer[:12]}, a later commit, changed the image before ours became" in result.stdout
 
 
-def test_a_failed_sync_fails_promptly_with_argo_cds_words(remote, argocd):
+def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     argocd.script = [at(recorded("sync-running"), ours), at(recorded("sync-failed"), ours)]
     started = time.monotonic()
-    result = wait(remote, argocd.url, WAIT_TIMEOUT="120")
+    result = wait(ci, remote, argocd.url, WAIT_TIMEOUT="120")
     assert time.monotonic() - started < 60  # not at the timeout
     assert result.returncode == 1
     lines = result.stderr.splitlines()
@@ -114,11 +115,11 @@ def test_a_failed_sync_fails_promptly_with_argo_cds_words(remote, argocd):
     assert lines[3].startswith(f"  SyncError: Failed sync attempt to {ours}: one or more")
 
 
-def test_a_degraded_application_fails_with_the_resource_trees_health_messages(remote, argocd):
+def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     argocd.script = [at(recorded("degraded"), ours)]
     argocd.tree = recorded("degraded-tree")
-    result = wait(remote, argocd.url)
+    result = wait(ci, remote, argocd.url)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: failed: {APP} {remote.image()} at {ours[:12]}: Degraded at {ours[:12]}",
@@ -130,12 +131,12 @@ def test_a_degraded_application_fails_with_the_resource_trees_health_messages(re
     assert f"/api/v1/applications/{APP}/resource-tree" in [p for p, _ in argocd.requests]
 
 
-def test_timeout_names_the_last_state_and_the_webhook(remote, argocd):
+def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
     before = remote.tip()
     deploy(remote, "1a2b3c4d")
     argocd.script = [at(recorded("synced-healthy"), before)]
     started = time.monotonic()
-    result = wait(remote, argocd.url, "--timeout", "1.5", "--interval", "0.2")
+    result = wait(ci, remote, argocd.url, "--timeout", "1.5", "--interval", "0.2")
     assert 1.0 < time.monotonic() - started < 30
     assert result.returncode == 1
     assert result.stderr == (
@@ -146,10 +147,10 @@ def test_timeout_names_the_last_state_and_the_webhook(remote, argocd):
     )
 
 
-def test_an_unreachable_server_is_retried_until_the_timeout(remote):
+def test_an_unreachable_server_is_retried_until_the_timeout(ci, remote):
     deploy(remote, "1a2b3c4d")
     server = f"http://127.0.0.1:{free_port()}"
-    result = wait(remote, server, "--timeout", "1", "--interval", "0.2")
+    result = wait(ci, remote, server, "--timeout", "1", "--interval", "0.2")
     assert result.returncode == 1
     assert result.stderr.startswith(
         f"error: timed out after 1s waiting for {APP} to run {remote.image()} at"
@@ -159,11 +160,11 @@ def test_an_unreachable_server_is_retried_until_the_timeout(remote):
     )
 
 
-def test_server_errors_are_retried_and_then_the_answer_counts(remote, argocd):
+def test_server_errors_are_retried_and_then_the_answer_counts(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     healthy = at(recorded("synced-healthy"), ours, images=[remote.image()])
     argocd.script = [error(503), error(503), healthy]
-    result = wait(remote, argocd.url)
+    result = wait(ci, remote, argocd.url)
     assert result.returncode == 0, result.stderr
     assert "is unreachable" not in result.stdout
     assert f"{APP}: Argo CD at {argocd.url} answered HTTP 503: upstream connect error" in (
@@ -187,20 +188,20 @@ def test_server_errors_are_retried_and_then_the_answer_counts(remote, argocd):
         ),
     ],
 )
-def test_a_token_or_application_argo_cd_refuses_is_bad_input(remote, argocd, extra, message):
+def test_a_token_or_application_argo_cd_refuses_is_bad_input(ci, remote, argocd, extra, message):
     deploy(remote, "1a2b3c4d")
     argocd.script = [recorded("synced-healthy")]
-    result = wait(remote, argocd.url, **extra)
+    result = wait(ci, remote, argocd.url, **extra)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: Argo CD at {argocd.url} ")
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
 
 
-def test_an_application_that_does_not_exist_is_bad_input(remote, argocd):
+def test_an_application_that_does_not_exist_is_bad_input(ci, remote, argocd):
     deploy(remote, "1a2b3c4d")
     argocd.script = [error(404)]
-    result = wait(remote, argocd.url)
+    result = wait(ci, remote, argocd.url)
     assert result.returncode == 2
     assert result.stderr == (
         f"error: Argo CD at {argocd.url} has no application {APP} (HTTP 404:"
@@ -234,28 +235,28 @@ def test_bad_input_is_exit_2_with_one_line(remote, args, extra, message):
     assert result.stderr.strip().count("\n") == 0 or result.stderr.startswith("usage:")
 
 
-def test_tls_with_a_private_ca_from_argocd_ca_file(remote, argocd_tls, test_ca):
+def test_tls_with_a_private_ca_from_argocd_ca_file(ci, remote, argocd_tls, test_ca):
     ours = deploy(remote, "1a2b3c4d")
     argocd_tls.script = [at(recorded("synced-healthy"), ours, images=[remote.image()])]
-    untrusted = wait(remote, argocd_tls.url)
+    untrusted = wait(ci, remote, argocd_tls.url)
     assert untrusted.returncode == 2
     assert untrusted.stderr == (
         f"error: Argo CD at {argocd_tls.url}: TLS certificate not trusted (unable to get local"
         " issuer certificate); set ARGOCD_CA_FILE to the CA's PEM file\n"
     )
-    trusted = wait(remote, argocd_tls.url, ARGOCD_CA_FILE=str(test_ca.ca))
+    trusted = wait(ci, remote, argocd_tls.url, ARGOCD_CA_FILE=str(test_ca.ca))
     assert trusted.returncode == 0, trusted.stderr
     assert trusted.stdout.splitlines()[-1].startswith("deployed: ")
     # OpenSSL's own variable works too (the CA bundle of the runner).
-    via_openssl = wait(remote, argocd_tls.url, SSL_CERT_FILE=str(test_ca.ca))
+    via_openssl = wait(ci, remote, argocd_tls.url, SSL_CERT_FILE=str(test_ca.ca))
     assert via_openssl.returncode == 0, via_openssl.stderr
 
 
-def test_a_ca_file_without_certificates_is_bad_input(remote, tmp_path):
+def test_a_ca_file_without_certificates_is_bad_input(ci, remote, tmp_path):
     deploy(remote, "1a2b3c4d")
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate\n")
-    result = wait(remote, "https://127.0.0.1:1", ARGOCD_CA_FILE=str(bogus))
+    result = wait(ci, remote, "https://127.0.0.1:1", ARGOCD_CA_FILE=str(bogus))
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: ARGOCD_CA_FILE '{bogus}': no PEM certificates (")
 
@@ -263,35 +264,35 @@ def test_a_ca_file_without_certificates_is_bad_input(remote, tmp_path):
 # --- deploy | promote | rollback --wait ---------------------------------------------------------
 
 
-def write_back(remote, *args: str, **extra: str):
-    result = run_ci(*args, "--repo", remote.url, env=extra)
+def write_back(run, remote, *args: str, **extra: str):
+    result = run(*args, "--repo", remote.url, env=extra)
     assert TOKEN not in result.stdout + result.stderr
     return result
 
 
-def test_deploy_promote_and_rollback_wait_for_the_commit_they_pushed(remote, argocd):
+def test_deploy_promote_and_rollback_wait_for_the_commit_they_pushed(ci, remote, argocd):
     argocd.apps = ("python-microservice-dev", "python-microservice-prod")
     argocd.follow = follow_the_branch(remote)
     env = settings(argocd.url)
-    first = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
+    first = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
     assert first.returncode == 0, first.stderr
     pushed = remote.tip()
     assert f"pushed {pushed[:12]} to main" in first.stdout
     assert f"deployed: python-microservice-dev {remote.image()} at {pushed[:12]}" in first.stdout
 
     second = write_back(
-        remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env, GITOPS_WAIT="true"
+        ci, remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env, GITOPS_WAIT="true"
     )
     assert second.returncode == 0, second.stderr
     assert f"deployed: python-microservice-dev {remote.image()} at {remote.tip()[:12]}" in (
         second.stdout
     )
 
-    promoted = write_back(remote, "promote", "--from", "dev", "--to", "prod", "--wait", **env)
+    promoted = write_back(ci, remote, "promote", "--from", "dev", "--to", "prod", "--wait", **env)
     assert promoted.returncode == 0, promoted.stderr
     assert f"deployed: python-microservice-prod {remote.image('prod')} at" in promoted.stdout
 
-    back = write_back(remote, "rollback", "--env", "dev", "--wait", **env)
+    back = write_back(ci, remote, "rollback", "--env", "dev", "--wait", **env)
     assert back.returncode == 0, back.stderr
     assert "registry.example/python-microservice:1a2b3c4d" in remote.image()
     assert f"deployed: python-microservice-dev {remote.image()} at {remote.tip()[:12]}" in (
@@ -299,36 +300,38 @@ def test_deploy_promote_and_rollback_wait_for_the_commit_they_pushed(remote, arg
     )
 
 
-def test_deploy_wait_fails_when_argo_cd_reports_the_pushed_commit_degraded(remote, argocd):
+def test_deploy_wait_fails_when_argo_cd_reports_the_pushed_commit_degraded(ci, remote, argocd):
     argocd.follow = follow_the_branch(remote, "degraded")
     argocd.tree = recorded("degraded-tree")
     env = settings(argocd.url)
-    result = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
+    result = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
     assert result.returncode == 1
     assert "pushed" in result.stdout  # the commit landed; the build does not run
     assert result.stderr.startswith(f"error: failed: {APP} {remote.image()} at {remote.tip()[:12]}")
 
 
-def test_a_stale_deploy_with_wait_is_superseded(remote, argocd):
+def test_a_stale_deploy_with_wait_is_superseded(ci, remote, argocd):
     argocd.follow = follow_the_branch(remote)
     env = settings(argocd.url)
-    newer = write_back(remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env)
+    newer = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env)
     assert newer.returncode == 0
     # Tags are commits of the source repo: the remote's first commits are older builds.
     from tests.support.git_remotes import git
 
     old, new = (git("rev-parse", f"main~{n}", cwd=remote.bare).strip()[:8] for n in (5, 2))
-    assert write_back(remote, "deploy", "--env", "dev", "--tag", new, **env).returncode == 0
-    stale = write_back(remote, "deploy", "--env", "dev", "--tag", old, "--wait", **env)
+    assert write_back(ci, remote, "deploy", "--env", "dev", "--tag", new, **env).returncode == 0
+    stale = write_back(ci, remote, "deploy", "--env", "dev", "--tag", old, "--wait", **env)
     assert stale.returncode == 3, stale.stderr
     assert stale.stdout.splitlines()[-1] == (
         "superseded: a newer build than the one asked for already runs in dev"
     )
 
 
-def test_auto_without_argocd_server_pushes_and_says_nothing_was_verified(remote):
+def test_auto_without_argocd_server_pushes_and_says_nothing_was_verified(ci, remote):
     before = remote.tip()
-    result = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", GITOPS_WAIT="auto")
+    result = write_back(
+        ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", GITOPS_WAIT="auto"
+    )
     assert result.returncode == 0, result.stderr
     assert remote.tip() != before
     assert result.stdout.splitlines()[-1] == (
@@ -348,22 +351,24 @@ def test_auto_without_argocd_server_pushes_and_says_nothing_was_verified(remote)
         ),
     ],
 )
-def test_wait_settings_are_checked_before_anything_is_pushed(remote, extra, message):
+def test_wait_settings_are_checked_before_anything_is_pushed(ci, remote, extra, message):
     before = remote.tip()
-    result = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **extra)
+    result = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **extra)
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert remote.tip() == before
 
 
-def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_image(remote, argocd):
+def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_image(
+    ci, remote, argocd
+):
     argocd.follow = follow_the_branch(remote)
     env = settings(argocd.url)
-    first = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **env)
+    first = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **env)
     assert first.returncode == 0, first.stderr
     setter = remote.tip()
     remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
-    again = write_back(remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
+    again = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
     assert again.returncode == 0, again.stderr
     assert "dev already runs python-microservice 1a2b3c4d: nothing to do" in again.stdout
     assert f"deployed: {APP} {remote.image()} at {setter[:12]}" in again.stdout
