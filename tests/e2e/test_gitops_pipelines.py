@@ -37,6 +37,8 @@ GITOPS_ONLY_DEFAULT = {
     "promote-prod": "manual",
     "rollback-dev": "manual",
     "rollback-prod": "manual",
+    "unhold-dev": "manual",
+    "unhold-prod": "manual",
 }
 
 

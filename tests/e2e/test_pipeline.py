@@ -208,7 +208,10 @@ def test_default_branch_lists_deploy_automatic_and_the_rest_manual(e2e: E2E) -> 
     when = {name: job["when"] for name, job in e2e.main_list.items()}
     assert when == {
         **dict.fromkeys(AUTOMATIC_JOBS, "on_success"),
-        **dict.fromkeys(["promote-prod", "rollback-dev", "rollback-prod"], "manual"),
+        **dict.fromkeys(
+            ["promote-prod", "rollback-dev", "rollback-prod", "unhold-dev", "unhold-prod"],
+            "manual",
+        ),
     }
 
 
