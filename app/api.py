@@ -17,12 +17,13 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
+from app import SERVICE_NAME
 from app.echo import BAD_ENCODING, ECHO_PATH, encoding_error, render_echo
 from app.errors import install_error_handlers
 from app.metrics import METRICS_PATH, Metrics
 from app.probes import HEALTH_PATH, LIVENESS_PATH, READINESS_PATH, Probes
 from app.responses import Prebuilt
-from app.settings import SERVICE_NAME, Settings
+from app.settings import Settings
 
 DOCS_ASSETS_PATH = "/static-offline-docs"
 # FastAPI's native OpenTelemetry spans, metrics and logs: off (it would see only the requests the

@@ -13,7 +13,6 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 ENV_PREFIX = "APP_"
-SERVICE_NAME = "python-microservice"
 
 
 class Settings(BaseSettings):

@@ -14,11 +14,11 @@ continues the caller's trace (W3C traceparent), names the span after the route t
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from app import SERVICE_NAME
 from app.asgi import ASGIApp, Message, Receive, Scope, Send
 from app.context import TRACE_IDS
 from app.metrics import KNOWN_METHODS, OTHER_METHOD
 from app.routes import UNMATCHED, route_of
-from app.settings import SERVICE_NAME
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource

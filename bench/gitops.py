@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app import SERVICE_NAME
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LARGE_VERSION = "v2"  # v2: the chart and Argo CD manifests in the layout
 VALUES = """\
@@ -81,7 +83,7 @@ def git(*args: str, cwd: Path, input: bytes | None = None) -> str:
 
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "python-microservice"
+    return Path(base) / SERVICE_NAME
 
 
 def _data(payload: bytes) -> bytes:

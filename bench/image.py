@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.image import buildah, host_build_volumes, local_base_image, tool_env
-from tests.support.tools import SBIN_PATH
+from harness.image import buildah, host_build_volumes, local_base_image, tool_env
+from harness.tools import SBIN_PATH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "app")

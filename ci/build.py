@@ -23,6 +23,7 @@ from ci import registry
 from ci.aws import use_gitlab_oidc
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.tags import TAG_PATTERN
 from ci.options import env_flag, env_switch
 from ci.registry import ImageRef, RegistryAuth
 
@@ -36,8 +37,7 @@ ECR_SETTINGS = {
 ECR_CACHE_SETTINGS = {**ECR_SETTINGS, "imageTagMutability": "MUTABLE"}
 CACHE_SUFFIX = "-cache"
 
-# Docker/OCI naming rules (distribution/reference).
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# Docker/OCI naming rules (distribution/reference); the tag grammar is ci.gitops.tags'.
 NAME_RE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
@@ -138,7 +138,7 @@ def resolve_inputs(
         raise UsageError(f"image name {name!r} is not a valid repository name (lowercase)")
     if not tag:
         raise UsageError("image tag is not set (--tag or CI_COMMIT_SHORT_SHA)")
-    if not TAG_RE.fullmatch(tag):
+    if not TAG_PATTERN.fullmatch(tag):
         raise UsageError(f"image tag {tag!r} is not a valid tag")
     if not args.region:
         raise UsageError("AWS region is not set (--region or AWS_REGION)")

@@ -21,7 +21,12 @@ def env_flag(
     parser.add_argument(flag, default=value, help=f"{help_text} (env: {names})".strip(), **kwargs)
 
 
-TRUE_WORDS = {"1", "true", "yes"}
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+
+
+def is_true(value: str | None) -> bool:
+    """A variable's on/off reading: 1, true or yes (any case, spaces ignored) mean on."""
+    return (value or "").strip().lower() in TRUE_WORDS
 
 
 def env_switch(parser: argparse.ArgumentParser, flag: str, envvar: str, *, help: str) -> None:
@@ -29,6 +34,6 @@ def env_switch(parser: argparse.ArgumentParser, flag: str, envvar: str, *, help:
     parser.add_argument(
         flag,
         action="store_true",
-        default=os.environ.get(envvar, "").strip().lower() in TRUE_WORDS,
+        default=is_true(os.environ.get(envvar)),
         help=f"{help} (env: ${envvar})",
     )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ci.errors import CiError, UsageError
+from ci.options import is_true
 
 # Manifest media types a registry may hold for a tag (single image or multi-arch index).
 MANIFEST_TYPES = ", ".join(
@@ -76,7 +77,7 @@ class RegistryAuth:
 def insecure_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """``REGISTRY_INSECURE=true``: plain http, no TLS verification (local test registries)."""
     env = os.environ if environ is None else environ
-    return env.get("REGISTRY_INSECURE", "").strip().lower() in {"1", "true", "yes"}
+    return is_true(env.get("REGISTRY_INSECURE"))
 
 
 def _basic(auth: RegistryAuth) -> str:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from ci.gitlab import GitLabContext
 
+# The write-back's identity (the bot) unless GITOPS_AUTHOR_NAME / GITOPS_AUTHOR_EMAIL say otherwise.
 DEFAULT_AUTHOR_NAME = "gitops-bot"
 DEFAULT_AUTHOR_EMAIL = "gitops-bot@noreply.invalid"
 SKIP_CI = "[skip ci]"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
 from ci.gitops.processes import run_group
 
 GIT_TIMEOUT_SECONDS = 120.0
@@ -250,7 +251,7 @@ class Clone:
         self.branch = branch
         self.directory = Path(directory)
         self.credentials = credentials
-        self.identity = identity or Identity("gitops-bot", "gitops-bot@noreply.invalid")
+        self.identity = identity or Identity(DEFAULT_AUTHOR_NAME, DEFAULT_AUTHOR_EMAIL)
         self.tracking_ref = f"refs/remotes/origin/{branch}"
         self._secrets = (credentials.password,) if credentials else ()
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops import history, render
@@ -47,7 +48,6 @@ from ci.gitops.tags import (
 )
 from ci.gitops.values import read_image, set_image
 
-DEFAULT_SERVICE = "python-microservice"
 # What helm-chart/values.schema.json accepts for image.pipelineUrl (an Argo CD link URL); any
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
 PIPELINE_URL = re.compile(r"https?://[^\s|]+")
@@ -149,8 +149,8 @@ def _names(known: list[str], limit: int = 10) -> str:
 
 def _service(repository: str | None) -> str:
     if repository:
-        return repository.rstrip("/").rsplit("/", 1)[-1] or DEFAULT_SERVICE
-    return DEFAULT_SERVICE
+        return repository.rstrip("/").rsplit("/", 1)[-1] or SERVICE_NAME
+    return SERVICE_NAME
 
 
 def read_hold(clone: Clone, commit: str, env: str) -> Hold | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.support.browser import WINDOW_SIZE, dump_dom, png_size, screenshot
 from tests.support.dom import elements, with_class
 from tests.support.server import PRODUCTION_FLAGS, REPO_ROOT, RunningServer, running_server
@@ -59,7 +60,7 @@ def test_swagger_ui_renders_every_operation(server: RunningServer) -> None:
     dom = dump_dom(server.url("/docs"))
     assert swagger_operations(dom) == OPERATIONS
     (title,) = with_class(dom, "title")
-    assert title.text.startswith(f"python-microservice {VERSION}")
+    assert title.text.startswith(f"{SERVICE_NAME} {VERSION}")
 
 
 def test_redoc_renders_every_operation(server: RunningServer) -> None:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from app import SERVICE_NAME
 from tests.app.http import get
 from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
 from tests.support.tools import require_tools
@@ -175,7 +176,7 @@ def test_spans_are_exported_over_otlp_http(collector: ThreadingHTTPServer) -> No
     echo, resource = by_name["GET /api/echo"]
     assert echo.trace_id.hex() == TRACE_ID
     attributes = {a.key: a.value for a in resource.attributes}
-    assert attributes["service.name"].string_value == "python-microservice"
+    assert attributes["service.name"].string_value == SERVICE_NAME
     assert attributes["service.version"].string_value == "0a1b2c3d"
     assert "GET" in by_name  # the unmatched request: no route in its name
     (line,) = [json.loads(x) for x in server.output().splitlines() if '"path":"/api/echo"' in x]

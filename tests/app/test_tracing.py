@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from app import SERVICE_NAME
 from app.application import create_app
 from app.logs import configure_logging
 from app.observe import Observed
@@ -92,7 +93,7 @@ def test_the_provider_names_the_service_and_its_build() -> None:
     assert provider is not None
     attributes = provider.resource.attributes
     assert (attributes["service.name"], attributes["service.version"]) == (
-        "python-microservice",
+        SERVICE_NAME,
         "0a1b2c3d",
     )
     provider.shutdown()

@@ -10,17 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app import SERVICE_NAME
+from harness.image import buildah, local_base_image, tool_env
 from tests.support.argocd import ArgoCdStandIn, running_argocd
 from tests.support.git_remotes import git
 from tests.support.gitops_project import make_project
-from tests.support.image import buildah, local_base_image, tool_env
 from tests.support.network import free_port
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = "python-microservice-dev"
-PROD = "python-microservice-prod"
+DEV = f"{SERVICE_NAME}-dev"
+PROD = f"{SERVICE_NAME}-prod"
 
 
 @dataclass
@@ -79,7 +80,7 @@ def make_gitops_repo(
 @pytest.fixture
 def gitops(tmp_path: Path) -> GitopsRepo:
     """Images on a loopback port where nothing listens: every pull fails at once."""
-    return make_gitops_repo(tmp_path / "gitops", f"127.0.0.1:{free_port()}/python-microservice")
+    return make_gitops_repo(tmp_path / "gitops", f"127.0.0.1:{free_port()}/{SERVICE_NAME}")
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def argo(gitops: GitopsRepo, tmp_path: Path) -> Iterator[ArgoCdStandIn]:
 # --- real images: the local base plus a stub service, in a real registry (image-marked tests) --
 
 STUB = Path(__file__).with_name("stub_service.py")
-NAME = "python-microservice"
+NAME = SERVICE_NAME
 USER, PASSWORD = "standin", "pull secret with spaces & symbols"
 CMD = ["python3", "/srv/stub.py", "--host", "0.0.0.0", "--port", "8080"]
 

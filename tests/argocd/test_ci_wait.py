@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from app import SERVICE_NAME
 from tests.argocd.conftest import DEV, NAME, GitopsRepo, Stack
 from tests.support.argocd import ArgoCdStandIn
 from tests.support.cli import run_ci
@@ -68,9 +69,7 @@ def test_a_failed_sync_operation_fails_with_its_message(argo, gitops):
     result = wait(argo, gitops)
     assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
     assert "one or more synchronization tasks are not valid" in result.stderr
-    assert "resource apps:Deployment is not permitted in project python-microservice" in (
-        result.stderr
-    )
+    assert f"resource apps:Deployment is not permitted in project {SERVICE_NAME}" in (result.stderr)
 
 
 def test_a_newer_deploy_supersedes_ours(argo, gitops):
@@ -98,7 +97,7 @@ def test_timeout_names_the_last_state(argo, gitops):
     [
         ({"ARGOCD_AUTH_TOKEN": "not-the-token"}, ()),
         ({"ARGOCD_AUTH_TOKEN": ""}, ()),
-        ({"ARGOCD_APP": "python-microservice-staging"}, ()),
+        ({"ARGOCD_APP": f"{SERVICE_NAME}-staging"}, ()),
         ({"ARGOCD_SERVER": ""}, ()),
         ({}, ("--env", "staging")),
     ],
@@ -126,7 +125,7 @@ def test_deployed_when_the_build_runs_healthy(stub_argo, stub_gitops, stack: Sta
     ours = deploy(stub_gitops, "v2", repository=f"{stack.registry}/{NAME}")
     result = wait(stub_argo, stub_gitops)
     assert result.returncode == EXIT_DEPLOYED, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("deployed: python-microservice-dev")
+    assert result.stdout.splitlines()[-1].startswith(f"deployed: {SERVICE_NAME}-dev")
     app = stub_argo.application(DEV)
     assert app["status"]["sync"]["revision"] == ours
     assert app["status"]["summary"]["images"] == [f"{stack.registry}/{NAME}:v2"]
@@ -162,5 +161,5 @@ def test_a_build_that_exits_fails_with_its_output(stub_argo, stub_gitops, stack)
     deploy(stub_gitops, "v2", repository=f"{stack.registry}/{NAME}")
     result = wait(stub_argo, stub_gitops)
     assert result.returncode == EXIT_FAILED, result.stdout + result.stderr
-    assert "container python-microservice exited with code 1" in result.stderr
+    assert f"container {SERVICE_NAME} exited with code 1" in result.stderr
     assert "invalid setting APP_LOG_LEVEL='verbose'" in result.stderr

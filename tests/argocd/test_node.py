@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.argocd.conftest import (
     DEV,
     NAME,
@@ -94,7 +95,7 @@ def test_a_container_that_exits_is_degraded_and_the_old_one_keeps_serving(argo, 
     revision = repo.commit("dev: log level", {"values.dev.yaml": bad_level})
     argo.wait_for(DEV, degraded_at(revision), timeout=180, what="Degraded")
     message = deployment_health(argo)["message"]
-    assert message.startswith("container python-microservice exited with code 1: ")
+    assert message.startswith(f"container {SERVICE_NAME} exited with code 1: ")
     assert "invalid setting APP_LOG_LEVEL='verbose'" in message
     assert health(argo)["version"] == "v1"  # the old container still serves
     assert argo.application(DEV)["status"]["operationState"]["phase"] == "Succeeded"

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from app import SERVICE_NAME
 from ci import chart
 from tests.argocd.conftest import ROOT
 from tests.support.argocd.podspec import (
@@ -27,8 +28,8 @@ def dev_objects():
 
 
 def test_dev_pod_spec_has_the_rendered_security_env_and_probes(dev_objects):
-    spec = pod_spec(dev_objects, "python-microservice-dev")
-    assert (spec.deployment, spec.namespace) == ("python-microservice", "python-microservice-dev")
+    spec = pod_spec(dev_objects, f"{SERVICE_NAME}-dev")
+    assert (spec.deployment, spec.namespace) == (SERVICE_NAME, f"{SERVICE_NAME}-dev")
     assert spec.user == "10001:10001"
     assert spec.read_only_root is True
     assert spec.writable_paths == ("/tmp",)

@@ -6,6 +6,7 @@ import time
 
 import yaml
 
+from app import SERVICE_NAME
 from tests.argocd.conftest import DEV, GitopsRepo
 from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
 from tests.support.argocd import running_argocd
@@ -56,7 +57,7 @@ def test_a_changed_image_is_synced_at_its_commit(argo, gitops):
     app = argo.application(DEV)
     assert app["status"]["operationState"]["phase"] == "Succeeded"
     assert app["status"]["operationState"]["message"] == "successfully synced (all tasks run)"
-    assert app["status"]["summary"]["images"][0].endswith("/python-microservice:second")
+    assert app["status"]["summary"]["images"][0].endswith(f"/{SERVICE_NAME}:second")
 
 
 def test_a_render_error_is_a_comparison_error_until_fixed(argo, gitops):
@@ -109,9 +110,7 @@ def test_an_object_the_project_does_not_permit_fails_the_sync_operation(argo, gi
     assert operation["message"].startswith("one or more synchronization tasks are not valid")
     (failed,) = [r for r in operation["syncResult"]["resources"] if r["status"] == "SyncFailed"]
     assert failed["kind"] == "Service"
-    assert failed["message"] == (
-        "resource :Service is not permitted in project python-microservice"
-    )
+    assert failed["message"] == (f"resource :Service is not permitted in project {SERVICE_NAME}")
     assert app["status"]["sync"]["status"] == "OutOfSync"
     assert crd_errors(crd_schemas(), app) == []
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from app import SERVICE_NAME
 from ci import chart
 from tests.chart.conftest import (
     ENVIRONMENTS,
@@ -63,7 +64,7 @@ def test_deploy_then_render_shows_the_new_tag(tmp_path: Path):
     docs = chart.render_env(env, checkout)
     assert only_deployment_container(docs)["image"] == f"{repository}:{tag}"
     annotations = kinds(docs)["Deployment"]["metadata"]["annotations"]
-    assert annotations["python-microservice/source-commit"] == tag
+    assert annotations[f"{SERVICE_NAME}/source-commit"] == tag
     for other in ENVIRONMENTS[1:]:
         image = gitops_values(other)["image"]
         rendered = only_deployment_container(chart.render_env(other, checkout))["image"]
@@ -76,7 +77,7 @@ def test_deploy_from_a_pipeline_renders_its_link_and_a_laptop_deploy_drops_it(tm
     remote = make_remote(tmp_path)
     env, url = (
         ENVIRONMENTS[0],
-        "https://gitlab.example.com/group/python-microservice/-/pipelines/4711",
+        f"https://gitlab.example.com/group/{SERVICE_NAME}/-/pipelines/4711",
     )
     result = deploy(remote, env, "1a2b3c4d", pipeline_url=url)
     assert result.returncode == 0, result.stderr
@@ -85,11 +86,11 @@ def test_deploy_from_a_pipeline_renders_its_link_and_a_laptop_deploy_drops_it(tm
     git("clone", "-q", "--branch", "main", remote.as_uri(), str(checkout), cwd=tmp_path)
     annotations = kinds(chart.render_env(env, checkout))["Deployment"]["metadata"]["annotations"]
     assert annotations["link.argocd.argoproj.io/pipeline"] == f"Build pipeline|{url}"
-    assert annotations["python-microservice/pipeline"] == url
+    assert annotations[f"{SERVICE_NAME}/pipeline"] == url
 
     result = deploy(remote, env, "5e6f7a8b")
     assert result.returncode == 0, result.stderr
     git("pull", "-q", "--ff-only", cwd=checkout)
     annotations = kinds(chart.render_env(env, checkout))["Deployment"]["metadata"]["annotations"]
-    assert annotations["python-microservice/image-tag"] == "5e6f7a8b"
+    assert annotations[f"{SERVICE_NAME}/image-tag"] == "5e6f7a8b"
     assert not [key for key in annotations if "pipeline" in key]

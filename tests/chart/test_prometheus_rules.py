@@ -16,6 +16,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from app import SERVICE_NAME
 from tests.app.http import get
 from tests.chart.conftest import CHART_DIR, PROMETHEUS_OPERATOR, kinds, render_with
 from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
@@ -24,7 +25,7 @@ from tests.support.tools import require_tools
 METRIC = "http_server_request_duration_seconds"
 # What Prometheus attaches to each series it scrapes through the chart's ServiceMonitor (the first
 # environment's release): job = the Service's name, namespace = the release's namespace.
-OURS = {"job": "python-microservice", "namespace": "python-microservice-dev"}
+OURS = {"job": SERVICE_NAME, "namespace": f"{SERVICE_NAME}-dev"}
 ECHO = {"http_request_method": "GET", "http_route": "/api/echo"}
 READINESS = {"http_request_method": "GET", "http_route": "/-/readiness"}
 DOCS = {"http_request_method": "GET", "http_route": "/docs"}
@@ -259,12 +260,12 @@ def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
 
 
 def test_alerts_say_what_burns_and_where_to_look(tmp_path: Path) -> None:
-    runbook = "https://runbooks.example.com/python-microservice"
+    runbook = f"https://runbooks.example.com/{SERVICE_NAME}"
     rule_file = write_rule_file(rendered_rule({"runbookUrl": runbook}), tmp_path / "rules.yaml")
     page = {
         "exp_labels": {**OURS, "slo": "availability", "severity": PAGE},
         "exp_annotations": {
-            "summary": "python-microservice is burning its availability error budget fast",
+            "summary": f"{SERVICE_NAME} is burning its availability error budget fast",
             "description": "2% of requests answered with a 5xx (objective: 99.9% good over 30 "
             "days). Burn rate above 14.4x over 1h and 5m (2% of the 30-day budget in an hour) "
             "or above 6x over 6h and 30m (5% in 6 hours).",
@@ -323,7 +324,7 @@ def test_off_by_default_and_only_where_the_operator_is() -> None:
     assert "PrometheusRule" not in kinds(render_with({"prometheusRule": {"enabled": True}}))
     labelled = rendered_rule({"labels": {"release": "kube-prometheus-stack"}})
     assert labelled["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert labelled["metadata"]["labels"]["app.kubernetes.io/name"] == "python-microservice"
+    assert labelled["metadata"]["labels"]["app.kubernetes.io/name"] == SERVICE_NAME
 
 
 # --- the rules on the real service's metrics --------------------------------------------------

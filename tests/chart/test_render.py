@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app import SERVICE_NAME
 from ci import chart
 from ci.errors import CiError
 from tests.chart.conftest import (
@@ -39,12 +40,12 @@ def test_adding_a_folder_adds_an_environment(tmp_path: Path):
     shutil.copy(REPO_ROOT / "values.dev.yaml", tmp_path / "values.staging.yaml")
     (tmp_path / "gitops" / "staging").mkdir()
     (tmp_path / "gitops" / "staging" / "values.yaml").write_text(
-        "image:\n  repository: registry.example.com/python-microservice\n  tag: abc12345\n"
+        f"image:\n  repository: registry.example.com/{SERVICE_NAME}\n  tag: abc12345\n"
     )
     app = chart.application_for("staging", tmp_path)
     assert (app.name, app.namespace) == (f"{CHART_NAME}-staging", f"{CHART_NAME}-staging")
     image = only_deployment_container(chart.render_env("staging", tmp_path))["image"]
-    assert image == "registry.example.com/python-microservice:abc12345"
+    assert image == f"registry.example.com/{SERVICE_NAME}:abc12345"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

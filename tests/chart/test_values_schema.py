@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app import SERVICE_NAME
 from ci import chart
 from ci.errors import CiError
 from tests.chart.conftest import CHART_DIR, ENVIRONMENTS, REPO_ROOT, render_with
@@ -42,7 +43,7 @@ def render_error(values) -> str:
 )
 def test_schema_rejects_bad_image_values(image, expected):
     message = render_error({"image": image})
-    assert message.startswith("helm-chart: python-microservice: - at ")
+    assert message.startswith(f"helm-chart: {SERVICE_NAME}: - at ")
     assert expected in message
     assert "\n" not in message
 
@@ -109,12 +110,12 @@ def test_schema_rejects_other_bad_values(values, expected):
 @pytest.mark.parametrize("missing", ["repository", "tag"])
 def test_schema_rejects_a_missing_image_key(missing):
     """A gitops file without the key: the chart has no default to fall back on."""
-    image = {"repository": "registry.example.com/python-microservice", "tag": "abc"}
+    image = {"repository": f"registry.example.com/{SERVICE_NAME}", "tag": "abc"}
     del image[missing]
     with pytest.raises(CiError) as raised:
         chart.render_chart(CHART_DIR, {"image": image}, release_name="r", namespace="n")
     assert str(raised.value) == (
-        f"helm-chart: python-microservice: - at '/image': missing property '{missing}'"
+        f"helm-chart: {SERVICE_NAME}: - at '/image': missing property '{missing}'"
     )
 
 

@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app import SERVICE_NAME
 from ci.aws import TOKEN_VARIABLE, use_gitlab_oidc
 from tests.support.moto import running_moto
 
-ROLE = "arn:aws:iam::123456789012:role/gitlab-python-microservice"
+ROLE = f"arn:aws:iam::123456789012:role/gitlab-{SERVICE_NAME}"
 # A JWT-shaped token (header.payload.signature); its content is not checked by moto.
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwcm9qZWN0X3BhdGg6Z3JvdXAvcHJvamVjdCJ9.c2ln"
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def test_the_sdk_assumes_the_role_from_the_gitlab_id_token(tmp_path: Path) -> No
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(
-        "arn:aws:sts::123456789012:assumed-role/gitlab-python-microservice/"
+        f"arn:aws:sts::123456789012:assumed-role/gitlab-{SERVICE_NAME}/"
     )
 
 

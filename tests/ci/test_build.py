@@ -2,16 +2,17 @@
 
 import pytest
 
+from app import SERVICE_NAME
 from ci import build, cli
 from ci.build import ECR_SETTINGS, BuildInputs, ensure_ecr_repository, plan
 from ci.registry import ImageRef
 from tests.support.moto import running_moto
 
 GITLAB_ENV = {
-    "CI_PROJECT_NAME": "python-microservice",
+    "CI_PROJECT_NAME": SERVICE_NAME,
     "CI_COMMIT_SHORT_SHA": "0123abcd",
     "CI_COMMIT_SHA": "0123abcd" + "e" * 32,
-    "CI_PROJECT_URL": "https://gitlab.example.com/team/python-microservice",
+    "CI_PROJECT_URL": f"https://gitlab.example.com/team/{SERVICE_NAME}",
 }
 REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
 ALL_VARIABLES = (
@@ -56,8 +57,8 @@ def test_dry_run_prints_the_plan_from_gitlab_variables(env, capsys):
     env.setenv("BUILDAH_ISOLATION", "chroot")
     assert run_cli("--dry-run", "--created", "2026-01-02T03:04:05Z") == 0
     out = capsys.readouterr().out
-    image = f"{REGISTRY}/python-microservice:0123abcd"
-    assert "ensure ECR repository python-microservice in eu-central-1 (scanOnPush, IMMUTABLE" in out
+    image = f"{REGISTRY}/{SERVICE_NAME}:0123abcd"
+    assert f"ensure ECR repository {SERVICE_NAME} in eu-central-1 (scanOnPush, IMMUTABLE" in out
     assert f"skip the build and push if {image} is already in the registry" in out
     assert (
         "<registry password> | buildah --storage-driver vfs login --username AWS "
@@ -71,7 +72,7 @@ def test_dry_run_prints_the_plan_from_gitlab_variables(env, capsys):
         "--build-arg CREATED=2026-01-02T03:04:05Z ."
     ) in out
     assert f"buildah --storage-driver vfs push {image} docker://{image}" in out
-    assert f"  IMAGE={image}\n  IMAGE_REPOSITORY={REGISTRY}/python-microservice\n" in out
+    assert f"  IMAGE={image}\n  IMAGE_REPOSITORY={REGISTRY}/{SERVICE_NAME}\n" in out
     assert "  IMAGE_TAG=0123abcd" in out
 
 
@@ -135,7 +136,7 @@ def test_missing_dockerfile_is_named(env, tmp_path, capsys):
 
 def inputs(**overrides) -> BuildInputs:
     values = {
-        "image": ImageRef("127.0.0.1:5000", "python-microservice", "0123abcd"),
+        "image": ImageRef("127.0.0.1:5000", SERVICE_NAME, "0123abcd"),
         "region": "eu-central-1",
         "created": "2026-01-02T03:04:05Z",
     }
@@ -166,19 +167,19 @@ def test_plan_insecure_registry_volumes_base_image_and_cache():
     assert "--build-arg" in build_argv
     assert "BASE_IMAGE=localhost/base:1" in build_argv
     assert build_argv[build_argv.index("--volume") + 1] == "/etc/pip.conf:/etc/pip.conf:ro"
-    cache = "127.0.0.1:5000/python-microservice-cache"
+    cache = f"127.0.0.1:5000/{SERVICE_NAME}-cache"
     assert build_argv[build_argv.index("--cache-from") + 1] == cache
     assert build_argv[build_argv.index("--cache-to") + 1] == cache
     assert p.push.argv == (
         "buildah",
         "push",
         "--tls-verify=false",
-        "127.0.0.1:5000/python-microservice:0123abcd",
-        "docker://127.0.0.1:5000/python-microservice:0123abcd",
+        f"127.0.0.1:5000/{SERVICE_NAME}:0123abcd",
+        f"docker://127.0.0.1:5000/{SERVICE_NAME}:0123abcd",
     )
     assert [name for name, _ in p.ecr_repositories] == [
-        "python-microservice",
-        "python-microservice-cache",
+        SERVICE_NAME,
+        f"{SERVICE_NAME}-cache",
     ]
 
 
@@ -186,7 +187,7 @@ def test_plan_without_cache_has_no_cache_flags():
     p = plan(inputs())
     assert "--cache-from" not in p.build.argv
     assert "--cache-to" not in p.build.argv
-    assert p.ecr_repositories == (("python-microservice", ECR_SETTINGS),)
+    assert p.ecr_repositories == ((SERVICE_NAME, ECR_SETTINGS),)
 
 
 def test_dotenv_text():
@@ -204,10 +205,10 @@ def test_ecr_repository_created_once_with_the_settings(monkeypatch):
         for name, value in moto.env.items():
             monkeypatch.setenv(name, value)
         client = moto.ecr()
-        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is True
-        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is False
+        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is True
+        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is False
         (repo,) = client.describe_repositories()["repositories"]
-        assert repo["repositoryName"] == "python-microservice"
+        assert repo["repositoryName"] == SERVICE_NAME
         assert repo["imageTagMutability"] == "IMMUTABLE"
         assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
@@ -218,8 +219,8 @@ def test_existing_repository_is_left_alone(monkeypatch):
         for name, value in moto.env.items():
             monkeypatch.setenv(name, value)
         client = moto.ecr()
-        client.create_repository(repositoryName="python-microservice")
-        assert ensure_ecr_repository(client, "python-microservice", ECR_SETTINGS) is False
+        client.create_repository(repositoryName=SERVICE_NAME)
+        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is False
         (repo,) = client.describe_repositories()["repositories"]
         assert repo["imageTagMutability"] == "MUTABLE"
 
@@ -233,7 +234,7 @@ def test_unreachable_aws_endpoint_is_one_line(env, capsys):
     endpoint = f"http://127.0.0.1:{free_port()}"
     assert run_cli("--endpoint-url", endpoint, "--context", ".", "--file", __file__) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ECR describe-repositories python-microservice failed: ")
+    assert err.startswith(f"error: ECR describe-repositories {SERVICE_NAME} failed: ")
     assert "AWS endpoint unreachable" in err
     assert err.count("\n") == 1
 
@@ -246,6 +247,6 @@ def test_missing_aws_credentials_is_one_line(env, tmp_path, capsys):
     env.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert run_cli("--file", __file__) == 1
     assert capsys.readouterr().err == (
-        "error: ECR describe-repositories python-microservice failed: "
+        f"error: ECR describe-repositories {SERVICE_NAME} failed: "
         "no AWS credentials (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"
     )

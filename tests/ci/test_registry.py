@@ -14,17 +14,18 @@ from typing import ClassVar
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.registry import ImageRef, RegistryAuth, image_digest, image_exists, insecure_from_env
 from tests.support.network import free_port
 
 
 def test_reference_parts():
-    image = ImageRef("registry.example.com:5000/team", "python-microservice", "0123abcd")
-    assert image.reference == "registry.example.com:5000/team/python-microservice:0123abcd"
-    assert image.repository == "registry.example.com:5000/team/python-microservice"
+    image = ImageRef("registry.example.com:5000/team", SERVICE_NAME, "0123abcd")
+    assert image.reference == f"registry.example.com:5000/team/{SERVICE_NAME}:0123abcd"
+    assert image.repository == f"registry.example.com:5000/team/{SERVICE_NAME}"
     assert image.host == "registry.example.com:5000"
-    assert image.path == "team/python-microservice"
+    assert image.path == f"team/{SERVICE_NAME}"
     assert ImageRef.parse(image.reference) == image
 
 

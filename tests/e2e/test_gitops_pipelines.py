@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.gitops.values import set_image
 from tests.ci.gitops.test_verify_image import PASSWORD, USER, push_image
 from tests.e2e import gitlab_ci_local
@@ -25,7 +26,7 @@ from tests.support.tools import require_tools
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-NAME = "python-microservice"
+NAME = SERVICE_NAME
 RAN, ALSO_RAN, NEVER_RAN = "1111aaaa", "2222bbbb", "9999ffff"
 TIMEOUT = 900.0
 # The jobs of a gitops-only default-branch pipeline, as GitLab would create them (no ARGOCD_SERVER).

@@ -21,10 +21,11 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
+from app import SERVICE_NAME
 from ci import chart
+from harness.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
-from tests.support.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.support.moto import running_moto
 from tests.support.registry import running_registry
 from tests.support.server import running_server
@@ -33,7 +34,7 @@ from tests.support.tools import require_tools
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = "python-microservice"
+NAME = SERVICE_NAME
 DEFAULT_BRANCH = "main"
 FEATURE_BRANCH = "feature/e2e"
 AUTOMATIC_JOBS = {"lint", "chart-lint", "ci-config", "unit", "build", "deploy-dev", "verify-dev"}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import without_skip_ci
 from ci.gitops.message import Change, commit_message
@@ -201,7 +202,7 @@ def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
     change = Change(
         action=action,
         env="prod",
-        service="python-microservice",
+        service=SERVICE_NAME,
         tag="89abcdef",
         path="gitops/prod/values.yaml",
         **{"previous": None, **extra},
@@ -216,7 +217,7 @@ def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
 def test_ordinary_commits_start_a_pipeline() -> None:
     rules = never_rules()
     assert not rules["CI_COMMIT_MESSAGE"].search("fix(api): skip cinema listings\n\nbody")
-    assert not rules["CI_COMMIT_MESSAGE"].search("deploy(dev): python-microservice 1a2b3c4d")
+    assert not rules["CI_COMMIT_MESSAGE"].search(f"deploy(dev): {SERVICE_NAME} 1a2b3c4d")
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

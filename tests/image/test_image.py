@@ -19,25 +19,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.image import (
+from app import SERVICE_NAME
+from harness.image import (
     buildah,
     host_build_volumes,
     images_removed_afterwards,
     local_base_image,
     tool_env,
 )
+from harness.tools import in_ci
 from tests.support.moto import running_moto
 from tests.support.network import free_port, wait_for_port
 from tests.support.registry import running_registry
-from tests.support.tools import in_ci, require_tools
+from tests.support.tools import require_tools
 
 pytestmark = pytest.mark.image
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = "python-microservice"
+NAME = SERVICE_NAME
 TAG = "0a1b2c3d"
 REVISION = TAG + "4e5f" * 8
-SOURCE_URL = "https://gitlab.example.com/team/python-microservice"
+SOURCE_URL = f"https://gitlab.example.com/team/{SERVICE_NAME}"
 CREATED = "2026-11-25T00:00:00Z"
 CMD = [
     "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop",

@@ -84,12 +84,12 @@ def make_source_repo(
         (path / "gitops" / env / "values.yaml").write_text(VALUES.format(env=env))
     copy_deploy_layout(path, envs)
     (path / "gitops" / "argocd" / "values.yaml").write_text("# not an environment\n")
-    (path / "app.py").write_text("VERSION = 0\n")
+    (path / "main.py").write_text("VERSION = 0\n")
     git("add", "-A", cwd=path)
     git("commit", "-q", "-m", "initial layout", cwd=path)
     ids = []
     for number in range(1, commits + 1):
-        (path / "app.py").write_text(f"VERSION = {number}\n")
+        (path / "main.py").write_text(f"VERSION = {number}\n")
         git("commit", "-q", "-am", f"feature {number}", cwd=path)
         ids.append(git("rev-parse", "HEAD", cwd=path).strip())
     return SourceRepo(path, ids)

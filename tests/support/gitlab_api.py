@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from app import SERVICE_NAME
+
 PROJECT_ID = 42
 USER = {
     "id": 7,
@@ -56,7 +58,7 @@ class FakeGitLab:
 
     repo: Path  # the bare repository the project's git remote is
     token: str
-    path_with_namespace: str = "acme/python-microservice"
+    path_with_namespace: str = f"acme/{SERVICE_NAME}"
     base_url: str = ""
     merge_requests: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)

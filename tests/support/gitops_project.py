@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import SERVICE_NAME
 from ci.gitops.values import set_image
 from tests.support.git_remotes import git
 
@@ -40,7 +41,7 @@ class Project:
         """Commit ``tag`` into gitops/<env>/values.yaml the way the write-back edits it."""
         rel = f"gitops/{env}/values.yaml"
         self.write(rel, set_image(self.read(rel), tag, name=rel))
-        return self.commit(message or f"deploy({env}): python-microservice {tag} [skip ci]")
+        return self.commit(message or f"deploy({env}): {SERVICE_NAME} {tag} [skip ci]")
 
     def branch(self, name: str, start: str = "main") -> None:
         git("checkout", "--quiet", "-b", name, start, cwd=self.path)

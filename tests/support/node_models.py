@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.tools import in_ci, require_tools
+from harness.tools import in_ci
+from tests.support.tools import require_tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

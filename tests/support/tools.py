@@ -1,15 +1,10 @@
 """System tools the integration tests drive: skip on a laptop without them, fail in CI."""
 
-import os
 import shutil
 
 import pytest
 
-SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+from harness.tools import SBIN_PATH, in_ci
 
 
 def require_tools(*commands: str) -> dict[str, str]:

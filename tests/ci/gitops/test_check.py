@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.gitops.check import affected
 from ci.gitops.check_command import verify_reference
 from ci.gitops.promotion import PROMOTION_FILE, parse_order
@@ -35,7 +36,7 @@ def project(tmp_path) -> Project:
     """main: dev ran three builds (the last is live), prod runs the first; then a branch ``mr``."""
     project = make_project(tmp_path / "project")
     project.set_tag("dev", BUILDS[0])
-    project.set_tag("prod", BUILDS[0], f"promote(prod): python-microservice {BUILDS[0]}")
+    project.set_tag("prod", BUILDS[0], f"promote(prod): {SERVICE_NAME} {BUILDS[0]}")
     project.set_tag("dev", BUILDS[1])
     project.set_tag("dev", BUILDS[2])
     project.branch("mr")
@@ -193,7 +194,7 @@ def test_a_pipeline_file_that_is_not_utf8_is_named(project, ci):
 
 def test_an_argocd_manifest_change_renders_every_environment(project, ci):
     appset = "gitops/argocd/applicationset.yaml"
-    project.write(appset, project.read(appset).replace("releaseName: python-microservice", "x: y"))
+    project.write(appset, project.read(appset).replace(f"releaseName: {SERVICE_NAME}", "x: y"))
     project.write("values.prod.yaml", project.read("values.prod.yaml"))
     project.commit("argocd change")
     assert check(ci, project).returncode == 0
@@ -272,7 +273,7 @@ def use_registry(project: Project, host: str) -> None:
     for env in ("dev", "prod"):
         rel = f"gitops/{env}/values.yaml"
         tag = BUILDS[1] if env == "dev" else BUILDS[0]
-        repository = f"{host}/python-microservice"
+        repository = f"{host}/{SERVICE_NAME}"
         project.write(rel, set_image(project.read(rel), tag, repository, name=rel))
     project.commit("registry moved")
     project.branch("mr2")
@@ -281,13 +282,13 @@ def use_registry(project: Project, host: str) -> None:
 def test_verify_image_checks_each_new_reference_in_the_registry(project, registry, ci):
     use_registry(project, registry.host)
     project.set_tag("prod", BUILDS[1], "promote")
-    reference = f"{registry.host}/python-microservice:{BUILDS[1]}"
+    reference = f"{registry.host}/{SERVICE_NAME}:{BUILDS[1]}"
     absent = check(ci, project, "--verify-image", env=registry_env(registry))
     assert absent.returncode == 1
     assert absent.stdout == f"prod: image {reference} not found in the registry\n"
     assert check(ci, project, env=registry_env(registry)).returncode == 0  # not asked to verify
 
-    push_image(registry.host, "python-microservice", BUILDS[1])
+    push_image(registry.host, SERVICE_NAME, BUILDS[1])
     present = check(ci, project, "--verify-image", env=registry_env(registry))
     assert present.returncode == 0, present.stdout + present.stderr
     assert f"check: prod: image {reference} is in the registry" in present.stderr
@@ -305,10 +306,10 @@ def test_verify_image_with_refused_credentials_is_one_line(project, registry, ci
 
 def push_variant(host: str, tag: str, note: str) -> str:
     """Tag ``tag`` as an image whose manifest differs by an annotation; return its digest."""
-    push_image(host, "python-microservice", "base")
-    url = f"http://{host}/v2/python-microservice/manifests/"
+    push_image(host, SERVICE_NAME, "base")
+    url = f"http://{host}/v2/{SERVICE_NAME}/manifests/"
     auth = RegistryAuth(USER, PASSWORD)
-    base = manifest(ImageRef(host, "python-microservice", "base"), "base", auth, insecure=True)
+    base = manifest(ImageRef(host, SERVICE_NAME, "base"), "base", auth, insecure=True)
     assert base.found
     body = json.dumps(
         {
@@ -326,7 +327,7 @@ def push_variant(host: str, tag: str, note: str) -> str:
 def test_a_reference_with_a_digest_is_checked_by_tag_and_digest(registry, monkeypatch):
     for name, value in registry_env(registry).items():
         monkeypatch.setenv(name, value)
-    repository = f"{registry.host}/python-microservice"
+    repository = f"{registry.host}/{SERVICE_NAME}"
     one = push_variant(registry.host, "one", "first")
     two = push_variant(registry.host, "two", "second")
     absent = "sha256:" + "0" * 64

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.cli import main
 from tests.support.cli import STRIPPED_PREFIXES
 from tests.support.git_remotes import git, show
@@ -23,7 +24,7 @@ def test_deploy_stale_dry_run_promote_rollback_status(remote, capsys, monkeypatc
     old, new = remote.source.short(2), remote.source.short(9)
     monkeypatch.setenv("GITLAB_USER_LOGIN", "carol")
     assert main(["deploy", "--repo", url, "--env", "dev", "--tag", new]) == 0
-    assert capsys.readouterr().out.startswith(f"deploy(dev): python-microservice {new} [skip ci]")
+    assert capsys.readouterr().out.startswith(f"deploy(dev): {SERVICE_NAME} {new} [skip ci]")
 
     assert main(["deploy", "--repo", url, "--env", "dev", "--tag", old]) == 0
     assert "a newer build than" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 import json
 import re
 
+from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import PERSON, git, show
@@ -11,7 +12,7 @@ DEV = "gitops/dev/values.yaml"
 PROD = "gitops/prod/values.yaml"
 GITLAB = {
     "CI_COMMIT_SHA": "",
-    "CI_PIPELINE_URL": "https://gitlab.example/group/python-microservice/-/pipelines/42",
+    "CI_PIPELINE_URL": f"https://gitlab.example/group/{SERVICE_NAME}/-/pipelines/42",
     "GITLAB_USER_LOGIN": "alice",
     "GITLAB_USER_EMAIL": "alice@example.com",
 }
@@ -38,14 +39,14 @@ def test_deploy_commits_only_the_tag_with_message_trailers_and_bot_identity(remo
     result = run_ci("deploy", "--repo", str(remote.bare), "--env", "dev", "--tag", tag, env=env)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
+    assert result.stdout.startswith(f"deploy(dev): {SERVICE_NAME} {tag} [skip ci]: pushed ")
     pipeline = f'  pipelineUrl: "{GITLAB["CI_PIPELINE_URL"]}"\n'
     assert show(remote.bare, DEV) == before.replace('"0.0.0-bootstrap"', f'"{tag}"') + pipeline
     assert show(remote.bare, PROD) == before.replace("values.dev.yaml", "values.prod.yaml")
     changed = git("show", "--name-only", "--format=", "main", cwd=remote.bare).split()
     assert changed == [DEV]
     message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
-    assert message.splitlines()[0] == f"deploy(dev): python-microservice {tag} [skip ci]"
+    assert message.splitlines()[0] == f"deploy(dev): {SERVICE_NAME} {tag} [skip ci]"
     assert f"Source-Commit: {remote.source.commits[3]}" in message
     assert f"Pipeline: {GITLAB['CI_PIPELINE_URL']}" in message
     assert "Triggered-By: alice <alice@example.com>" in message
@@ -63,7 +64,7 @@ def test_redeploying_the_same_tag_is_a_successful_no_op(remote):
     before = tip(remote)
     again = run_ci("deploy", "--repo", str(remote.bare), "--env", "dev", "--tag", tag)
     assert again.returncode == 0
-    assert again.stdout == f"dev already runs python-microservice {tag}: nothing to do\n"
+    assert again.stdout == f"dev already runs {SERVICE_NAME} {tag}: nothing to do\n"
     assert tip(remote) == before
 
 
@@ -84,7 +85,7 @@ def test_stale_build_changes_nothing_and_force_writes_it_saying_so(remote):
     assert forced.returncode == 0, forced.stderr
     assert tag_of(remote) == old
     message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
-    assert message.splitlines()[0] == f"deploy(dev): python-microservice {old} (forced) [skip ci]"
+    assert message.splitlines()[0] == f"deploy(dev): {SERVICE_NAME} {old} (forced) [skip ci]"
     assert f"Forced with --force over {new}, a newer build that was deployed." in message
 
 
@@ -101,7 +102,7 @@ def test_stale_check_reaches_far_back_in_a_long_history(remote, tmp_path):
     work = tmp_path / "work"
     git("clone", "-q", str(remote.bare), str(work), cwd=tmp_path)
     for number in range(40):
-        (work / "app.py").write_text(f"VERSION = 'late {number}'\n")
+        (work / "main.py").write_text(f"VERSION = 'late {number}'\n")
         git("commit", "-q", "-am", f"late {number}", cwd=work)
     newest = git("rev-parse", "--short=8", "HEAD~30", cwd=work).strip()
     git("push", "-q", "origin", "HEAD:main", cwd=work)
@@ -130,22 +131,21 @@ def test_dry_run_prints_the_diff_and_pushes_nothing(remote):
         "@@ -2,4 +2,4 @@",
         " # values.dev.yaml at the repository root instead. Argo CD layers this file last.",
         " image:",
-        "   repository: registry.example/python-microservice  # where the build pushes",
+        f"   repository: registry.example/{SERVICE_NAME}  # where the build pushes",
         '-  tag: "0.0.0-bootstrap"',
         f'+  tag: "{tag}"',
-        f"dry run: would commit 'deploy(dev): python-microservice {tag} [skip ci]'"
-        " (nothing pushed)",
+        f"dry run: would commit 'deploy(dev): {SERVICE_NAME} {tag} [skip ci]' (nothing pushed)",
     ]
     assert tip(remote) == before
 
 
 def test_repository_flag_sets_image_repository_too(remote):
     tag = remote.source.short(2)
-    env = {"IMAGE_REPOSITORY": "127.0.0.1:5000/python-microservice"}
+    env = {"IMAGE_REPOSITORY": f"127.0.0.1:5000/{SERVICE_NAME}"}
     result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag, env=env)
     assert result.returncode == 0, result.stderr
     text = show(remote.bare, DEV)
-    assert "  repository: 127.0.0.1:5000/python-microservice  # where the build pushes\n" in text
+    assert f"  repository: 127.0.0.1:5000/{SERVICE_NAME}  # where the build pushes\n" in text
     assert f'  tag: "{tag}"\n' in text
 
 
@@ -167,10 +167,10 @@ def test_promote_copies_the_tag_between_environments(remote):
     assert run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", tag).returncode == 0
     result = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"promote(prod): python-microservice {tag} from dev [skip ci]")
+    assert result.stdout.startswith(f"promote(prod): {SERVICE_NAME} {tag} from dev [skip ci]")
     assert tag_of(remote, PROD) == tag
     again = run_ci("promote", "--repo", remote.url, "--from", "dev", "--to", "prod")
-    assert again.stdout == f"prod already runs python-microservice {tag}: nothing to do\n"
+    assert again.stdout == f"prod already runs {SERVICE_NAME} {tag}: nothing to do\n"
 
 
 def test_rollback_to_previous_tag_and_to_an_explicit_tag(remote):
@@ -180,7 +180,7 @@ def test_rollback_to_previous_tag_and_to_an_explicit_tag(remote):
     result = run_ci("rollback", "--repo", remote.url, "--env", "dev")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(
-        f"rollback(dev): python-microservice {first} (was {second}) [skip ci]: pushed "
+        f"rollback(dev): {SERVICE_NAME} {first} (was {second}) [skip ci]: pushed "
     )
     assert tag_of(remote) == first
     explicit = run_ci("rollback", "--repo", remote.url, "--env", "dev", "--to", "0.0.0-bootstrap")
@@ -194,7 +194,7 @@ def test_rollback_finds_the_previous_tag_far_back_in_history(remote, tmp_path):
     work = tmp_path / "work"
     git("clone", "-q", remote.url, str(work), cwd=tmp_path)
     for number in range(50):
-        (work / "app.py").write_text(f"VERSION = 'between {number}'\n")
+        (work / "main.py").write_text(f"VERSION = 'between {number}'\n")
         git("commit", "-q", "-am", f"between {number}", cwd=work)
     git("push", "-q", "origin", "HEAD:main", cwd=work)
     forced = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", second, "--force")
@@ -211,7 +211,7 @@ def pipeline_of(remote, path: str = DEV) -> str | None:
 def pipeline_env(number: int, commit: str = "") -> dict[str, str]:
     """The variables of pipeline ``number``, which built ``commit`` (its own build)."""
     return {
-        "CI_PIPELINE_URL": f"https://gitlab.example/group/python-microservice/-/pipelines/{number}",
+        "CI_PIPELINE_URL": f"https://gitlab.example/group/{SERVICE_NAME}/-/pipelines/{number}",
         "CI_COMMIT_SHA": commit,
     }
 
@@ -241,7 +241,7 @@ def test_deploy_writes_the_pipeline_url_and_a_laptop_deploy_removes_a_stale_one(
         again = run_ci(
             "deploy", "--repo", remote.url, "--env", "dev", "--tag", first, env=pipeline_env(number)
         )
-        assert again.stdout == f"dev already runs python-microservice {first}: nothing to do\n"
+        assert again.stdout == f"dev already runs {SERVICE_NAME} {first}: nothing to do\n"
     assert tip(remote) == before
 
     # A newer build from another pipeline replaces the URL in place.

@@ -1,5 +1,6 @@
 """image.digest travels with the tag: deploy writes it, promote copies it, rollback restores it."""
 
+from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
@@ -43,7 +44,7 @@ def test_an_explicit_digest_wins_and_a_known_digest_for_the_same_tag_is_written(
     assert "pushed" in result.stdout
     assert image(remote).digest == B
     again = deploy(remote, first, "--digest", B)
-    assert again.stdout == f"dev already runs python-microservice {first}: nothing to do\n"
+    assert again.stdout == f"dev already runs {SERVICE_NAME} {first}: nothing to do\n"
 
 
 def test_a_malformed_digest_is_refused_before_anything_is_pushed(remote):

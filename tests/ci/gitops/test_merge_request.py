@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import branch_name, description, pipeline_id, without_skip_ci
 from ci.gitops.message import Change
@@ -16,7 +17,7 @@ from tests.support.gitops_project import make_project
 
 TOKEN = "glpat-Secret/#?\\ token"
 PROD = "gitops/prod/values.yaml"
-BUILD_PIPELINE = "https://gitlab.example/acme/python-microservice/-/pipelines/77"
+BUILD_PIPELINE = f"https://gitlab.example/acme/{SERVICE_NAME}/-/pipelines/77"
 # main is protected as in the projects this mode is for: nobody pushes to it (the tests' own
 # setup pushes pass ALLOW_MAIN); other branches accept force pushes, as GitLab's unprotected ones.
 PROTECT_MAIN = """#!/bin/sh
@@ -49,7 +50,7 @@ def setup(tmp_path):
         "gitops/dev/values.yaml",
         set_image(text, "3333cccc", pipeline_url=BUILD_PIPELINE, name="dev"),
     )
-    project.commit("deploy(dev): python-microservice 3333cccc [skip ci]")
+    project.commit(f"deploy(dev): {SERVICE_NAME} 3333cccc [skip ci]")
     bare = make_bare_remote(project.path, tmp_path / "remote.git")
     protect_main(bare)
     with running_gitlab(bare, TOKEN) as api:
@@ -84,7 +85,7 @@ def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup, ci):
 
     assert result.returncode == 0, result.stderr
     url = f"{api.web_url}/-/merge_requests/1"
-    title = "promote(prod): python-microservice 3333cccc from dev"
+    title = f"promote(prod): {SERVICE_NAME} 3333cccc from dev"
     assert result.stdout == f"{title}: merge request {url} (opened, branch gitops/prod/3333cccc)\n"
     assert tip(bare) == main_before  # nothing pushed to main
     branch = "gitops/prod/3333cccc"
@@ -162,7 +163,7 @@ def test_a_newer_promotion_closes_the_older_one_with_a_note(setup, ci):
     assert (first["state"], second["state"]) == ("closed", "opened")
     [note] = api.notes[first["iid"]]
     assert note["body"] == (
-        f"Superseded by {second['web_url']} (promote(prod): python-microservice 4444dddd from "
+        f"Superseded by {second['web_url']} (promote(prod): {SERVICE_NAME} 4444dddd from "
         "dev): closing."
     )
     assert newer.stdout.endswith(f"; closed 1 older: {first['web_url']}\n")
@@ -187,7 +188,7 @@ def test_deploy_and_rollback_take_the_same_route(setup, ci):
         "rollback", "--repo", str(bare), "--env", "dev", "--merge-request", env=env_for(api)
     )
     assert rollback.returncode == 0, rollback.stderr
-    assert "rollback(dev): python-microservice 1111aaaa (was 3333cccc)" in rollback.stdout
+    assert f"rollback(dev): {SERVICE_NAME} 1111aaaa (was 3333cccc)" in rollback.stdout
     assert [mr["state"] for mr in api.merge_requests] == ["closed", "opened"]
 
 
@@ -205,7 +206,7 @@ def test_nothing_to_do_opens_nothing(setup, ci):
         env=env_for(api),
     )
     assert result.returncode == 0
-    assert result.stdout == "prod already runs python-microservice 1111aaaa: nothing to do\n"
+    assert result.stdout == f"prod already runs {SERVICE_NAME} 1111aaaa: nothing to do\n"
     assert api.merge_requests == []
 
 

@@ -2,6 +2,7 @@
 
 import time
 
+from app import SERVICE_NAME
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, install_human_commit_hook, show
 
@@ -60,7 +61,7 @@ def test_person_pushing_between_fetch_and_push_is_kept_and_deploy_reapplies(remo
     assert text.endswith("# A person was here.\n")
     subjects = git("log", "-3", "--format=%s", "main", cwd=remote.bare).splitlines()
     assert subjects[:2] == [
-        f"deploy(dev): python-microservice {tag} [skip ci]",
+        f"deploy(dev): {SERVICE_NAME} {tag} [skip ci]",
         "person: edit while a deploy runs",
     ]
     assert show(remote.bare, "PERSON.txt") == "edited by a person\n"

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from app import SERVICE_NAME
 from ci import chart
 from ci.gitops.holds import Hold, format_hold, hold_path, parse_hold
 from ci.gitops.values import ValuesError
@@ -56,7 +57,7 @@ def test_successive_rollbacks_walk_back_and_never_return_to_a_rolled_back_build(
     a, b, c = deployed
     first = run_ci("rollback", "--repo", remote.url, "--env", "dev", env=WHO)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith(f"rollback(dev): python-microservice {b} (was {c}) [skip ci]")
+    assert first.stdout.startswith(f"rollback(dev): {SERVICE_NAME} {b} (was {c}) [skip ci]")
     assert tag_of(remote) == b
     message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
     assert f"Rolled-Back-From: {c}" in message
@@ -193,7 +194,7 @@ def test_a_retried_rollback_does_not_bring_back_the_build_it_rolled_back_from(re
     marker = install_first_push_commit_hook(
         remote.bare,
         f"sed -i 's/{c}/{b}/' {DEV}",
-        f"rollback(dev): python-microservice {b} (was {c}) [skip ci]\n\nRolled-Back-From: {c}\n",
+        f"rollback(dev): {SERVICE_NAME} {b} (was {c}) [skip ci]\n\nRolled-Back-From: {c}\n",
     )
     result = run_ci("rollback", "--repo", remote.url, "--env", "dev")
     assert marker.exists()
@@ -206,7 +207,7 @@ def test_a_retried_rollback_overtaken_by_a_deploy_rolls_back_nothing(remote, dep
     _a, _b, c = deployed
     d = remote.source.short(8)
     marker = install_first_push_commit_hook(
-        remote.bare, f"sed -i 's/{c}/{d}/' {DEV}", f"deploy(dev): python-microservice {d}"
+        remote.bare, f"sed -i 's/{c}/{d}/' {DEV}", f"deploy(dev): {SERVICE_NAME} {d}"
     )
     result = run_ci("rollback", "--repo", remote.url, "--env", "dev")
     assert marker.exists()

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.message import Change, commit_message, parse_trailers
@@ -47,7 +48,7 @@ def test_message_subject_body_and_trailers():
     change = Change(
         action="deploy",
         env="dev",
-        service="python-microservice",
+        service=SERVICE_NAME,
         tag="abc12345",
         previous="0.0.0-bootstrap",
         path="gitops/dev/values.yaml",
@@ -61,7 +62,7 @@ def test_message_subject_body_and_trailers():
     )
     message = commit_message(change, context)
     assert message == (
-        "deploy(dev): python-microservice abc12345 [skip ci]\n"
+        f"deploy(dev): {SERVICE_NAME} abc12345 [skip ci]\n"
         "\n"
         "Set image.tag in gitops/dev/values.yaml from 0.0.0-bootstrap to abc12345.\n"
         "\n"
@@ -95,8 +96,8 @@ def test_credentials_precedence():
 
 
 def test_default_repo_in_gitlab_is_the_projects_https_url():
-    environ = {"CI_SERVER_HOST": "gitlab.example", "CI_PROJECT_PATH": "group/python-microservice"}
-    assert default_repo(environ) == "https://gitlab.example/group/python-microservice.git"
+    environ = {"CI_SERVER_HOST": "gitlab.example", "CI_PROJECT_PATH": f"group/{SERVICE_NAME}"}
+    assert default_repo(environ) == f"https://gitlab.example/group/{SERVICE_NAME}.git"
 
 
 def test_default_repo_elsewhere_is_the_checkouts_origin(tmp_path):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, git_daemon, http_git_server, show
 from tests.support.network import free_port
@@ -111,7 +112,7 @@ def test_a_remote_that_comes_up_late_is_retried(remote):
     assert first.startswith(f"warning: git clone failed for {url}: unable to connect to 127.0.0.1")
     assert first.rstrip().endswith("; retrying")
     assert process.returncode == 0, stderr
-    assert stdout.startswith(f"deploy(dev): python-microservice {tag} [skip ci]: pushed ")
+    assert stdout.startswith(f"deploy(dev): {SERVICE_NAME} {tag} [skip ci]: pushed ")
     assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
 
 

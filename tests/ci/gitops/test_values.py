@@ -5,6 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitops.values import OWNED_KEYS, ValuesError, helm_values, read_image, set_image
 
@@ -36,9 +37,9 @@ def test_quoting_style_is_kept():
 
 
 def test_repository_is_set_only_when_given():
-    out = set_image(BASE, "t1", repository="127.0.0.1:5000/python-microservice")
+    out = set_image(BASE, "t1", repository=f"127.0.0.1:5000/{SERVICE_NAME}")
     assert out == BASE.replace('"0.0.0-bootstrap"', '"t1"').replace(
-        "registry.example/python-microservice", "127.0.0.1:5000/python-microservice"
+        f"registry.example/{SERVICE_NAME}", f"127.0.0.1:5000/{SERVICE_NAME}"
     )
 
 
@@ -232,7 +233,7 @@ def test_digest_goes_right_after_the_tag_is_replaced_in_place_and_removed_with_i
     image = read_image(pinned)
     assert (image.digest, image.reference) == (
         DIGEST,
-        f"registry.example/python-microservice:t1@{DIGEST}",
+        f"registry.example/{SERVICE_NAME}:t1@{DIGEST}",
     )
     other = "sha256:" + "cd" * 32
     assert set_image(pinned, "t2", digest=other) == pinned.replace("t1", "t2").replace(
@@ -248,7 +249,7 @@ def test_digest_goes_right_after_the_tag_is_replaced_in_place_and_removed_with_i
 def test_a_file_without_digest_reads_as_unpinned():
     image = read_image(BASE)
     assert image.digest is None
-    assert image.reference == "registry.example/python-microservice:0.0.0-bootstrap"
+    assert image.reference == f"registry.example/{SERVICE_NAME}:0.0.0-bootstrap"
     assert read_image('image: {repository: r/x, tag: t, digest: ""}').reference == "r/x:t"
     assert read_image("image: {tag: t}").reference is None
 

@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
 from tests.support.registry import running_registry
@@ -65,8 +66,8 @@ def registry(tmp_path):
 
 def test_verify_image_commits_only_when_the_image_exists(remote, registry):
     present, missing = remote.source.short(5), remote.source.short(6)
-    repository = f"{registry.host}/python-microservice"
-    digest = push_image(registry.host, "python-microservice", present)
+    repository = f"{registry.host}/{SERVICE_NAME}"
+    digest = push_image(registry.host, SERVICE_NAME, present)
     env = {
         "REGISTRY_INSECURE": "true",
         "REGISTRY_USER": USER,
@@ -97,8 +98,8 @@ def test_verify_image_commits_only_when_the_image_exists(remote, registry):
 
 def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(remote, registry):
     tag = remote.source.short(5)
-    repository = f"{registry.host}/python-microservice"
-    digest = push_image(registry.host, "python-microservice", tag)
+    repository = f"{registry.host}/{SERVICE_NAME}"
+    digest = push_image(registry.host, SERVICE_NAME, tag)
     wrong = "sha256:" + "0" * 64
     env = {
         "REGISTRY_INSECURE": "true",
@@ -129,7 +130,7 @@ def test_verify_image_with_a_wrong_registry_password_fails_cleanly(remote, regis
         "REGISTRY_PASSWORD": "not-the-Password-55",
         "GITOPS_VERIFY_IMAGE": "true",
     }
-    args = ["--repository", f"{registry.host}/python-microservice"]
+    args = ["--repository", f"{registry.host}/{SERVICE_NAME}"]
     result = run_ci(
         "deploy",
         "--repo",

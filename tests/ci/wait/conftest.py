@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.ci.wait.recorded import at, recorded
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
@@ -21,7 +22,7 @@ from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci
 from tests.support.tools import require_tools
 
 TOKEN = 'argocd-Tok/+=#%$" en'  # any character may be in a token
-APP = "python-microservice-dev"
+APP = f"{SERVICE_NAME}-dev"
 Answer = tuple[int, dict[str, Any]]
 ERRORS = {
     401: {"error": "invalid session: token is invalid", "code": 16},

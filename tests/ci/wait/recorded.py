@@ -11,9 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from app import SERVICE_NAME
+
 FOLDER = Path(__file__).with_name("applications")
 OURS, OLDER = "1" * 40, "0" * 40
-REPOSITORY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/python-microservice"
+REPOSITORY = f"123456789012.dkr.ecr.eu-central-1.amazonaws.com/{SERVICE_NAME}"
 IMAGE = f"{REPOSITORY}:1a2b3c4d@sha256:" + "9c" * 32
 OLD_IMAGE = f"{REPOSITORY}:0f1e2d3c@sha256:" + "4b" * 32
 

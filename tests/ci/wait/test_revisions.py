@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitops.remote import Clone
 from ci.wait.revisions import REFETCH_SECONDS, Lineage, default_revision, resolve_revision
@@ -59,7 +60,7 @@ def test_lineage_classifies_later_commits_by_the_image_they_run(remote, tmp_path
     now = [0.0]
     repo, tip = clone(remote, tmp_path)
     lineage = Lineage(repo, "dev", ours, tip, clock=lambda: now[0])
-    assert lineage.image == "registry.example/python-microservice:1a2b3c4d"
+    assert lineage.image == f"registry.example/{SERVICE_NAME}:1a2b3c4d"
     assert lineage.classify(ours) is Revision.OURS
     assert lineage.classify(prod_only) is Revision.OURS
     assert lineage.classify(before) is Revision.OTHER

@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.wait.verdict import (
     MAX_DETAILS,
     Expected,
@@ -54,7 +55,7 @@ def test_the_recorded_running_sync_is_pending_and_says_what_argo_cd_waits_for():
     assert result.outcome is Outcome.PENDING
     assert result.line == (
         "sync OutOfSync at 111111111111, health Progressing, operation Running at 111111111111"
-        " (waiting for healthy state of apps/Deployment/python-microservice)"
+        f" (waiting for healthy state of apps/Deployment/{SERVICE_NAME})"
     )
 
 
@@ -66,7 +67,7 @@ def test_the_recorded_failed_sync_fails_promptly_in_argo_cds_words():
     assert operation.startswith(
         'operation: one or more objects failed to apply, reason: Deployment.apps "python-'
     )
-    assert resource.startswith('Deployment/python-microservice: Deployment.apps "python-micro')
+    assert resource.startswith(f'Deployment/{SERVICE_NAME}: Deployment.apps "python-micro')
     assert condition.startswith("SyncError: Failed sync attempt to 1111111111111111")
 
 
@@ -79,10 +80,10 @@ def test_the_recorded_degraded_application_fails_with_the_resource_trees_message
     result = verdict(app)
     assert (result.outcome, result.line) == (Outcome.FAILED, "Degraded at 111111111111")
     assert explain_failure(app, recorded("degraded-tree")) == (
-        'Deployment/python-microservice: Degraded: Deployment "python-microservice" exceeded its'
+        f'Deployment/{SERVICE_NAME}: Degraded: Deployment "{SERVICE_NAME}" exceeded its'
         " progress deadline",
-        "Pod/python-microservice-7d9f8c6b5d-x2k9p: Degraded: back-off 5m0s restarting failed"
-        " container=app pod=python-microservice-7d9f8c6b5d-x2k9p_python-microservice-dev(a4)",
+        f"Pod/{SERVICE_NAME}-7d9f8c6b5d-x2k9p: Degraded: back-off 5m0s restarting failed"
+        f" container=app pod={SERVICE_NAME}-7d9f8c6b5d-x2k9p_{SERVICE_NAME}-dev(a4)",
     )
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.ci.wait.conftest import APP, TOKEN, error, follow_the_branch
 from tests.ci.wait.recorded import at, recorded
 from tests.support.cli import run_ci
@@ -84,7 +85,7 @@ def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, ar
     result = wait(ci, remote, argocd.url, "--revision", ours[:8])
     assert result.returncode == 3, result.stderr
     assert result.stdout.splitlines()[-1].startswith(
-        f"superseded: {APP} registry.example/python-microservice:1a2b3c4d@{DIGEST_1} at"
+        f"superseded: {APP} registry.example/{SERVICE_NAME}:1a2b3c4d@{DIGEST_1} at"
         f" {ours[:12]}: Argo CD is at {newer[:12]}, a later commit that changed the image"
     )
 
@@ -111,7 +112,7 @@ def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
         f" the sync of {ours[:12]} ended Failed"
     )
     assert lines[1].startswith("  operation: one or more objects failed to apply, reason: Deploy")
-    assert lines[2].startswith('  Deployment/python-microservice: Deployment.apps "python-micro')
+    assert lines[2].startswith(f'  Deployment/{SERVICE_NAME}: Deployment.apps "python-micro')
     assert lines[3].startswith(f"  SyncError: Failed sync attempt to {ours}: one or more")
 
 
@@ -123,10 +124,10 @@ def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"error: failed: {APP} {remote.image()} at {ours[:12]}: Degraded at {ours[:12]}",
-        '  Deployment/python-microservice: Degraded: Deployment "python-microservice" exceeded'
+        f'  Deployment/{SERVICE_NAME}: Degraded: Deployment "{SERVICE_NAME}" exceeded'
         " its progress deadline",
-        "  Pod/python-microservice-7d9f8c6b5d-x2k9p: Degraded: back-off 5m0s restarting failed"
-        " container=app pod=python-microservice-7d9f8c6b5d-x2k9p_python-microservice-dev(a4)",
+        f"  Pod/{SERVICE_NAME}-7d9f8c6b5d-x2k9p: Degraded: back-off 5m0s restarting failed"
+        f" container=app pod={SERVICE_NAME}-7d9f8c6b5d-x2k9p_{SERVICE_NAME}-dev(a4)",
     ]
     assert f"/api/v1/applications/{APP}/resource-tree" in [p for p, _ in argocd.requests]
 
@@ -271,33 +272,31 @@ def write_back(run, remote, *args: str, **extra: str):
 
 
 def test_deploy_promote_and_rollback_wait_for_the_commit_they_pushed(ci, remote, argocd):
-    argocd.apps = ("python-microservice-dev", "python-microservice-prod")
+    argocd.apps = (f"{SERVICE_NAME}-dev", f"{SERVICE_NAME}-prod")
     argocd.follow = follow_the_branch(remote)
     env = settings(argocd.url)
     first = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
     assert first.returncode == 0, first.stderr
     pushed = remote.tip()
     assert f"pushed {pushed[:12]} to main" in first.stdout
-    assert f"deployed: python-microservice-dev {remote.image()} at {pushed[:12]}" in first.stdout
+    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {pushed[:12]}" in first.stdout
 
     second = write_back(
         ci, remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env, GITOPS_WAIT="true"
     )
     assert second.returncode == 0, second.stderr
-    assert f"deployed: python-microservice-dev {remote.image()} at {remote.tip()[:12]}" in (
+    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {remote.tip()[:12]}" in (
         second.stdout
     )
 
     promoted = write_back(ci, remote, "promote", "--from", "dev", "--to", "prod", "--wait", **env)
     assert promoted.returncode == 0, promoted.stderr
-    assert f"deployed: python-microservice-prod {remote.image('prod')} at" in promoted.stdout
+    assert f"deployed: {SERVICE_NAME}-prod {remote.image('prod')} at" in promoted.stdout
 
     back = write_back(ci, remote, "rollback", "--env", "dev", "--wait", **env)
     assert back.returncode == 0, back.stderr
-    assert "registry.example/python-microservice:1a2b3c4d" in remote.image()
-    assert f"deployed: python-microservice-dev {remote.image()} at {remote.tip()[:12]}" in (
-        back.stdout
-    )
+    assert f"registry.example/{SERVICE_NAME}:1a2b3c4d" in remote.image()
+    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {remote.tip()[:12]}" in (back.stdout)
 
 
 def test_deploy_wait_fails_when_argo_cd_reports_the_pushed_commit_degraded(ci, remote, argocd):
@@ -370,7 +369,7 @@ def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_ima
     remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
     again = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
     assert again.returncode == 0, again.stderr
-    assert "dev already runs python-microservice 1a2b3c4d: nothing to do" in again.stdout
+    assert f"dev already runs {SERVICE_NAME} 1a2b3c4d: nothing to do" in again.stdout
     assert f"deployed: {APP} {remote.image()} at {setter[:12]}" in again.stdout
 
 

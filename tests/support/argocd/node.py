@@ -22,8 +22,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.image import buildah, image_present, tool_env
 from tests.support.argocd.podspec import PodSpec, Probe, container_argv, pull_reference
-from tests.support.image import buildah, image_present, tool_env
 from tests.support.network import free_port
 
 # Not made read-only: kernel file systems and what buildah run mounts itself.

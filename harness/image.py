@@ -19,11 +19,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.tools import SBIN_PATH
+from app import SERVICE_NAME
+from harness.tools import SBIN_PATH
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
-BASE_NAME = "localhost/python-microservice-base"
+BASE_NAME = f"localhost/{SERVICE_NAME}-base"
 # Left out of the base, as Debian's slim images do (dpkg path-exclude): docs, manuals, translations.
 SLIM_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
 # Files pip needs inside a RUN step here: host path -> mounted at the same path, read-only.
@@ -32,7 +33,7 @@ HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
 
 def cache_dir() -> Path:
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(root) / "python-microservice"
+    path = Path(root) / SERVICE_NAME
     path.mkdir(parents=True, exist_ok=True)
     return path
 
