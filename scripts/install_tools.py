@@ -23,6 +23,8 @@ DEBIAN_COMMANDS = {
     "htpasswd": "apache2-utils",
     "nginx": "nginx-light",
     "fcgiwrap": "fcgiwrap",
+    # A private CA and server certificate for `ci wait`'s ARGOCD_CA_FILE tests.
+    "openssl": "openssl",
     # buildah's overlay storage without kernel overlay mounts (make bench-image).
     "fuse-overlayfs": "fuse-overlayfs",
     # A real browser for /docs and /redoc (headless), and promtool for the chart's alert rules.
