@@ -96,12 +96,14 @@ def register(subparsers) -> None:
     env_flag(hold, "--env", "GITOPS_ENV", help="environment to hold")
     env_flag(hold, "--reason", "GITOPS_REASON", help="why (shown to whoever is refused)")
     _dry_run_only(hold)
+    _merge_request(hold)
     _common(hold)
     hold.set_defaults(run=run_hold)
 
     unhold = subparsers.add_parser("unhold", help="release a held environment")
     env_flag(unhold, "--env", "GITOPS_ENV", help="environment to release")
     _dry_run_only(unhold)
+    _merge_request(unhold)
     _common(unhold)
     unhold.set_defaults(run=run_unhold)
 
@@ -123,11 +125,16 @@ def _dry_run_only(parser: argparse.ArgumentParser) -> None:
 
 def _dry_run(parser: argparse.ArgumentParser) -> None:
     _dry_run_only(parser)
+    _merge_request(parser)
+
+
+def _merge_request(parser: argparse.ArgumentParser) -> None:
     env_switch(
         parser,
         "--merge-request",
         "GITOPS_MERGE_REQUEST",
-        help="push the commit to a branch gitops/ENV/TAG and open a merge request into --branch",
+        help="push the commit to a branch (gitops/ENV/TAG, gitops-holds/ENV/ACTION) and open a"
+        " merge request into --branch",
     )
 
 

@@ -23,6 +23,7 @@ from ci.gitops.tags import looks_like_commit
 from ci.gitops.values import ValuesError, read_image
 
 BRANCH_PREFIX = "gitops"
+HOLD_BRANCH_PREFIX = "gitops-holds"
 API_TIMEOUT_SECONDS = 30
 PIPELINE_ID = re.compile(r"/-/pipelines/(\d+)(?:[/?#]|$)")
 
@@ -66,6 +67,14 @@ def branch_name(env: str, tag: str) -> str:
     return f"{BRANCH_PREFIX}/{env}/{safe}"
 
 
+def branch_for(change: Change) -> str:
+    """An image change's ``gitops/<env>/<tag>``; a hold's ``gitops-holds/<env>/<hold|unhold>``
+    (kept apart: it supersedes no promotion, and no promotion supersedes it)."""
+    if change.action in ("hold", "unhold") or not change.tag:
+        return f"{HOLD_BRANCH_PREFIX}/{change.env}/{change.action}"
+    return branch_name(change.env, change.tag)
+
+
 def without_skip_ci(message: str) -> str:
     subject, sep, rest = message.partition("\n")
     return subject.replace(f" {SKIP_CI}", "").replace(SKIP_CI, "").rstrip() + sep + rest
@@ -93,7 +102,8 @@ def description(
     lines = [body[1].strip() if len(body) > 1 else "", "", "```diff", diff.rstrip("\n"), "```", ""]
     facts = []
     # The build's commit: recorded by deploy, else the tag itself when it is a commit SHA.
-    commit = change.source_commit or (change.tag if looks_like_commit(change.tag) else None)
+    tag = change.tag or ""
+    commit = change.source_commit or (tag if looks_like_commit(tag) else None)
     if commit:
         link = f"{context.project_url}/-/commit/{commit}" if context.project_url else ""
         facts.append(
@@ -278,7 +288,11 @@ def open_merge_request(
     open_ones = api.open_ones(target_branch)
     ours = [mr for mr in open_ones if mr.source_branch == branch]
     prefix = f"{BRANCH_PREFIX}/{env}/"
-    older = [mr for mr in open_ones if mr.source_branch.startswith(prefix) and mr not in ours]
+    older = [
+        mr
+        for mr in open_ones
+        if branch.startswith(prefix) and mr.source_branch.startswith(prefix) and mr not in ours
+    ]
     if ours:
         mr = ours[0]
         state = "unchanged"
@@ -322,7 +336,7 @@ def publisher(
         commit = clone.git(
             "commit-tree", f"{commit}^{{tree}}", "-p", tip, "-F", "-", input=message
         ).stdout.strip()
-        branch = branch_name(change.env, change.tag)
+        branch = branch_for(change)
         commit = _publish_branch(clone, tip, commit, branch)
         diff = clone.git("diff", "--no-color", "--no-renames", tip, commit).stdout
         build_pipeline = _pipeline_url(clone, commit, change.path)

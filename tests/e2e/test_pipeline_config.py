@@ -307,7 +307,7 @@ def test_gitops_check_runs_in_merge_requests_that_touch_gitops_files() -> None:
     assert job["needs"] == []
 
 
-@pytest.mark.parametrize("job", ["promote-prod", "rollback-prod"])
+@pytest.mark.parametrize("job", ["promote-prod", "rollback-prod", "unhold-prod"])
 def test_prod_write_backs_go_by_merge_request_when_the_project_asks(job: str) -> None:
     """One CI/CD variable, PROMOTE_BY_MERGE_REQUEST, off by default, switches prod's route."""
     assert config()["variables"]["PROMOTE_BY_MERGE_REQUEST"] == "false"
@@ -315,6 +315,6 @@ def test_prod_write_backs_go_by_merge_request_when_the_project_asks(job: str) ->
     others = {
         name: job.get("variables", {})
         for name, job in jobs(config()).items()
-        if name not in ("promote-prod", "rollback-prod")
+        if name not in ("promote-prod", "rollback-prod", "unhold-prod")
     }
     assert {name for name, v in others.items() if "GITOPS_MERGE_REQUEST" in v} == set()

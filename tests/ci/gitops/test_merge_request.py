@@ -289,3 +289,30 @@ def test_pure_helpers():
         "Set it.\n\n```diff\ndiff\n```\n\n- Source commit: `1a2b3c4d`\n\n"
         "Opened by `python -m ci deploy --merge-request`.\n"
     )
+
+
+def test_unhold_by_merge_request_keeps_apart_from_promotions(setup, ci):
+    """A rollback by merge request holds prod once merged; releasing it on a protected branch
+    is a merge request too, on its own branch, which supersedes no promotion."""
+    project, bare, api = setup
+    assert promote(ci, bare, api, "--merge-request").returncode == 0  # an open promotion
+    git("checkout", "--quiet", "main", cwd=project.path)
+    project.write(
+        "gitops/prod/hold.yaml", 'by: "alice"\nsince: "2026-11-26T10:00:00Z"\nreason: "x"\n'
+    )
+    project.commit("hold(prod): x [skip ci]")
+    push_main(project, bare)
+    held = promote(ci, bare, api, "--merge-request")
+    assert held.returncode == 1
+    assert "prod is held by alice" in held.stderr
+    assert len(api.merge_requests) == 1
+
+    release = ci(
+        "unhold", "--env", "prod", "--repo", str(bare), "--merge-request", env=env_for(api)
+    )
+    assert release.returncode == 0, release.stderr
+    assert release.stdout.startswith("unhold(prod): released: merge request ")
+    assert "(opened, branch gitops-holds/prod/unhold)" in release.stdout
+    changed = git("show", "--name-status", "--format=", "gitops-holds/prod/unhold", cwd=bare)
+    assert changed.split() == ["D", "gitops/prod/hold.yaml"]
+    assert [mr["state"] for mr in api.merge_requests] == ["opened", "opened"]
