@@ -19,8 +19,11 @@ import yaml
 from ci.errors import CiError
 from ci.gitops.remote import Clone
 
-# Fetched with the first batch: what this project's Argo CD Applications read.
-FIRST_BATCH = ("gitops", "helm-chart")
+# Fetched with the first batch: what this project's Argo CD Applications read. Of gitops/, only
+# the Argo CD manifests and the rendered environments' folders: each Application is generated from
+# its own gitops/<env>/values.yaml (the files generator), so the others change nothing in it, and
+# expanding the ApplicationSet for them would cost a template render each.
+FIRST_BATCH = ("gitops/argocd", "helm-chart")
 POINTER = re.compile(r"at '(/[^']*)'")
 ADDITIONAL = re.compile(r"additional propert(?:y|ies) ((?:'[^']*'(?:, )?)+)")
 
@@ -46,22 +49,23 @@ def check(
     with tempfile.TemporaryDirectory(prefix="ci-render-") as scratch:
         root = Path(scratch)
         tree = _Tree(clone, tip, root)
-        tree.materialize([*FIRST_BATCH, *tree.root_value_files()])
+        env_folders = [f"gitops/{env}" for env in envs]
+        tree.materialize([*FIRST_BATCH, *env_folders, *tree.root_value_files()])
         for path, text in files.items():
-            tree.put(path, text)
+            if path.startswith(("gitops/argocd/", *(f"{folder}/" for folder in env_folders))):
+                tree.put(path, text)
         for env in envs:
             try:
                 app = chart.application_for(env, root)
             except (CiError, UnicodeDecodeError, yaml.YAMLError) as error:
-                # e.g. the ApplicationSet's files generator cannot read another env's file:
-                # Argo CD would not generate (so not update) any Application either.
                 raise RenderError(
                     f"{env}: Argo CD would not render it: {_short(str(error))}"
                 ) from None
             needed = [app.chart_path, *_value_file_paths(app, root)]
             tree.materialize([path for path in needed if not (root / path).exists()])
             for path, text in files.items():
-                tree.put(path, text)
+                if (root / path).exists() or path in needed:
+                    tree.put(path, text)
             for path in needed[1:]:
                 _require_utf8(root, path, env)
             try:
