@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
 
-.PHONY: help install tools run lint unit test test-image e2e bench bench-image bench-gitops
+.PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,17 +29,20 @@ lint: install  ## Check format and lint with ruff
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-unit: install  ## The tests that need no system tools (what the pipeline's test job runs)
-	$(BIN)/pytest -m "not image and not e2e" $(PYTEST_ARGS)
+# The test tiers (tests/conftest.py says what each may do; a unit test that starts a program fails).
+unit: install  ## Tests in this process only, no system tools (≤ 60 s; the pipeline's unit job)
+	$(BIN)/pytest -m "not integration and not image and not e2e" $(PYTEST_ARGS)
 
-test: tools lint  ## Everything: lint, then the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+integration: tools  ## Tests with real servers and tools (the pipeline's integration job)
+	$(BIN)/pytest -m "integration and not image and not e2e" $(PYTEST_ARGS)
+
+e2e: tools  ## The built artifacts end to end: the container image, and the GitLab pipeline run locally
+	$(BIN)/pytest -m "image or e2e" $(PYTEST_ARGS)
+
+test: lint unit integration e2e  ## Everything: lint, then the unit, integration and e2e tiers
 
 test-image: tools  ## The container image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)
-
-e2e: tools  ## Run the whole GitLab pipeline locally with gitlab-ci-local
-	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 bench: tools  ## Service throughput and latency against its ceiling and the seed-style baseline
 	$(BIN)/python -m bench.service $(BENCH_ARGS)

@@ -15,6 +15,7 @@ from tests.app.conftest import HOST
 from tests.support.server import REPO_ROOT, server_env
 
 
+@pytest.mark.integration
 def test_importing_the_service_does_not_import_fastapi() -> None:
     """FastAPI is most of the start-up time; the probes are served without it."""
     code = "import sys, app.main; print('fastapi' in sys.modules, 'starlette' in sys.modules)"
@@ -87,7 +88,9 @@ def test_a_failed_build_is_logged_and_keeps_readiness_503(
 
         task = asyncio.create_task(service({"type": "lifespan"}, inbox.get, send))
         await inbox.put({"type": "lifespan.startup"})
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(10):  # until the warm-up has reported its failure
+            while "could not be built" not in caplog.text:
+                await asyncio.sleep(0.01)
         await inbox.put({"type": "lifespan.shutdown"})
         await asyncio.wait_for(task, timeout=10)
 

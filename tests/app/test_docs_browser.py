@@ -56,6 +56,7 @@ def redoc_operations(dom: str) -> tuple[set[tuple[str, str]], list[str]]:
     return bars, [element.text for element in page if element.tag == "h2"]
 
 
+@pytest.mark.integration
 def test_swagger_ui_renders_every_operation(server: RunningServer) -> None:
     dom = dump_dom(server.url("/docs"))
     assert swagger_operations(dom) == OPERATIONS
@@ -63,12 +64,14 @@ def test_swagger_ui_renders_every_operation(server: RunningServer) -> None:
     assert title.text.startswith(f"{SERVICE_NAME} {VERSION}")
 
 
+@pytest.mark.integration
 def test_redoc_renders_every_operation(server: RunningServer) -> None:
     bars, headings = redoc_operations(dump_dom(server.url("/redoc")))
     assert bars == {("get", path) for path in OPERATIONS}
     assert set(OPERATIONS.values()) <= set(headings)
 
 
+@pytest.mark.integration
 def test_a_page_that_needs_a_cdn_renders_nothing_here() -> None:
     """The control: FastAPI's stock pages (assets from a CDN) stay blank in this browser, so the
     tests above pass only because the service serves the assets itself."""
@@ -81,6 +84,7 @@ def test_a_page_that_needs_a_cdn_renders_nothing_here() -> None:
     assert redoc_operations(redoc) == (set(), [])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("page", "saved"), SCREENSHOTS.items())
 def test_screenshot_for_the_readme(server: RunningServer, tmp_path: Path, page, saved) -> None:
     picture = screenshot(server.url(page), tmp_path / Path(saved).name)

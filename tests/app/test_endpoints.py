@@ -41,6 +41,7 @@ async def test_readiness_turns_503_when_shutdown_begins(
     assert (await any_client.get("/-/liveness")).status_code == 200
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("query", "text"),
     [

@@ -13,6 +13,8 @@ from schemathesis import GenerationMode
 
 from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
 
+pytestmark = pytest.mark.integration
+
 EXAMPLES_PER_OPERATION = 80
 PATHS = ["/-/health", "/-/liveness", "/-/metrics", "/-/readiness", "/api/echo"]
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -43,6 +43,7 @@ def server() -> Iterator[RunningServer]:
         yield srv
 
 
+@pytest.mark.integration
 def test_promtool_accepts_the_real_exposition(server: RunningServer, tmp_path) -> None:
     promtool = require_tools("promtool")["promtool"]
     for target in ("/api/echo?text=x", "/api/echo", "/nope", "/-/health", "/docs"):
@@ -58,6 +59,7 @@ def test_promtool_accepts_the_real_exposition(server: RunningServer, tmp_path) -
     assert b'app_build_info{revision="' + b"f" * 40 + b'",version="0a1b2c3d"} 1.0' in exposition
 
 
+@pytest.mark.integration
 def test_routes_of_plain_routes_and_mounts_are_templates_too(server: RunningServer) -> None:
     """/docs is a plain route; the docs' assets are a mount: labelled by template, not path."""
     assert get(server.port, "/docs").status == 200
@@ -71,6 +73,7 @@ def test_routes_of_plain_routes_and_mounts_are_templates_too(server: RunningServ
     assert "swagger-ui.css" not in metrics
 
 
+@pytest.mark.integration
 def test_request_id_round_trip_and_on_the_access_log(server: RunningServer) -> None:
     status, headers, _ = request(
         server.port, "/api/echo?text=hi", headers={"X-Request-ID": "trace-me-42"}
@@ -90,6 +93,7 @@ def test_request_id_round_trip_and_on_the_access_log(server: RunningServer) -> N
     assert (access["trace-me-42"]["path"], access[made]["status"]) == ("/api/echo", 404)
 
 
+@pytest.mark.integration
 def test_head_on_the_fast_path_and_on_fastapi(server: RunningServer) -> None:
     for target in ("/-/health", "/api/echo?text=abc", "/openapi.json"):
         get_status, get_headers, get_body = request(server.port, target)
@@ -98,6 +102,7 @@ def test_head_on_the_fast_path_and_on_fastapi(server: RunningServer) -> None:
         assert headers["content-length"] == get_headers["content-length"] == str(len(get_body))
 
 
+@pytest.mark.integration
 def test_the_fast_path_works_under_root_path() -> None:
     with running_server([*PRODUCTION_FLAGS, "--root-path", "/svc"]) as server:
         assert get(server.port, "/-/health").status == 200
@@ -109,6 +114,7 @@ def test_the_fast_path_works_under_root_path() -> None:
     assert 'http_route="/api/echo"' in metrics
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("trusted", "logged"), [("10.9.9.9", "127.0.0.1"), ("127.0.0.1", "203.0.113.7")]
 )
@@ -157,6 +163,7 @@ def collector() -> Iterator[ThreadingHTTPServer]:
         httpd.server_close()
 
 
+@pytest.mark.integration
 def test_spans_are_exported_over_otlp_http(collector: ThreadingHTTPServer) -> None:
     endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "APP_VERSION": "0a1b2c3d",
@@ -183,6 +190,7 @@ def test_spans_are_exported_over_otlp_http(collector: ThreadingHTTPServer) -> No
     assert (line["trace_id"], line["span_id"]) == (TRACE_ID, echo.span_id.hex())
 
 
+@pytest.mark.integration
 def test_the_servers_exception_line_carries_the_request_id() -> None:
     env = {"APP_LOG_FORMAT": "json"}
     with running_server(

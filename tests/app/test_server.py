@@ -33,6 +33,7 @@ def server() -> Iterator[RunningServer]:
         yield srv
 
 
+@pytest.mark.integration
 def test_health(server: RunningServer) -> None:
     reply = get(server.port, "/-/health")
     assert (reply.status, reply.headers["content-type"]) == (200, "application/json")
@@ -42,12 +43,14 @@ def test_health(server: RunningServer) -> None:
     assert "server" not in reply.headers  # --no-server-header
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", ["/-/liveness", "/-/readiness"])
 def test_probes(server: RunningServer, path: str) -> None:
     reply = get(server.port, path)
     assert (reply.status, reply.json()) == (200, {"status": "ok"})
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("text", TRICKY)
 def test_echo_round_trips(server: RunningServer, text: str) -> None:
     reply = get(server.port, "/api/echo?text=" + quote(text, safe=""))
@@ -55,6 +58,7 @@ def test_echo_round_trips(server: RunningServer, text: str) -> None:
     assert reply.json() == {"text": text}
 
 
+@pytest.mark.integration
 def test_echo_errors(server: RunningServer) -> None:
     missing = get(server.port, "/api/echo")
     assert missing.status == 422
@@ -63,6 +67,7 @@ def test_echo_errors(server: RunningServer) -> None:
     assert (too_long.status, too_long.json()["detail"][0]["type"]) == (422, "string_too_long")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "target", [b"/api/echo?text=%FF", b"/api/echo?text=%", b"/api/echo?text=%C3%28"]
 )
@@ -72,11 +77,13 @@ def test_bad_escapes_are_400(server: RunningServer, target: bytes) -> None:
     assert reply.json()["detail"].startswith("query string must be percent-encoded UTF-8")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("target", [b"/api/echo?text=\xc3\xa9", b"/%FF%FE", b"/api/%00echo"])
 def test_odd_targets_are_4xx(server: RunningServer, target: bytes) -> None:
     assert 400 <= raw_get(server.port, target).status < 500
 
 
+@pytest.mark.integration
 def test_json_404_and_405(server: RunningServer) -> None:
     missing = get(server.port, "/no/such/path")
     assert (missing.status, missing.json()) == (404, {"detail": "Not Found"})
@@ -88,12 +95,14 @@ def test_json_404_and_405(server: RunningServer) -> None:
     )
 
 
+@pytest.mark.integration
 def test_docs_and_openapi(server: RunningServer) -> None:
     assert b"swagger" in get(server.port, "/docs").body.lower()
     spec = get(server.port, "/openapi.json").json()
     assert spec["info"]["version"] == "0a1b2c3d"
 
 
+@pytest.mark.integration
 def test_invalid_setting_stops_startup_with_one_line() -> None:
     port = free_port()
     result = subprocess.run(
@@ -113,6 +122,7 @@ def test_invalid_setting_stops_startup_with_one_line() -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.integration
 def test_json_logs_are_json_lines() -> None:
     env = {"APP_LOG_FORMAT": "json", "APP_ACCESS_LOG": "true"}
     with running_server(PRODUCTION_FLAGS, env=env) as srv:
@@ -126,11 +136,13 @@ def test_json_logs_are_json_lines() -> None:
     assert all({"time", "level", "logger", "message"} <= set(e) for e in lines)
 
 
+@pytest.mark.integration
 def test_access_log_is_off_by_default(server: RunningServer) -> None:
     get(server.port, "/api/echo?text=quiet")
     assert "/api/echo" not in server.output()
 
 
+@pytest.mark.integration
 def test_sigterm_drains_in_flight_requests_and_exits_0() -> None:
     """Readiness turns 503 at once, the app serves through the delay, in-flight requests finish."""
     delay, slow = 1.5, 3.0
@@ -138,7 +150,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0() -> None:
     with running_server(PRODUCTION_FLAGS, env=env, app="tests.app.slow_app:app") as srv:
         with ThreadPoolExecutor(max_workers=6) as pool:
             in_flight = [pool.submit(get, srv.port, f"/test/slow?seconds={slow}") for _ in range(6)]
-            time.sleep(0.5)  # the requests reach the app
+            _until_in_flight(srv.port, 6)
             srv.signal(signal.SIGTERM)
             signalled = time.monotonic()
             readiness = _first_503(srv.port, timeout=1.0)
@@ -157,6 +169,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0() -> None:
     assert "Finished server process" in output
 
 
+@pytest.mark.integration
 def test_second_sigterm_skips_the_delay() -> None:
     env = {"APP_SHUTDOWN_DELAY_SECONDS": "60"}
     with running_server(PRODUCTION_FLAGS, env=env) as srv:
@@ -168,6 +181,14 @@ def test_second_sigterm_skips_the_delay() -> None:
         assert time.monotonic() - started < 10
 
 
+def _until_in_flight(port: int, count: int, timeout: float = 10.0) -> None:
+    """Poll slow_app until `count` slow requests are being served."""
+    deadline = time.monotonic() + timeout
+    while get(port, "/test/in-flight").json()["in_flight"] < count:
+        assert time.monotonic() < deadline, f"fewer than {count} requests reached the app"
+        time.sleep(0.02)
+
+
 def _first_503(port: int, timeout: float):
     deadline = time.monotonic() + timeout
     while True:
@@ -177,6 +198,7 @@ def _first_503(port: int, timeout: float):
         time.sleep(0.02)
 
 
+@pytest.mark.integration
 def test_server_helper_stops_by_pid() -> None:
     with running_server() as srv:
         pid = srv.pid

@@ -29,6 +29,7 @@ def degraded(app: dict) -> bool:
     return app["status"]["health"]["status"] == "Degraded"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("token", [None, "wrong", ""])
 @pytest.mark.parametrize("path", [f"/api/v1/applications/{DEV}", "/api/v1/applications/nope"])
 def test_a_missing_or_wrong_token_is_401(argo, token, path):
@@ -38,10 +39,12 @@ def test_a_missing_or_wrong_token_is_401(argo, token, path):
     assert "token" in body["message"]
 
 
+@pytest.mark.integration
 def test_basic_auth_is_not_a_bearer_token(argo):
     assert get(f"{argo.url}/api/v1/applications/{DEV}", argo.token, scheme="Basic")[0] == 401
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("suffix", ["", "/resource-tree"])
 def test_an_unknown_application_is_404(argo, suffix):
     status, body = get(f"{argo.url}/api/v1/applications/{PROD}{suffix}", argo.token)
@@ -50,12 +53,14 @@ def test_an_unknown_application_is_404(argo, suffix):
     assert body["code"] == 5
 
 
+@pytest.mark.integration
 def test_other_paths_and_writes_are_refused(argo):
     assert get(f"{argo.url}/api/v1/applications/{DEV}/sync", argo.token)[0] == 404
     assert get(f"{argo.url}/api/v1/session", argo.token)[0] == 404
     assert get(f"{argo.url}/api/v1/applications/{DEV}", argo.token, "DELETE")[0] == 405
 
 
+@pytest.mark.integration
 def test_application_and_tree_answer_in_argo_cd_v3_shapes(argo, gitops):
     argo.wait_for(DEV, degraded, what="Degraded (nothing to pull)")
     status, app = get(f"{argo.url}/api/v1/applications/{DEV}?refresh=normal", argo.token)
@@ -85,6 +90,7 @@ def test_application_and_tree_answer_in_argo_cd_v3_shapes(argo, gitops):
     assert crd_errors(crd_schemas(), app) == []
 
 
+@pytest.mark.integration
 def test_crd_cross_check_catches_a_misshapen_status(argo):
     argo.wait_for(DEV, degraded, what="Degraded")
     app = argo.application(DEV)

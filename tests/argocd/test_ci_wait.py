@@ -49,6 +49,7 @@ def wait(argo: ArgoCdStandIn, gitops: GitopsRepo, *args: str, **env: str):
 # --- fast: nothing is pulled ---------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_degraded_fails_promptly_with_argo_cds_message(argo, gitops):
     deploy(gitops, "1a2b3c4d")
     result = wait(argo, gitops)
@@ -58,6 +59,7 @@ def test_degraded_fails_promptly_with_argo_cds_message(argo, gitops):
     assert 'failed to pull image "127.0.0.1:' in result.stderr
 
 
+@pytest.mark.integration
 def test_a_failed_sync_operation_fails_with_its_message(argo, gitops):
     project = gitops.work / "gitops" / "argocd" / "project.yaml"
     doc = yaml.safe_load(project.read_text())
@@ -72,6 +74,7 @@ def test_a_failed_sync_operation_fails_with_its_message(argo, gitops):
     assert f"resource apps:Deployment is not permitted in project {SERVICE_NAME}" in (result.stderr)
 
 
+@pytest.mark.integration
 def test_a_newer_deploy_supersedes_ours(argo, gitops):
     with argo.controller.rollouts_held():  # the node is slow to pull: ours is not ready yet
         ours = deploy(gitops, "1a2b3c4d")
@@ -82,6 +85,7 @@ def test_a_newer_deploy_supersedes_ours(argo, gitops):
     assert "superseded" in result.stdout
 
 
+@pytest.mark.integration
 def test_timeout_names_the_last_state(argo, gitops):
     with argo.controller.rollouts_held():
         ours = deploy(gitops, "1a2b3c4d")
@@ -92,6 +96,7 @@ def test_timeout_names_the_last_state(argo, gitops):
     assert ours[:12] in result.stdout + result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("env", "args"),
     [
@@ -110,6 +115,7 @@ def test_bad_input_is_exit_2(argo, gitops, env, args):
     assert result.seconds < 30
 
 
+@pytest.mark.integration
 def test_an_unreachable_server_is_retried_until_the_timeout(argo, gitops):
     deploy(gitops, "1a2b3c4d")
     result = wait(argo, gitops, ARGOCD_SERVER=f"http://127.0.0.1:{free_port()}", WAIT_TIMEOUT="3")

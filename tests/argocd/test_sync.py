@@ -4,6 +4,7 @@ every rollout is Degraded at once); running images is tests/argocd/test_node.py'
 
 import time
 
+import pytest
 import yaml
 
 from app import SERVICE_NAME
@@ -11,6 +12,8 @@ from tests.argocd.conftest import DEV, GitopsRepo
 from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
 from tests.support.argocd import running_argocd
 from tests.support.git_remotes import git
+
+pytestmark = pytest.mark.integration
 
 
 def head(gitops: GitopsRepo) -> str:

@@ -6,7 +6,11 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from bench.processes import interrupts_held
+
+pytestmark = pytest.mark.integration
 
 
 def _blocked_signals(pid: int) -> int:

@@ -133,6 +133,7 @@ def test_server_env_drops_the_callers_app_settings(monkeypatch):
     assert env["APP_VERSION"] == "bench"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("name", "argv_for_port"),
     [

@@ -33,6 +33,7 @@ def test_bad_flags_exit_2(capsys):
     )
 
 
+@pytest.mark.integration
 def test_short_bench_runs_all_three_servers_end_to_end():
     """One round of 1s runs on liveness: checks, wrk, ratios, cold start and RSS all come out."""
     require_tools("wrk")
@@ -60,6 +61,7 @@ def test_short_bench_runs_all_three_servers_end_to_end():
     assert "ERRORS" not in out
 
 
+@pytest.mark.integration
 def test_variants_show_what_metrics_and_tracing_cost():
     """The service with metrics off and with tracing on, side by side with the defaults, on
     health at the ratio connection count only."""
@@ -103,6 +105,7 @@ def _cmdline(pid: int) -> str:
         return "(gone)"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_bench_stops_every_server_it_started(sig, code):
     require_tools("wrk")

@@ -7,6 +7,7 @@ otherwise: the project does not depend on that folder).
 """
 
 import copy
+import functools
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ def npm_validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return validate_with_models(VALIDATOR, "@kubernetes-models/argo-cd", objects)
 
 
+@pytest.mark.integration
 def test_argocd_objects_validate_with_the_npm_schemas():
     objects = argocd_objects()
     assert {o["kind"] for o in objects} == {"AppProject", "ApplicationSet", "Application"}
@@ -40,6 +42,7 @@ def test_argocd_objects_validate_with_the_npm_schemas():
     assert len(results) == len(objects)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
@@ -72,9 +75,16 @@ def test_npm_schemas_reject_a_broken_application(path, value, expected):
 def crd_schemas() -> dict[str, dict[str, Any]]:
     if not SHARED_CRDS.is_dir():
         pytest.skip(f"no Argo CD CRDs at {SHARED_CRDS} (cross-check only)")
+    return copy.deepcopy(_crd_schemas())
+
+
+@functools.cache
+def _crd_schemas() -> dict[str, dict[str, Any]]:
+    """Parsed once per run (large files: libyaml's parser where PyYAML has it)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     schemas = {}
     for path in SHARED_CRDS.glob("*.yaml"):
-        crd = yaml.safe_load(path.read_text())
+        crd = yaml.load(path.read_text(), Loader=loader)
         (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
         schemas[crd["spec"]["names"]["kind"]] = strict(version["schema"]["openAPIV3Schema"])
     return schemas

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from app import SERVICE_NAME
 from ci import chart
 from tests.chart.conftest import (
@@ -20,6 +22,8 @@ from tests.chart.conftest import (
 )
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git
+
+pytestmark = pytest.mark.integration
 
 TRACKED = ["helm-chart", "gitops", *(f"values.{env}.yaml" for env in ENVIRONMENTS)]
 

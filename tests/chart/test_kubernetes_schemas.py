@@ -51,12 +51,14 @@ def operator_errors(docs) -> list[dict]:
     return [result for result in results if result["error"]]
 
 
+@pytest.mark.integration
 def test_prometheus_operator_objects_validate_against_its_crds(all_features):
     """(The PrometheusRule's rules themselves are checked by promtool: test_prometheus_rules.py.)"""
     assert set(kinds(all_features)) >= CUSTOM_KINDS
     assert operator_errors(all_features) == []
 
 
+@pytest.mark.integration
 def test_operator_schema_check_rejects_a_broken_object(all_features):
     broken = copy.deepcopy([kinds(all_features)[kind] for kind in sorted(CUSTOM_KINDS)])
     del broken[0]["spec"]["groups"][0]["rules"][0]["expr"]  # PrometheusRule

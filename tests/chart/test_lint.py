@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from ci import chart
 from tests.chart.conftest import ENVIRONMENTS
 from tests.support.cli import run_ci
@@ -33,6 +35,7 @@ def test_strict_lint_fails_on_warnings_that_plain_lint_lets_through(chart_copy: 
     assert finding.startswith("WARNING: templates/nameless.yaml: object name does not conform")
 
 
+@pytest.mark.integration
 def test_chart_lint_command():
     result = run_ci("chart-lint")
     assert result.returncode == 0, result.stderr
@@ -42,6 +45,7 @@ def test_chart_lint_command():
     ]
 
 
+@pytest.mark.integration
 def test_render_command_prints_the_environment():
     env = ENVIRONMENTS[0]
     result = run_ci("render", "--env", env)
@@ -49,6 +53,7 @@ def test_render_command_prints_the_environment():
     assert result.stdout == chart.to_yaml(chart.render_env(env))
 
 
+@pytest.mark.integration
 def test_render_command_unknown_environment():
     result = run_ci("render", "--env", "nope")
     assert result.returncode == 2
@@ -57,6 +62,7 @@ def test_render_command_unknown_environment():
     assert result.stdout == ""
 
 
+@pytest.mark.integration
 def test_render_command_capabilities():
     result = run_ci(
         "render", "--env", ENVIRONMENTS[0], "--api-versions", "monitoring.coreos.com/v1"

@@ -233,6 +233,7 @@ def run_unit_tests(tmp_path: Path, rule_file: Path, tests: list[dict[str, Any]])
 # --- the tests --------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_rule_file_passes_promtool_check(tmp_path: Path) -> None:
     rule_file = write_rule_file(rendered_rule(), tmp_path / "rules.yaml")
     result = promtool("check", "rules", rule_file.name, cwd=tmp_path)
@@ -241,6 +242,7 @@ def test_rule_file_passes_promtool_check(tmp_path: Path) -> None:
     assert "SUCCESS: 18 rules found" in result.stdout
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s["name"].split(":")[0] for s in SCENARIOS])
 def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path, case) -> None:
     rule_file = write_rule_file(rendered_rule(), tmp_path / "rules.yaml", annotations=False)
@@ -249,6 +251,7 @@ def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path, case) -> Non
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.integration
 def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
     """The control: promtool does report an alert that fires where none was expected."""
     rule_file = write_rule_file(rendered_rule(), tmp_path / "rules.yaml", annotations=False)
@@ -259,6 +262,7 @@ def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
     assert "AvailabilityErrorBudgetBurn" in result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_alerts_say_what_burns_and_where_to_look(tmp_path: Path) -> None:
     runbook = f"https://runbooks.example.com/{SERVICE_NAME}"
     rule_file = write_rule_file(rendered_rule({"runbookUrl": runbook}), tmp_path / "rules.yaml")
@@ -290,6 +294,7 @@ def test_alerts_say_what_burns_and_where_to_look(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_objectives_and_threshold_come_from_the_values(tmp_path: Path) -> None:
     """A stricter availability objective (99.99%) turns 0.5% errors (50x) into a page, a
     threshold of 0.25 s reads that bucket, and the routes counted are the ones given."""
@@ -342,6 +347,7 @@ def scrape(server: RunningServer) -> list[Sample]:
     ]
 
 
+@pytest.mark.integration
 def test_rules_read_the_series_the_service_exports(tmp_path: Path) -> None:
     """The real service, scraped twice around some traffic; promtool evaluates the rendered rules
     on those two scrapes (as the ServiceMonitor's job and namespace would label them). Both SLO

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app import SERVICE_NAME
 from ci.aws import TOKEN_VARIABLE, use_gitlab_oidc
 from tests.support.moto import running_moto
@@ -27,6 +29,7 @@ def aws_free_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", TOKEN_VARIABLE))}
 
 
+@pytest.mark.integration
 def test_the_sdk_assumes_the_role_from_the_gitlab_id_token(tmp_path: Path) -> None:
     with running_moto() as moto:
         env = {

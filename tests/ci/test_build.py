@@ -199,6 +199,7 @@ def test_dotenv_text():
     assert build.dotenv_text(image, digest).endswith(f"IMAGE_TAG=abc\nIMAGE_DIGEST={digest}\n")
 
 
+@pytest.mark.integration
 def test_ecr_repository_created_once_with_the_settings(monkeypatch):
     """ECR runs on a real moto server (ECR itself cannot run here)."""
     with running_moto() as moto:
@@ -214,6 +215,7 @@ def test_ecr_repository_created_once_with_the_settings(monkeypatch):
         assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
 
 
+@pytest.mark.integration
 def test_existing_repository_is_left_alone(monkeypatch):
     with running_moto() as moto:
         for name, value in moto.env.items():

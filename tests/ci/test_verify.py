@@ -62,6 +62,7 @@ def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
+@pytest.mark.integration
 def test_succeeds_when_the_service_reports_the_version() -> None:
     port = free_port()
     with service(port, "abc12345") as url:
@@ -72,6 +73,7 @@ def test_succeeds_when_the_service_reports_the_version() -> None:
     assert out.splitlines()[-1].startswith(f"{url}{HEALTH_PATH} reports version abc12345 (after ")
 
 
+@pytest.mark.integration
 def test_waits_through_a_rollout_until_the_new_version_answers() -> None:
     """Old version first; the service is then replaced on the same port by the new one."""
     port = free_port()
@@ -88,6 +90,7 @@ def test_waits_through_a_rollout_until_the_new_version_answers() -> None:
     assert out.splitlines()[-1].startswith(f"{url}{HEALTH_PATH} reports version new11111")
 
 
+@pytest.mark.integration
 def test_times_out_naming_the_version_last_seen() -> None:
     port = free_port()
     with service(port, "old00000") as url:
@@ -101,6 +104,7 @@ def test_times_out_naming_the_version_last_seen() -> None:
     )
 
 
+@pytest.mark.integration
 def test_times_out_when_nothing_listens() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     code, _, err = finish(
@@ -111,6 +115,7 @@ def test_times_out_when_nothing_listens() -> None:
     assert "unreachable" in err
 
 
+@pytest.mark.integration
 def test_version_defaults_to_the_image_tag_then_the_commit() -> None:
     port = free_port()
     with service(port, "feed0001") as url:
@@ -120,6 +125,7 @@ def test_version_defaults_to_the_image_tag_then_the_commit() -> None:
     assert from_tag[0] == from_commit[0] == 0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -143,6 +149,7 @@ def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) 
     assert (code, out, err) == (2, "", message)
 
 
+@pytest.mark.integration
 def test_timeout_must_be_positive() -> None:
     code, _, err = finish(verify("--url", "http://x", "--version", "x", "--timeout", "0"))
     assert code == 2

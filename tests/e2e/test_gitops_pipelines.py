@@ -35,6 +35,7 @@ GITOPS_ONLY_DEFAULT = {
     "chart-lint": "on_success",
     "ci-config": "on_success",
     "unit": "on_success",
+    "integration": "on_success",
     "promote-prod": "manual",
     "rollback-dev": "manual",
     "rollback-prod": "manual",

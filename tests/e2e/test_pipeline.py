@@ -37,7 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME = SERVICE_NAME
 DEFAULT_BRANCH = "main"
 FEATURE_BRANCH = "feature/e2e"
-AUTOMATIC_JOBS = {"lint", "chart-lint", "ci-config", "unit", "build", "deploy-dev", "verify-dev"}
+AUTOMATIC_JOBS = {
+    *("lint", "chart-lint", "ci-config"),
+    *("unit", "integration"),
+    *("build", "deploy-dev", "verify-dev"),
+}
 PIPELINE_TIMEOUT = 1800.0
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.network import free_port, wait_for_port
+from tests.support.network import on_free_port, wait_for_port
 from tests.support.processes import stop_process
 
 REGION = "eu-central-1"
@@ -71,18 +71,26 @@ class MotoServer:
 @contextlib.contextmanager
 def running_moto(log_dir: Path | None = None) -> Iterator[MotoServer]:
     """Start ``moto_server`` on 127.0.0.1 and a free port; stop it (by PID) afterwards."""
-    port = free_port()
     log = open(log_dir / "moto.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, **FAKE_CREDENTIALS}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    server = MotoServer(port=port, process=process)
+
+    def start(port: int) -> MotoServer:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        server = MotoServer(port=port, process=process)
+        try:
+            wait_for_port(port, timeout=30, process=process)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    server = on_free_port(start)
     try:
-        wait_for_port(port, timeout=30)
         yield server
     finally:
         server.stop()

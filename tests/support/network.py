@@ -1,7 +1,26 @@
-"""Loopback helpers: free ports and waiting for a server to answer."""
+"""Loopback helpers: free ports, and waiting for *our* server to listen on one.
 
+A free port is only free until someone binds it: between `free_port()` and the server's bind,
+another process (another engineer's suite, a parallel job) may take it. `wait_for_port` with the
+server's process therefore checks that the listener is that process (Linux: /proc), and raises
+PortLost when the server exited first or another process answers; `on_free_port` starts again on
+another port then.
+"""
+
+import os
 import socket
+import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
+
+
+class PortLost(RuntimeError):
+    """The server did not get its port: it exited before listening, or another process has it."""
 
 
 def free_port() -> int:
@@ -11,13 +30,65 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
-    """Block until something accepts connections on host:port, or raise TimeoutError."""
+def listeners(port: int) -> set[str] | None:
+    """Socket inodes listening on TCP `port` (any address); None where /proc cannot tell."""
+    found: set[str] = set()
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return None
+    for table in filter(Path.exists, tables):
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == _LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found
+
+
+def owns_socket(pid: int, inodes: set[str]) -> bool:
+    try:
+        links = {os.readlink(entry) for entry in Path(f"/proc/{pid}/fd").iterdir()}
+    except OSError:  # exited, or not ours to read
+        return False
+    return bool({f"socket:[{inode}]" for inode in inodes} & links)
+
+
+def wait_for_port(
+    port: int,
+    timeout: float = 20.0,
+    host: str = "127.0.0.1",
+    process: subprocess.Popen | None = None,
+) -> None:
+    """Block until something accepts connections on host:port, or raise TimeoutError. With
+    `process`: until that process does (PortLost if it exits first or another one listens)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise PortLost(f"exited with {process.returncode} before listening on port {port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return
+                pass
         except OSError:
             time.sleep(0.05)
+            continue
+        if process is not None:
+            check_owner(process, port)
+        return
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+def check_owner(process: subprocess.Popen, port: int) -> None:
+    """Raise PortLost if a process other than `process` listens on `port` (Linux only)."""
+    inodes = listeners(port)
+    if inodes is not None and not owns_socket(process.pid, inodes):
+        raise PortLost(f"port {port} is held by another process than {process.pid}")
+
+
+def on_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
+    """`start(port)` on a free port; on PortLost (start cleans up first), again on another."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start(free_port())
+        except PortLost:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

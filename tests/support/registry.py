@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.network import free_port, wait_for_port
+from tests.support.network import on_free_port, wait_for_port
 from tests.support.processes import stop_process
 from tests.support.tools import require_tools
 
@@ -66,20 +66,32 @@ def running_registry(
         ).stdout.strip()
         htpasswd = workdir / "htpasswd"
         htpasswd.write_text(line + "\n")
-    port = free_port()
-    config = workdir / "config.yml"
-    config.write_text(_config(workdir, port, htpasswd))
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [tools["docker-registry"], "serve", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    registry = LocalRegistry(
-        port=port, root=workdir, process=process, username=username, password=password
-    )
+
+    def start(port: int) -> LocalRegistry:
+        config = workdir / "config.yml"
+        config.write_text(_config(workdir, port, htpasswd))
+        process = subprocess.Popen(
+            [tools["docker-registry"], "serve", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        registry = LocalRegistry(
+            port=port, root=workdir, process=process, username=username, password=password
+        )
+        try:
+            wait_for_port(port, timeout=20, process=process)
+        except BaseException:
+            registry.stop()
+            raise
+        return registry
+
     try:
-        wait_for_port(port, timeout=20)
+        registry = on_free_port(start)
+    except BaseException:
+        log.close()
+        raise
+    try:
         yield registry
     finally:
         registry.stop()

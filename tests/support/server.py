@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from tests.support.network import free_port
+from tests.support.network import PortLost, check_owner, on_free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = "app.main:app"
@@ -103,28 +103,42 @@ def start_server(
     cwd: Path = REPO_ROOT,
 ) -> RunningServer:
     """Start `uvicorn APP --host 127.0.0.1 --port FREE ARGS...` and wait until `ready_path`
-    answers 200 (ready_path=None: return at once, e.g. to watch a failing start)."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by RunningServer.close)
-    process = subprocess.Popen(
-        [*command, *args], cwd=cwd, env=server_env(env), stdout=output, stderr=subprocess.STDOUT
-    )
-    server = RunningServer(process, port, output)
-    if ready_path is None:
+    answers 200 (ready_path=None: return at once, e.g. to watch a failing start). A port taken
+    by another process meanwhile: again on another one."""
+
+    def start(port: int) -> RunningServer:
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by RunningServer.close)
+        try:
+            process = subprocess.Popen(
+                [*command, *args],
+                cwd=cwd,
+                env=server_env(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        except BaseException:
+            output.close()
+            raise
+        server = RunningServer(process, port, output)
+        if ready_path is None:
+            return server
+        try:
+            _wait_ready(server, ready_path, timeout)
+        except BaseException:
+            server.close()
+            raise
         return server
-    try:
-        _wait_ready(server, ready_path, timeout)
-    except BaseException:
-        server.close()
-        raise
-    return server
+
+    return on_free_port(start)
 
 
 def _wait_ready(server: RunningServer, path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            if "address already in use" in server.output():
+                raise PortLost(f"port {server.port} was taken before the server bound it")
             raise ServerError(
                 f"server exited with {server.process.returncode} before {path} answered:\n"
                 + server.output()
@@ -132,6 +146,7 @@ def _wait_ready(server: RunningServer, path: str, timeout: float) -> None:
         try:
             with urllib.request.urlopen(server.url(path), timeout=1) as response:
                 if response.status == 200:
+                    check_owner(server.process, server.port)
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass

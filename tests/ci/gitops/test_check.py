@@ -239,6 +239,7 @@ def test_a_malformed_promotion_order_is_exit_2(project, ci):
     assert result.stderr == "error: gitops/promotion.yaml: dev is listed twice\n"
 
 
+@pytest.mark.integration
 def test_outside_a_repository_is_exit_2(tmp_path):
     result = run_ci("check", cwd=tmp_path)
     assert result.returncode == 2
@@ -279,6 +280,7 @@ def use_registry(project: Project, host: str) -> None:
     project.branch("mr2")
 
 
+@pytest.mark.integration
 def test_verify_image_checks_each_new_reference_in_the_registry(project, registry, ci):
     use_registry(project, registry.host)
     project.set_tag("prod", BUILDS[1], "promote")
@@ -295,6 +297,7 @@ def test_verify_image_checks_each_new_reference_in_the_registry(project, registr
     assert PASSWORD not in present.stdout + present.stderr
 
 
+@pytest.mark.integration
 def test_verify_image_with_refused_credentials_is_one_line(project, registry, ci):
     use_registry(project, registry.host)
     project.set_tag("prod", BUILDS[1], "promote")
@@ -324,6 +327,7 @@ def push_variant(host: str, tag: str, note: str) -> str:
     return headers["Docker-Content-Digest"]
 
 
+@pytest.mark.integration
 def test_a_reference_with_a_digest_is_checked_by_tag_and_digest(registry, monkeypatch):
     for name, value in registry_env(registry).items():
         monkeypatch.setenv(name, value)

@@ -3,10 +3,14 @@
 import json
 import re
 
+import pytest
+
 from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import PERSON, git, show
+
+pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
 PROD = "gitops/prod/values.yaml"

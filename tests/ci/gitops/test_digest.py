@@ -1,9 +1,13 @@
 """image.digest travels with the tag: deploy writes it, promote copies it, rollback restores it."""
 
+import pytest
+
 from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
+
+pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
 PROD = "gitops/prod/values.yaml"

@@ -6,6 +6,8 @@ from tests.support.cli import run_ci
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo
 from tests.support.network import free_port
 
+pytestmark = pytest.mark.integration
+
 
 def _tip(bare) -> str:
     return git("rev-parse", "main", cwd=bare).strip()

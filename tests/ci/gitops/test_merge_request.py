@@ -135,6 +135,7 @@ def test_a_rerun_after_the_branch_moved_rebuilds_on_the_new_tip(setup, ci):
     assert api.merge_requests[0]["sha"] == tip(bare, "gitops/prod/3333cccc")
 
 
+@pytest.mark.integration
 def test_operators_at_once_share_one_branch_and_one_merge_request(setup):
     _, bare, api = setup
     args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), "--merge-request"]

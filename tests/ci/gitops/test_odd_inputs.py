@@ -13,6 +13,8 @@ from tests.support.git_remotes import (
     show,
 )
 
+pytestmark = pytest.mark.integration
+
 DEV = "gitops/dev/values.yaml"
 URL = "https://gitlab.example/acme/app/-/pipelines/5"
 

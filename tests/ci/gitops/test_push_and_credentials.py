@@ -30,6 +30,7 @@ def deploy_args(url: str, tag: str) -> list[str]:
 # -- refusals -------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_hook_that_refuses_with_race_words_stops_at_once_with_its_message(remote):
     counter = remote.bare / "hook-runs"
     install_hook(
@@ -59,6 +60,7 @@ def test_a_hook_that_refuses_with_race_words_stops_at_once_with_its_message(remo
     assert tip(remote) == before
 
 
+@pytest.mark.integration
 def test_a_hook_that_accepts_but_prints_failure_words_is_a_success(remote):
     install_hook(
         remote.bare,
@@ -122,6 +124,7 @@ def _secret_nowhere(result, tmp_path: Path) -> None:
             assert SECRET.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.integration
 def test_a_token_with_any_character_works_verbatim_from_the_variable(http_remote, tmp_path):
     remote, url = http_remote
     env = {"GITOPS_TOKEN": SECRET, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)}
@@ -136,6 +139,7 @@ def test_a_token_with_any_character_works_verbatim_from_the_variable(http_remote
     assert wrong.stderr == f"error: authentication to {url} failed as deployer\n"
 
 
+@pytest.mark.integration
 def test_a_percent_encoded_url_password_with_any_character_works(http_remote, tmp_path):
     remote, url = http_remote
     encoded = urllib.parse.quote(SECRET, safe="")
@@ -148,6 +152,7 @@ def test_a_percent_encoded_url_password_with_any_character_works(http_remote, tm
     assert encoded not in result.stdout + result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "userinfo",
     [
@@ -168,6 +173,7 @@ def test_malformed_user_info_is_refused_without_echoing_it(remote, userinfo):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 def test_a_password_in_an_ssh_url_is_refused_not_passed_to_git(remote):
     result = run_ci(*deploy_args("ssh://deployer:Zq9xY@gitlab.example:2222/acme/app.git", "abc"))
     assert result.returncode == 2
@@ -177,6 +183,7 @@ def test_a_password_in_an_ssh_url_is_refused_not_passed_to_git(remote):
     )
 
 
+@pytest.mark.integration
 def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path):
     """While the push waits in a slow hook, no process on the machine has the token in argv."""
     remote, url = http_remote
@@ -217,6 +224,7 @@ def _processes_holding(secret: str) -> list[int]:
     return found
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_push_ends_git_removes_the_clone_and_says_nothing_landed(
     http_remote, tmp_path, sig
@@ -250,6 +258,7 @@ def test_a_signal_mid_push_ends_git_removes_the_clone_and_says_nothing_landed(
     assert tip(remote) == before  # (the server-side hook still sleeps; it then refuses)
 
 
+@pytest.mark.integration
 def test_a_signal_after_the_ref_moved_says_the_commit_landed(http_remote, tmp_path):
     remote, url = http_remote
     started = remote.bare / "hook-started"
@@ -270,6 +279,7 @@ def test_a_signal_after_the_ref_moved_says_the_commit_landed(http_remote, tmp_pa
     )
 
 
+@pytest.mark.integration
 def test_a_push_that_times_out_ends_git_and_says_whether_it_landed(remote, tmp_path):
     # Each git command may take 8 s (ample for a local clone on a loaded machine); the hook 30.
     install_hook(remote.bare, "pre-receive", "cat >/dev/null; sleep 30; exit 1\n")

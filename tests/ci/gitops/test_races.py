@@ -2,9 +2,13 @@
 
 import time
 
+import pytest
+
 from app import SERVICE_NAME
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, install_human_commit_hook, show
+
+pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
 

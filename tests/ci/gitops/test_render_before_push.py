@@ -1,8 +1,12 @@
 """Nothing Argo CD cannot render is pushed: each changed environment is rendered on the planned tree
 with ci.chart (Helm's engine, values.schema.json) first; a failure names the file and key."""
 
+import pytest
+
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, push_person_commit, show
+
+pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
 

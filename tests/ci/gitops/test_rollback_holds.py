@@ -53,6 +53,7 @@ def deployed(remote):
     return tags
 
 
+@pytest.mark.integration
 def test_successive_rollbacks_walk_back_and_never_return_to_a_rolled_back_build(remote, deployed):
     a, b, c = deployed
     first = run_ci("rollback", "--repo", remote.url, "--env", "dev", env=WHO)
@@ -80,6 +81,7 @@ def test_successive_rollbacks_walk_back_and_never_return_to_a_rolled_back_build(
     assert tip(remote) == before
 
 
+@pytest.mark.integration
 def test_a_build_deployed_again_after_its_rollback_is_a_rollback_target_again(remote, deployed):
     _a, _b, c = deployed
     assert run_ci("rollback", "--repo", remote.url, "--env", "dev").returncode == 0  # C -> B
@@ -92,6 +94,7 @@ def test_a_build_deployed_again_after_its_rollback_is_a_rollback_target_again(re
     assert tag_of(remote) == c
 
 
+@pytest.mark.integration
 def test_rollback_to_only_takes_a_tag_the_environment_ran(remote, deployed):
     a, _b, c = deployed
     before = tip(remote)
@@ -109,6 +112,7 @@ def test_rollback_to_only_takes_a_tag_the_environment_ran(remote, deployed):
     assert hold_of(remote).rolled_back_from == c
 
 
+@pytest.mark.integration
 def test_rollback_holds_deploy_and_promote_refuse_force_overrides_unhold_releases(remote, deployed):
     _a, _b, c = deployed
     reason = "500s after #1249 — rolling back"
@@ -161,6 +165,7 @@ def test_rollback_holds_deploy_and_promote_refuse_force_overrides_unhold_release
     assert again.stdout == "dev is not held: nothing to do\n"
 
 
+@pytest.mark.integration
 def test_hold_by_hand_status_shows_it_and_a_reason_is_required(remote):
     missing = run_ci("hold", "--repo", remote.url, "--env", "prod")
     assert missing.returncode == 2
@@ -187,6 +192,7 @@ def test_hold_by_hand_status_shows_it_and_a_reason_is_required(remote):
     assert "--- a/gitops/prod/hold.yaml\n+++ /dev/null\n" in dry.stdout
 
 
+@pytest.mark.integration
 def test_a_retried_rollback_does_not_bring_back_the_build_it_rolled_back_from(remote, deployed):
     """Another operator's rollback from C lands between our fetch and push: ours retries, sees C
     is gone because of a rollback from C, and does nothing (never to A, never back to C)."""
@@ -203,6 +209,7 @@ def test_a_retried_rollback_does_not_bring_back_the_build_it_rolled_back_from(re
     assert tag_of(remote) == b
 
 
+@pytest.mark.integration
 def test_a_retried_rollback_overtaken_by_a_deploy_rolls_back_nothing(remote, deployed):
     _a, _b, c = deployed
     d = remote.source.short(8)
@@ -235,6 +242,7 @@ def test_hold_record_round_trips_any_text_and_rejects_malformed_files():
             parse_hold(text, "gitops/prod/hold.yaml")
 
 
+@pytest.mark.integration
 def test_a_malformed_hold_file_stops_deploy_with_exit_2_and_status_shows_it(remote):
     work = remote.source.path
     (work / "gitops" / "dev" / "hold.yaml").write_text("by: [unclosed\n")
@@ -271,6 +279,7 @@ def test_argo_cd_ignores_the_hold_file(tmp_path):
     assert {env: chart.render_env(env, root) for env in envs} == before
 
 
+@pytest.mark.integration
 def test_a_retried_rollback_job_does_not_roll_back_a_second_build(remote, deployed):
     """GitLab's retry of rollback-dev (same pipeline, same job) after its first run landed does
     nothing; the same button in a new pipeline goes one build further back."""

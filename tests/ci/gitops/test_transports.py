@@ -11,6 +11,7 @@ from tests.support.tools import require_tools
 PASSWORD = "s3cret-Token-value-42"
 
 
+@pytest.mark.integration
 def test_deploy_over_git_daemon(remote):
     require_tools("git")
     with git_daemon(remote.bare.parent) as base:
@@ -40,6 +41,7 @@ def _assert_secret_nowhere(result, tmp_path):
             assert PASSWORD not in config.read_text(errors="replace")
 
 
+@pytest.mark.integration
 def test_deploy_over_http_with_the_job_token(http_remote, tmp_path):
     remote, url = http_remote
     tag = remote.source.short(4)
@@ -51,6 +53,7 @@ def test_deploy_over_http_with_the_job_token(http_remote, tmp_path):
     _assert_secret_nowhere(result, tmp_path)
 
 
+@pytest.mark.integration
 def test_deploy_over_http_with_an_access_token_variable(http_remote, tmp_path):
     remote, url = http_remote
     tag = remote.source.short(5)
@@ -60,6 +63,7 @@ def test_deploy_over_http_with_an_access_token_variable(http_remote, tmp_path):
     _assert_secret_nowhere(result, tmp_path)
 
 
+@pytest.mark.integration
 def test_wrong_password_fails_without_showing_it(http_remote, tmp_path):
     remote, url = http_remote
     before = git("rev-parse", "main", cwd=remote.bare).strip()
@@ -73,6 +77,7 @@ def test_wrong_password_fails_without_showing_it(http_remote, tmp_path):
     assert git("rev-parse", "main", cwd=remote.bare).strip() == before
 
 
+@pytest.mark.integration
 def test_credentials_in_the_url_are_neither_printed_nor_kept(http_remote, tmp_path):
     remote, url = http_remote
     with_secret = url.replace("http://", f"http://gitlab-ci-token:{PASSWORD}@")
@@ -88,6 +93,7 @@ def test_credentials_in_the_url_are_neither_printed_nor_kept(http_remote, tmp_pa
     assert "wrong-in-url-99" not in failed.stdout + failed.stderr
 
 
+@pytest.mark.integration
 def test_no_credentials_fails_cleanly(http_remote):
     _, url = http_remote
     result = run_ci("status", "--repo", url)
@@ -95,6 +101,7 @@ def test_no_credentials_fails_cleanly(http_remote):
     assert result.stderr == f"error: authentication to {url} failed (no credentials)\n"
 
 
+@pytest.mark.integration
 def test_a_remote_that_comes_up_late_is_retried(remote):
     """The remote refuses connections at first (a flaky network), then answers."""
     port = free_port()
@@ -116,6 +123,7 @@ def test_a_remote_that_comes_up_late_is_retried(remote):
     assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")
 
 
+@pytest.mark.integration
 def test_rollback_hold_and_unhold_over_git_daemon(remote):
     require_tools("git")
     with git_daemon(remote.bare.parent) as base:

@@ -175,6 +175,8 @@ def documents(draw):
     return "\n".join(lines) + "\n"
 
 
+# Hundreds of round trips: in the integration tier (unit stays under a minute).
+@pytest.mark.integration
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=documents(), tag=TAGS)
 def test_fuzz_only_the_tag_line_changes(text, tag):
@@ -191,6 +193,8 @@ def test_fuzz_only_the_tag_line_changes(text, tag):
     assert set_image(out, tag) == out
 
 
+# Hundreds of round trips: in the integration tier (unit stays under a minute).
+@pytest.mark.integration
 @settings(max_examples=100, deadline=None)
 @given(text=documents(), tag=TAGS, name=WORDS)
 def test_fuzz_repository_and_tag_change_only_their_lines(text, tag, name):
@@ -206,6 +210,8 @@ def test_fuzz_repository_and_tag_change_only_their_lines(text, tag, name):
     assert set(changed) <= {"tag", "repository"}
 
 
+# Hundreds of round trips: in the integration tier (unit stays under a minute).
+@pytest.mark.integration
 @settings(max_examples=150, deadline=None)
 @given(text=documents(), tag=TAGS, number=st.integers(0, 10**9))
 def test_fuzz_pipeline_url_adds_and_removes_one_line(text, tag, number):
@@ -285,6 +291,8 @@ def shaped_files(draw):
     return text.replace("\n", "\r\n") if draw(st.booleans()) else text
 
 
+# Hundreds of round trips: in the integration tier (unit stays under a minute).
+@pytest.mark.integration
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=shaped_files(),

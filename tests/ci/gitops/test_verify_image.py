@@ -12,6 +12,8 @@ from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
 from tests.support.registry import running_registry
 
+pytestmark = pytest.mark.integration
+
 USER, PASSWORD = "ci", "registry-Secret-77"
 
 

@@ -72,6 +72,7 @@ def test_a_bad_base_is_exit_2(project, ci):
     assert result.stderr == "error: --base 'nope' is not a commit of this checkout\n"
 
 
+@pytest.mark.integration
 def test_each_changed_environment_gets_its_own_wait(project):
     """Real ``python -m ci wait`` runs, one per environment, side by side, each one's lines
     prefixed with its environment; the first failure is the exit code. Here Argo CD is not

@@ -26,6 +26,7 @@ def clone(remote, tmp_path: Path) -> tuple[Clone, str]:
     return repo, repo.clone()
 
 
+@pytest.mark.integration
 def test_default_revision_is_the_commit_that_changed_the_image(remote, tmp_path):
     first = deploy(remote, "1a2b3c4d")
     ours = deploy(remote, "5e6f7a8b")
@@ -44,6 +45,7 @@ def test_an_environment_never_deployed_waits_for_the_commit_that_created_it(remo
     assert default_revision(repo, tip, "dev") == created
 
 
+@pytest.mark.integration
 def test_revision_must_be_on_the_branch(remote, tmp_path):
     ours = deploy(remote, "1a2b3c4d")
     deploy(remote, "5e6f7a8b")
@@ -53,6 +55,7 @@ def test_revision_must_be_on_the_branch(remote, tmp_path):
         resolve_revision(repo, tip, "feedface", "main")
 
 
+@pytest.mark.integration
 def test_lineage_classifies_later_commits_by_the_image_they_run(remote, tmp_path):
     before = remote.tip()
     ours = deploy(remote, "1a2b3c4d")
@@ -75,6 +78,7 @@ def test_lineage_classifies_later_commits_by_the_image_they_run(remote, tmp_path
     assert lineage.classify(newer) is Revision.NEWER_IMAGE
 
 
+@pytest.mark.integration
 def test_a_remote_that_goes_away_is_one_warning_not_a_crash(remote, tmp_path):
     ours = deploy(remote, "1a2b3c4d")
     now, lines = [0.0], []

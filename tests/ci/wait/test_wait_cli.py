@@ -40,6 +40,7 @@ def wait(run, remote, server: str, *args: str, **extra: str):
     return result
 
 
+@pytest.mark.integration
 def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
     before = remote.tip()
     ours = deploy(remote, "1a2b3c4d")
@@ -66,6 +67,7 @@ def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
     assert {auth for _, auth in argocd.requests} == {f"Bearer {TOKEN}"}
 
 
+@pytest.mark.integration
 def test_a_later_commit_that_changed_other_environments_still_runs_our_build(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     image = remote.image()
@@ -78,6 +80,7 @@ def test_a_later_commit_that_changed_other_environments_still_runs_our_build(ci,
     assert f"deployed: {APP} {image} at {ours[:12]}" in result.stdout
 
 
+@pytest.mark.integration
 def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d", DIGEST_1)
     newer = deploy(remote, "5e6f7a8b", DIGEST_2)
@@ -90,6 +93,7 @@ def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, ar
     )
 
 
+@pytest.mark.integration
 def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d", DIGEST_1)
     newer = deploy(remote, "5e6f7a8b", DIGEST_2)
@@ -99,6 +103,7 @@ def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(ci, rem
     assert f": {newer[:12]}, a later commit, changed the image before ours became" in result.stdout
 
 
+@pytest.mark.integration
 def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     argocd.script = [at(recorded("sync-running"), ours), at(recorded("sync-failed"), ours)]
@@ -116,6 +121,7 @@ def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
     assert lines[3].startswith(f"  SyncError: Failed sync attempt to {ours}: one or more")
 
 
+@pytest.mark.integration
 def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     argocd.script = [at(recorded("degraded"), ours)]
@@ -132,6 +138,7 @@ def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci
     assert f"/api/v1/applications/{APP}/resource-tree" in [p for p, _ in argocd.requests]
 
 
+@pytest.mark.integration
 def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
     before = remote.tip()
     deploy(remote, "1a2b3c4d")
@@ -148,6 +155,7 @@ def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
     )
 
 
+@pytest.mark.integration
 def test_an_unreachable_server_is_retried_until_the_timeout(ci, remote):
     deploy(remote, "1a2b3c4d")
     server = f"http://127.0.0.1:{free_port()}"
@@ -161,6 +169,7 @@ def test_an_unreachable_server_is_retried_until_the_timeout(ci, remote):
     )
 
 
+@pytest.mark.integration
 def test_server_errors_are_retried_and_then_the_answer_counts(ci, remote, argocd):
     ours = deploy(remote, "1a2b3c4d")
     healthy = at(recorded("synced-healthy"), ours, images=[remote.image()])
@@ -173,6 +182,7 @@ def test_server_errors_are_retried_and_then_the_answer_counts(ci, remote, argocd
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -199,6 +209,7 @@ def test_a_token_or_application_argo_cd_refuses_is_bad_input(ci, remote, argocd,
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.integration
 def test_an_application_that_does_not_exist_is_bad_input(ci, remote, argocd):
     deploy(remote, "1a2b3c4d")
     argocd.script = [error(404)]
@@ -210,6 +221,7 @@ def test_an_application_that_does_not_exist_is_bad_input(ci, remote, argocd):
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "extra", "message"),
     [
@@ -236,6 +248,7 @@ def test_bad_input_is_exit_2_with_one_line(remote, args, extra, message):
     assert result.stderr.strip().count("\n") == 0 or result.stderr.startswith("usage:")
 
 
+@pytest.mark.integration
 def test_tls_with_a_private_ca_from_argocd_ca_file(ci, remote, argocd_tls, test_ca):
     ours = deploy(remote, "1a2b3c4d")
     argocd_tls.script = [at(recorded("synced-healthy"), ours, images=[remote.image()])]
@@ -253,6 +266,7 @@ def test_tls_with_a_private_ca_from_argocd_ca_file(ci, remote, argocd_tls, test_
     assert via_openssl.returncode == 0, via_openssl.stderr
 
 
+@pytest.mark.integration
 def test_a_ca_file_without_certificates_is_bad_input(ci, remote, tmp_path):
     deploy(remote, "1a2b3c4d")
     bogus = tmp_path / "ca.pem"

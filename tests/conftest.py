@@ -1,0 +1,95 @@
+"""The test tiers (README, "Development"): a test is unit unless marked.
+
+- unit (no mark, `make unit`): this process only: in-process ASGI and servers on threads, real
+  files and real git (a checkout's own prerequisite). No other program is started.
+- integration (`make integration`): real servers and tools in their own processes (uvicorn,
+  `python -m ci`, nginx, the registry, moto_server, node, promtool, wrk, chromium, git daemon),
+  and the long fuzz runs (the unit tier stays under a minute).
+- e2e (`make e2e`): the built artifacts end to end: the container image and the GitLab pipeline.
+
+A unit test that starts any program but git fails, naming the program: mark it (or move the work
+in-process). The check wraps subprocess.Popen, which os.system aside every spawn here goes through
+(asyncio's subprocesses too).
+"""
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+OUTSIDE_UNIT = ("integration", "e2e", "image")
+ALLOWED_IN_UNIT = frozenset({"git"})
+# git's own servers are servers all the same.
+GIT_SERVERS = frozenset({"daemon", "http-backend"})
+
+_unit_test: pytest.Item | None = None
+_spawned: dict[str, list[str]] = {}
+
+
+def is_unit(item: pytest.Item) -> bool:
+    return not any(item.get_closest_marker(name) for name in OUTSIDE_UNIT)
+
+
+def program_of(args: Any) -> list[str]:
+    """The command line as a list of strings, whatever form Popen was given it in."""
+    if isinstance(args, str | bytes | os.PathLike):
+        text = os.fsdecode(args)
+        try:
+            return shlex.split(text)
+        except ValueError:
+            return text.split()
+    return [os.fsdecode(arg) for arg in args]
+
+
+def unit_may_run(argv: list[str]) -> bool:
+    if not argv or os.path.basename(argv[0]) not in ALLOWED_IN_UNIT:
+        return False
+    return not GIT_SERVERS & set(argv[1:])
+
+
+_original_execute_child = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+
+def _guarded_execute_child(self: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> Any:
+    if _unit_test is not None:
+        argv = program_of(args)
+        if not unit_may_run(argv):
+            _spawned.setdefault(_unit_test.nodeid, []).append(shlex.join(argv[:3]))
+            raise UnitTierError(
+                f"a unit test started {shlex.join(argv[:3])!r}: mark it "
+                "@pytest.mark.integration, or keep the work in this process"
+            )
+    return _original_execute_child(self, args, *rest, **kwargs)
+
+
+class UnitTierError(OSError):
+    """A unit-tier test tried to start a program (also recorded, so a caught one still fails)."""
+
+
+subprocess.Popen._execute_child = _guarded_execute_child  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[Any]:
+    global _unit_test
+    _unit_test = item if is_unit(item) else None
+    try:
+        return (yield)
+    finally:
+        _unit_test = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+    report = yield
+    spawned = _spawned.pop(item.nodeid, None)  # in this phase (setup, call or teardown)
+    if spawned and report.outcome != "failed":
+        report.outcome = "failed"
+        report.longrepr = (
+            f"unit tier: this test started {', '.join(sorted(set(spawned)))}; "
+            "mark it @pytest.mark.integration (tests/conftest.py)"
+        )
+    return report
