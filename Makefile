@@ -9,7 +9,7 @@ PORT ?= 8000
 .PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 install: $(VENV)/.installed  ## Create or update .venv from the pinned requirements (idempotent)
 
