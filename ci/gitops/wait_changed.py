@@ -22,6 +22,9 @@ from ci.gitops.check import affected
 from ci.gitops.checkout import Checkout
 from ci.gitops.tags import environments_from_paths
 from ci.options import env_flag, env_switch
+from ci.wait.commands import EXIT_DEPLOYED, EXIT_SUPERSEDED
+
+WAIT_STATES = {EXIT_DEPLOYED: "done", EXIT_SUPERSEDED: "superseded"}
 
 NO_COMMIT = "0" * 40
 
@@ -79,18 +82,26 @@ def run_wait_changed(args: argparse.Namespace) -> int:
         for env in envs
     }
     print(f"wait-changed: waiting for {', '.join(envs)}", flush=True)
-    code = 0
+    codes = []
     try:
         for env, process in waits.items():
             output, _ = process.communicate()
             for line in output.splitlines():
                 print(f"{env}: {line}")
-            state = "done" if process.returncode == 0 else "FAILED"
+            state = WAIT_STATES.get(process.returncode, "FAILED")
             print(f"wait-changed: {env}: {state}", flush=True)
-            code = code or process.returncode
+            codes.append(process.returncode)
     finally:
         for process in waits.values():  # interrupted: no wait outlives us
             if process.poll() is None:
                 process.terminate()
                 process.wait()
-    return code
+    return combined_exit_code(codes)
+
+
+def combined_exit_code(codes: list[int]) -> int:
+    """One exit code for several waits: failure outranks superseded, which outranks success."""
+    failures = [code for code in codes if code not in (EXIT_DEPLOYED, EXIT_SUPERSEDED)]
+    if failures:
+        return failures[0]
+    return EXIT_SUPERSEDED if EXIT_SUPERSEDED in codes else 0

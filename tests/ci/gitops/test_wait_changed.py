@@ -2,6 +2,7 @@
 
 import pytest
 
+from ci.gitops.wait_changed import combined_exit_code
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git
 from tests.support.gitops_project import Project, make_project
@@ -95,3 +96,18 @@ def test_each_changed_environment_gets_its_own_wait(project):
     others = [line for line in lines[1:] if not line.startswith("wait-changed: ")]
     assert others
     assert all(line.startswith(("dev: ", "prod: ")) for line in others)
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ([], 0),
+        ([0, 0], 0),
+        ([0, 3], 3),
+        ([3, 1], 1),
+        ([3, 2, 1], 2),
+        ([1, 3], 1),
+    ],
+)
+def test_a_failed_environment_outranks_a_superseded_one(codes: list[int], expected: int) -> None:
+    assert combined_exit_code(codes) == expected
