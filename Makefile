@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
 
-.PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops
+.PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops rename
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,3 +52,7 @@ bench-image: tools  ## Image size and rebuild time against a seed-style Dockerfi
 
 bench-gitops: install  ## Write-back latency on a small and a large remote, with and without the render, and racing deploys
 	$(BIN)/python -m bench.gitops
+
+rename:  ## Rename the service (NAME=new-name) and its GitLab project (GITLAB_URL=https://host/group/project)
+	@test -n "$(NAME)" || { echo "usage: make rename NAME=new-name [GITLAB_URL=https://host/group/project]" >&2; exit 2; }
+	$(PYTHON) scripts/rename.py "$(NAME)" $(if $(GITLAB_URL),--gitlab-url "$(GITLAB_URL)") $(if $(FORCE),--force)

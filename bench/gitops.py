@@ -13,7 +13,7 @@ Both remotes carry this project's chart, Argo CD manifests and values.<env>.yaml
 renders what Argo CD would.
 
 The large remote is generated with `git fast-import` once and cached under
-``${XDG_CACHE_HOME:-~/.cache}/python-microservice/``; each run deploys into a throw-away bare
+``${XDG_CACHE_HOME:-~/.cache}/<SERVICE_NAME>/``; each run deploys into a throw-away bare
 repository that borrows its objects (``clone --shared``), so the cache stays pristine.
 """
 
@@ -32,10 +32,10 @@ from app import SERVICE_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LARGE_VERSION = "v2"  # v2: the chart and Argo CD manifests in the layout
-VALUES = """\
+VALUES = f"""\
 # Owned by the pipeline: `python -m ci deploy|promote|rollback` commits here.
 image:
-  repository: registry.example/python-microservice
+  repository: registry.example/{SERVICE_NAME}
   tag: "0.0.0-bootstrap"
 """
 RACE_ENVS = 16

@@ -1,9 +1,9 @@
 """A local base image for building the Dockerfile where no registry image can be pulled.
 
 ``local_base_image()`` debootstraps a minimal Debian with python3 (about 100 s), keeps the root
-filesystem as a tarball under ``${XDG_CACHE_HOME:-~/.cache}/python-microservice/`` keyed by a hash
+filesystem as a tarball under ``${XDG_CACHE_HOME:-~/.cache}/<SERVICE_NAME>/`` keyed by a hash
 of the debootstrap arguments, and imports it into buildah's storage as
-``localhost/python-microservice-base:<hash>``. Later calls (tests, the benchmark, CI reruns) reuse
+``localhost/<SERVICE_NAME>-base:<hash>``. Later calls (tests, the benchmark, CI reruns) reuse
 the image or the tarball. ``host_build_volumes()`` lists the host files that ``pip`` inside a
 ``RUN`` step needs on this kind of machine (CA bundle, pip config): build-time mounts only, never
 baked into the image.

@@ -1,17 +1,17 @@
 {{/* The chart name, or nameOverride. */}}
-{{- define "python-microservice.name" -}}
+{{- define "chart.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/*
 The objects' name: the release name when it already contains the chart name (Argo CD releases are
-named python-microservice in each environment's namespace), else release-chart.
+named after the chart in each environment's namespace), else release-chart.
 */}}
-{{- define "python-microservice.fullname" -}}
+{{- define "chart.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
 {{- else }}
-{{- $name := include "python-microservice.name" . }}
+{{- $name := include "chart.name" . }}
 {{- if contains $name .Release.Name }}
 {{- .Release.Name | trunc 63 | trimSuffix "-" }}
 {{- else }}
@@ -21,27 +21,27 @@ named python-microservice in each environment's namespace), else release-chart.
 {{- end }}
 
 {{/* The image tag as a label value (at most 63 characters, alphanumeric at both ends). */}}
-{{- define "python-microservice.version" -}}
+{{- define "chart.version" -}}
 {{- .Values.image.tag | trunc 63 | trimAll "-_." }}
 {{- end }}
 
-{{- define "python-microservice.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "python-microservice.name" . }}
+{{- define "chart.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "chart.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "python-microservice.labels" -}}
+{{- define "chart.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{ include "python-microservice.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "python-microservice.version" . | quote }}
+{{ include "chart.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "chart.version" . | quote }}
 app.kubernetes.io/component: api
-app.kubernetes.io/part-of: {{ include "python-microservice.name" . }}
+app.kubernetes.io/part-of: {{ include "chart.name" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{- define "python-microservice.serviceAccountName" -}}
+{{- define "chart.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
-{{- default (include "python-microservice.fullname" .) .Values.serviceAccount.name }}
+{{- default (include "chart.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
@@ -51,7 +51,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 The image reference the pods run: repository:tag, or repository:tag@digest when image.digest pins
 the exact build (the runtime pulls by digest; the tag stays for people and Argo CD's UI).
 */}}
-{{- define "python-microservice.image" -}}
+{{- define "chart.image" -}}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}
@@ -62,12 +62,12 @@ link.argocd.argoproj.io/* annotations ("title|url") that become links on the res
 The commit link uses image.commit when set, else the tag when it is a commit SHA (the pipeline tags
 images with the short SHA).
 */}}
-{{- define "python-microservice.buildAnnotations" -}}
+{{- define "chart.buildAnnotations" -}}
 {{- $commit := .Values.image.commit | default "" }}
 {{- if and (not $commit) (regexMatch "^[0-9a-f]{7,40}$" .Values.image.tag) }}
 {{- $commit = .Values.image.tag }}
 {{- end -}}
-{{ .Chart.Name }}/image: {{ include "python-microservice.image" . | quote }}
+{{ .Chart.Name }}/image: {{ include "chart.image" . | quote }}
 {{ .Chart.Name }}/image-tag: {{ .Values.image.tag | quote }}
 {{- if $commit }}
 {{ .Chart.Name }}/source-commit: {{ $commit | quote }}

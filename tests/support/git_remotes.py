@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import SERVICE_NAME
 from tests.support.network import free_port, wait_for_port
 from tests.support.tools import require_tools
 
@@ -23,7 +24,7 @@ VALUES = """\
 # Owned by the pipeline: `python -m ci deploy|promote|rollback` commits here; people edit
 # values.{env}.yaml at the repository root instead. Argo CD layers this file last.
 image:
-  repository: registry.example/python-microservice  # where the build pushes
+  repository: registry.example/{name}  # where the build pushes
   tag: "0.0.0-bootstrap"
 """
 
@@ -81,7 +82,9 @@ def make_source_repo(
     git("init", "-q", "-b", "main", cwd=path)
     for env in envs:
         (path / "gitops" / env).mkdir(parents=True)
-        (path / "gitops" / env / "values.yaml").write_text(VALUES.format(env=env))
+        (path / "gitops" / env / "values.yaml").write_text(
+            VALUES.format(env=env, name=SERVICE_NAME)
+        )
     copy_deploy_layout(path, envs)
     (path / "gitops" / "argocd" / "values.yaml").write_text("# not an environment\n")
     (path / "main.py").write_text("VERSION = 0\n")

@@ -9,10 +9,10 @@ from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitops.values import OWNED_KEYS, ValuesError, helm_values, read_image, set_image
 
-BASE = """\
+BASE = f"""\
 # Owned by the pipeline.
 image:
-  repository: registry.example/python-microservice  # where the build pushes
+  repository: registry.example/{SERVICE_NAME}  # where the build pushes
   tag: "0.0.0-bootstrap"   # set by deploy
   pullPolicy: IfNotPresent
 """

@@ -1,6 +1,6 @@
 """Recorded Argo CD v3 objects (``applications/*.json``) and ways to vary them for tests.
 
-The recordings are of ``python-microservice-dev`` as ``GET /api/v1/applications/{name}`` and
+The recordings are of ``<SERVICE_NAME>-dev`` as ``GET /api/v1/applications/{name}`` and
 ``.../resource-tree`` return them; revisions are placeholders: ``OURS`` is the commit a test waits
 for, ``OLDER`` the one deployed before it.
 """

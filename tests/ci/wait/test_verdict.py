@@ -65,9 +65,9 @@ def test_the_recorded_failed_sync_fails_promptly_in_argo_cds_words():
     assert result.line == "the sync of 111111111111 ended Failed"
     operation, resource, condition = result.details
     assert operation.startswith(
-        'operation: one or more objects failed to apply, reason: Deployment.apps "python-'
+        f'operation: one or more objects failed to apply, reason: Deployment.apps "{SERVICE_NAME}"'
     )
-    assert resource.startswith(f'Deployment/{SERVICE_NAME}: Deployment.apps "python-micro')
+    assert resource.startswith(f'Deployment/{SERVICE_NAME}: Deployment.apps "{SERVICE_NAME}"')
     assert condition.startswith("SyncError: Failed sync attempt to 1111111111111111")
 
 

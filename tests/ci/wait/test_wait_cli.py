@@ -117,7 +117,7 @@ def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
         f" the sync of {ours[:12]} ended Failed"
     )
     assert lines[1].startswith("  operation: one or more objects failed to apply, reason: Deploy")
-    assert lines[2].startswith(f'  Deployment/{SERVICE_NAME}: Deployment.apps "python-micro')
+    assert lines[2].startswith(f'  Deployment/{SERVICE_NAME}: Deployment.apps "{SERVICE_NAME}"')
     assert lines[3].startswith(f"  SyncError: Failed sync attempt to {ours}: one or more")
 
 

@@ -2,8 +2,8 @@
 
     with running_argocd(f"file://{remote}", tmp / "argocd", registry_creds={host: creds}) as argo:
         argo.url, argo.token                          # ARGOCD_SERVER, ARGOCD_AUTH_TOKEN
-        argo.service_url("python-microservice-dev")   # where the running build serves
-        argo.application("python-microservice-dev")   # the Application, as the API returns it
+        argo.service_url(f"{SERVICE_NAME}-dev")       # where the running build serves
+        argo.application(f"{SERVICE_NAME}-dev")       # the Application, as the API returns it
 
 It decides what runs only from the gitops remote: the Applications that ``gitops/argocd/``
 generates (``ci.chart``), rendered with Helm's engine at the head of the branch each one tracks,
