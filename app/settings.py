@@ -16,7 +16,7 @@ ENV_PREFIX = "APP_"
 
 
 class Settings(BaseSettings):
-    """Every setting of the service; the README's settings table lists the same names."""
+    """Every setting of the service; docs/service.md's settings table lists the same names."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 

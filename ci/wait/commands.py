@@ -42,7 +42,7 @@ EXIT_DEPLOYED, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED = 0, 1, 2, 3
 REQUEST_SECONDS = 10.0  # the longest one poll may take
 WEBHOOK_HINT = (
     "Argo CD has not reached the commit: it polls git every 3 minutes unless a GitLab webhook"
-    " tells it (see the README)"
+    " tells it (see docs/operations.md)"
 )
 
 

@@ -1,7 +1,7 @@
 """/docs and /redoc in a real browser (headless Chromium) against the real service over TCP,
 with no route off the machine: the operations must be rendered by the pages' own scripts.
 
-UPDATE_SCREENSHOTS=1 also copies the pictures taken here to docs/ (the README shows them).
+UPDATE_SCREENSHOTS=1 also copies the pictures taken here to docs/ (docs/service.md shows them).
 """
 
 import os

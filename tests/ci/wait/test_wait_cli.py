@@ -151,7 +151,7 @@ def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
         f"error: timed out after 1.5s waiting for {APP} to run {remote.image()} at"
         f" {remote.tip()[:12]} healthy; last state: sync Synced at {before[:12]}, health Healthy,"
         f" operation Succeeded at {before[:12]}; Argo CD has not reached the commit: it polls"
-        " git every 3 minutes unless a GitLab webhook tells it (see the README)\n"
+        " git every 3 minutes unless a GitLab webhook tells it (see docs/operations.md)\n"
     )
 
 

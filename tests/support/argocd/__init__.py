@@ -10,8 +10,8 @@ generates (``ci.chart``), rendered with Helm's engine at the head of the branch 
 polled every ``interval`` seconds (Argo CD: 3 minutes, or a webhook). Modules: ``source`` (fetch,
 render, AppProject check), ``podspec`` (the rendered pod spec), ``node`` (pull and run with
 buildah), ``controller`` (sync, rollout, health), ``model`` (Argo CD's JSON shapes), ``api`` (the
-HTTP API), ``service`` (the stable port in front of the ready container). The README's "The Argo CD
-stand-in" says what it does not cover.
+HTTP API), ``service`` (the stable port in front of the ready container). docs/development.md
+("The Argo CD stand-in") says what it does not cover.
 """
 
 import contextlib
