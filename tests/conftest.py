@@ -1,4 +1,4 @@
-"""The test tiers (README, "Development"): a test is unit unless marked.
+"""The test tiers (docs/development.md, "Test tiers"): a test is unit unless marked.
 
 - unit (no mark, `make unit`): this process only: in-process ASGI and servers on threads, real
   files and real git (a checkout's own prerequisite). No other program is started.
