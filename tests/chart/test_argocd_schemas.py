@@ -9,7 +9,6 @@ otherwise: the project does not depend on that folder).
 import copy
 import functools
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -20,7 +19,6 @@ from ci import chart
 from tests.chart.conftest import REPO_ROOT
 from tests.support.node_models import validate_with_models
 
-VALIDATOR = Path(__file__).with_name("validate_argocd.mjs")
 SHARED_CRDS = REPO_ROOT.parent / "shared" / "schemas" / "argocd-v3.5.1"
 
 
@@ -30,7 +28,7 @@ def argocd_objects() -> list[dict[str, Any]]:
 
 
 def npm_validate(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return validate_with_models(VALIDATOR, "@kubernetes-models/argo-cd", objects)
+    return validate_with_models(objects)
 
 
 @pytest.mark.integration

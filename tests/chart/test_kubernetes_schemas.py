@@ -1,7 +1,6 @@
 """Every rendered object validates against the Kubernetes API schemas (kubernetes-validate)."""
 
 import copy
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -14,7 +13,6 @@ KUBE_VERSION = kubernetes_validate.latest_version()
 # Custom resources have no schema in kubernetes-validate: the Prometheus Operator's are checked
 # with the schemas of @kubernetes-models/prometheus-operator (generated from its CRDs).
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
-OPERATOR_VALIDATOR = Path(__file__).with_name("validate_prometheus_operator.mjs")
 
 
 def validate_all(docs):
@@ -44,9 +42,7 @@ def test_validation_rejects_an_unknown_field(rendered_envs):
 
 def operator_errors(docs) -> list[dict]:
     custom = [doc for doc in docs if doc["kind"] in CUSTOM_KINDS]
-    results = validate_with_models(
-        OPERATOR_VALIDATOR, "@kubernetes-models/prometheus-operator", custom
-    )
+    results = validate_with_models(custom)
     assert len(results) == len(custom)
     return [result for result in results if result["error"]]
 
