@@ -2,17 +2,27 @@
 
 A snapshot of this checkout becomes a repository whose ``origin`` is a bare git remote (the
 GitOps repository too); a real OCI registry (htpasswd, with the credentials moto's ECR hands out)
-and a moto server (the AWS API) listen on free loopback ports. The default-branch pipeline runs
-every automatic job; then a feature-branch pipeline shows ``deploy-dev`` as a manual job and runs
-it (with the build it needs). The jobs reuse this checkout's ``.venv`` (symlinked) instead of
-installing it again, and the Dockerfile builds on a locally made Debian base image (no registry
-can be pulled from here).
+and a moto server (the AWS API) listen on free loopback ports, and the Argo CD stand-in
+(``tests/support/argocd``) follows the remote's main branch: it renders dev as Argo CD would,
+pulls the pinned image from the registry, runs it with buildah and serves it on DEV_URL, and
+answers the deploy jobs' ``ci wait`` (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN). Nothing serves dev until
+a deploy puts a build there. Scenarios, in order: the default-branch pipeline (every automatic
+job); a feature branch's manual deploy-dev; rollback-dev; a merged change that renders but cannot
+start (deploy-dev fails with Argo CD's Degraded message, the previous build keeps serving); two
+branches' deploys racing to dev (the older superseded, a warning; the newer green). The jobs
+reuse this checkout's ``.venv`` (symlinked), the Dockerfile builds on a locally made Debian base
+image (no registry can be pulled from here), and later pipelines reuse the builds of earlier ones
+where their tag is already in the registry (``ci build`` skips those).
 """
 
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +36,9 @@ from ci import chart
 from harness.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
+from tests.support.argocd import ArgoCdStandIn, running_argocd
 from tests.support.moto import running_moto
 from tests.support.registry import running_registry
-from tests.support.server import running_server
 from tests.support.tools import require_tools
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
@@ -43,6 +53,8 @@ AUTOMATIC_JOBS = {
     *("build", "deploy-dev", "verify-dev"),
 }
 PIPELINE_TIMEOUT = 1800.0
+DEV_APP = f"{SERVICE_NAME}-dev"
+WAIT_TIMEOUT = 300
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",
     "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
@@ -89,6 +101,21 @@ def snapshot_checkout(dest: Path) -> None:
 
 
 @dataclass
+class Scenario:
+    """What one scenario left behind: its pipeline runs, wall time, and the stand-in's state."""
+
+    runs: dict[str, PipelineRun]
+    wall: float
+    gitops_commit: str
+    application: dict
+    tree: dict
+    served: dict | None  # DEV_URL's /-/health afterwards (None: nothing answers)
+
+    def deployment_health(self) -> dict:
+        return next(n["health"] for n in self.tree["nodes"] if n["kind"] == "Deployment")
+
+
+@dataclass
 class E2E:
     registry_host: str
     registry_creds: str
@@ -104,6 +131,94 @@ class E2E:
     feature_run: PipelineRun
     feature_gitops_commit: str
     stage_of: dict[str, str]
+    served_before: dict | None
+    scenarios: dict[str, Scenario]
+    broken_sha: str
+
+
+def served(url: str) -> dict | None:
+    """GET url/-/health: the JSON, or None when nothing answers 200."""
+    try:
+        with urllib.request.urlopen(url + "/-/health", timeout=5) as response:
+            return json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"e2e: not {what} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def dev_tag_is(remote: Path, tag: str) -> bool:
+    return gitops_values(remote, DEFAULT_BRANCH, "dev")["image"]["tag"] == tag
+
+
+class Stage:
+    """Runs pipelines against the stand-in and records each scenario."""
+
+    def __init__(self, argo: ArgoCdStandIn, remote: Path, variables: dict, log: Path) -> None:
+        self.argo, self.remote, self.variables, self.log = argo, remote, variables, log
+        self.dev_url = variables["DEV_URL"]
+
+    def run(self, cwd: Path, home: Path, args: list[str], log: Path | None = None) -> PipelineRun:
+        return gitlab_ci_local.run(
+            cwd,
+            ["--force-shell-executor", *args],
+            self.variables,
+            home,
+            log or self.log,
+            timeout=PIPELINE_TIMEOUT,
+        )
+
+    def observe(self, runs: dict[str, PipelineRun], started: float) -> Scenario:
+        return Scenario(
+            runs=runs,
+            wall=time.monotonic() - started,
+            gitops_commit=git("rev-parse", DEFAULT_BRANCH, cwd=self.remote),
+            application=self.argo.application(DEV_APP),
+            tree=self.argo.resource_tree(DEV_APP),
+            served=served(self.dev_url),
+        )
+
+    def seen(self, commit: str) -> bool:
+        return self.argo.application(DEV_APP)["status"]["sync"].get("revision") == commit
+
+
+def compare_changes_with(clone: Path, before: str | None) -> None:
+    """Make ``rules:changes`` compare with what GitLab compares a push pipeline with: the commit
+    before the push (``None``: a new branch, or a pipeline run by hand, where every file counts
+    as changed). gitlab-ci-local diffs the checkout against origin/<default branch>, so that ref
+    is set in the runner's clone (the next fetch or push resets it)."""
+    if before is None:
+        empty_tree = git("hash-object", "-w", "-t", "tree", "/dev/null", cwd=clone)
+        before = git("commit-tree", empty_tree, "-m", "before the first push", cwd=clone)
+    git("update-ref", f"refs/remotes/origin/{DEFAULT_BRANCH}", before, cwd=clone)
+
+
+def push_change(work: Path, edits: dict[str, str], message: str) -> tuple[str, str]:
+    """A person's change merged into the default branch, on top of the deploys' commits; pushed.
+    Returns (its short SHA, the commit the push moved the branch from)."""
+    git("pull", "--quiet", "--rebase", "origin", DEFAULT_BRANCH, cwd=work)
+    before = git("rev-parse", "HEAD", cwd=work)
+    for path, text in edits.items():
+        (work / path).write_text(text)
+    git("commit", "--quiet", "--all", "--message", message, cwd=work)
+    git("push", "--quiet", "origin", DEFAULT_BRANCH, cwd=work)
+    return git("rev-parse", "--short=8", "HEAD", cwd=work), before
+
+
+def second_checkout(remote: Path, dest: Path, branch: str, commit: str) -> Path:
+    """Another clone (a second runner) on ``branch`` at ``commit``, sharing the tools."""
+    git("clone", "--quiet", str(remote), str(dest), cwd=remote.parent)
+    git("checkout", "--quiet", "-b", branch, commit, cwd=dest)
+    git("remote", "set-head", "origin", DEFAULT_BRANCH, cwd=dest)
+    (dest / ".venv").symlink_to(Path(sys.prefix))
+    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -125,21 +240,28 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     readme = work / "README.md"
     readme.write_text(readme.read_text() + "\nThe change the default-branch pipeline ships.\n")
     git("commit", "--quiet", "--all", "--message", "docs: the change under test", cwd=work)
+    git("push", "--quiet", "origin", DEFAULT_BRANCH, cwd=work)  # merged: the remote has it
     log = tmp / "pipeline.log"
     print(f"\ne2e: pipeline output in {log}")
-
     main_sha = git("rev-parse", "--short=8", "HEAD", cwd=work)
-    # Stands in for dev after Argo CD synced: verify-dev polls it for the pipeline's tag.
-    dev_env = {"APP_VERSION": main_sha, "APP_SHUTDOWN_DELAY_SECONDS": "0"}
+    main_full_sha = git("rev-parse", "HEAD", cwd=work)
 
     # Every image the pipelines build is removed afterwards (vfs copies a rootfs per layer).
-    with (
-        images_removed_afterwards(),
-        running_moto(tmp) as moto,
-        running_server(env=dev_env) as dev,
-    ):
+    with images_removed_afterwards(), running_moto(tmp) as moto:
         username, password = moto.ecr_credentials()
-        with running_registry(tmp / "registry", username, password) as registry:
+        with (
+            running_registry(tmp / "registry", username, password) as registry,
+            # Argo CD + one node: follows the remote's main, pulls from the registry, serves
+            # dev on a fixed loopback port (DEV_URL) once a build runs there healthy.
+            running_argocd(
+                f"file://{remote}",
+                tmp / "argocd",
+                registry_creds={registry.host: f"{username}:{password}"},
+                insecure_registries=[registry.host],
+                interval=1.0,
+                apps=[DEV_APP],
+            ) as argo,
+        ):
             variables = {
                 **moto.env,
                 "ECR_REPOSITORY_URL": registry.host,
@@ -150,32 +272,118 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "GITOPS_REPO": f"file://{remote}",
                 "BASE_IMAGE": base_image,
                 "BUILD_VOLUMES": " ".join(host_build_volumes()),
-                "DEV_URL": f"http://127.0.0.1:{dev.port}",
+                "DEV_URL": argo.service_url(DEV_APP),
+                "ARGOCD_SERVER": argo.url,
+                "ARGOCD_AUTH_TOKEN": argo.token,
+                "WAIT_TIMEOUT": str(WAIT_TIMEOUT),
+                "WAIT_INTERVAL": "1",
                 "VERIFY_INTERVAL": "1",
                 "VERIFY_TIMEOUT": "60",
             }
-            shell = ["--force-shell-executor"]
-            main_list = gitlab_ci_local.list_jobs(work, home, variables)
-            main_run = gitlab_ci_local.run(
-                work, shell, variables, home, log, timeout=PIPELINE_TIMEOUT
-            )
-            main_gitops = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
+            stage = Stage(argo, remote, variables, log)
+            served_before = served(stage.dev_url)  # the bootstrap image cannot be pulled
+            scenarios: dict[str, Scenario] = {}
 
+            # 1. The default branch: every automatic job, deploy-dev waits for Argo CD.
+            compare_changes_with(work, None)  # the first push of the default branch
+            main_list = gitlab_ci_local.list_jobs(work, home, variables)
+            started = time.monotonic()
+            main_run = stage.run(work, home, [])
+            scenarios["default branch"] = stage.observe({"main": main_run}, started)
+            main_gitops = scenarios["default branch"].gitops_commit
+
+            # A feature branch's manual deploy-dev puts its build in dev.
             git("checkout", "--quiet", "-b", FEATURE_BRANCH, cwd=work)
             readme = work / "README.md"
             readme.write_text(readme.read_text() + "\nA change on a feature branch.\n")
             git("commit", "--quiet", "--all", "--message", "docs: feature change", cwd=work)
             feature_sha = git("rev-parse", "--short=8", "HEAD", cwd=work)
+            compare_changes_with(work, None)  # a new branch
             feature_list = gitlab_ci_local.list_jobs(work, home, variables)
-            feature_run = gitlab_ci_local.run(
-                work,
-                [*shell, "--manual", "deploy-dev", "build", "deploy-dev"],
-                variables,
-                home,
-                log,
-                timeout=PIPELINE_TIMEOUT,
+            started = time.monotonic()
+            feature_run = stage.run(work, home, ["--manual", "deploy-dev", "build", "deploy-dev"])
+            scenarios["feature branch"] = stage.observe({"feature": feature_run}, started)
+            feature_gitops = scenarios["feature branch"].gitops_commit
+
+            # 3. rollback-dev on the default branch: the build before the feature's runs again.
+            git("checkout", "--quiet", DEFAULT_BRANCH, cwd=work)
+            started = time.monotonic()
+            rollback = stage.run(work, home, ["--manual", "rollback-dev", "rollback-dev"])
+            scenarios["rollback-dev"] = stage.observe({"rollback": rollback}, started)
+
+            # 2. A change that renders but cannot start (an invalid APP_* setting, with a code
+            # change, so the pipeline builds and deploys), merged; Argo CD reports Degraded;
+            # the previous build keeps serving.
+            started = time.monotonic()
+            dev_values = (work / "values.dev.yaml").read_text()
+            broken_values = dev_values.replace(
+                "  APP_ACCESS_LOG:", '  APP_LOG_LEVEL: "verbose"\n  APP_ACCESS_LOG:'
             )
-            feature_gitops = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
+            assert broken_values != dev_values
+            notes = (work / "README.md").read_text()
+            broken_sha, before = push_change(
+                work,
+                {"values.dev.yaml": broken_values, "README.md": notes + "\nMore logs in dev.\n"},
+                "dev: more logs (an invalid level)",
+            )
+            compare_changes_with(work, before)
+            broken = stage.run(work, home, ["build", "deploy-dev"])
+            scenarios["cannot start"] = stage.observe({"broken": broken}, started)
+            # The fix is merged: Argo CD runs the broken commit's build with valid settings.
+            push_change(work, {"values.dev.yaml": dev_values}, "dev: a valid log level")
+            head = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
+            argo.wait_for(
+                DEV_APP,
+                lambda app: (
+                    app["status"]["sync"].get("revision") == head
+                    and app["status"]["health"]["status"] == "Healthy"
+                ),
+                timeout=WAIT_TIMEOUT,
+                what="healthy after the fix",
+            )
+
+            # 4. Two pipelines race to dev: the feature branch's deploy pushes first, another
+            # branch's right after, while the node is still pulling (rollouts held until both
+            # commits are in). The older ends superseded (a warning), the newer green.
+            race = second_checkout(remote, tmp / "race", "feature/race", main_full_sha)
+            race_home = tmp / "race-home"
+            race_home.mkdir()
+            manual_deploy = ["--manual", "deploy-dev", "build", "deploy-dev"]
+            runs: dict[str, PipelineRun] = {}
+
+            def pipeline(label: str, cwd: Path, home_dir: Path) -> None:
+                runs[label] = stage.run(cwd, home_dir, manual_deploy, tmp / f"{label}.log")
+
+            git("checkout", "--quiet", FEATURE_BRANCH, cwd=work)
+            compare_changes_with(work, None)  # run again by hand
+            compare_changes_with(race, None)  # a new branch
+            started = time.monotonic()
+            with argo.controller.rollouts_held():
+                older = threading.Thread(target=pipeline, args=("older", work, home))
+                older.start()
+                wait_until(
+                    lambda: (
+                        dev_tag_is(remote, feature_sha)
+                        and stage.seen(git("rev-parse", DEFAULT_BRANCH, cwd=remote))
+                    ),
+                    PIPELINE_TIMEOUT,
+                    "the older deploy's commit in Argo CD",
+                )
+                newer = threading.Thread(target=pipeline, args=("newer", race, race_home))
+                newer.start()
+                wait_until(
+                    lambda: (
+                        dev_tag_is(remote, main_sha)
+                        and stage.seen(git("rev-parse", DEFAULT_BRANCH, cwd=remote))
+                    ),
+                    PIPELINE_TIMEOUT,
+                    "the newer deploy's commit in Argo CD",
+                )
+            older.join(timeout=PIPELINE_TIMEOUT)
+            newer.join(timeout=PIPELINE_TIMEOUT)
+            scenarios["race"] = stage.observe(runs, started)
+
+            assert argo.controller.errors == []
             yield E2E(
                 registry_host=registry.host,
                 registry_creds=f"{username}:{password}",
@@ -191,6 +399,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 feature_run=feature_run,
                 feature_gitops_commit=feature_gitops,
                 stage_of={name: job["stage"] for name, job in main_list.items()},
+                served_before=served_before,
+                scenarios=scenarios,
+                broken_sha=broken_sha,
             )
 
 
@@ -330,6 +541,87 @@ def test_feature_branch_manual_deploy_lands_its_tag_in_dev(e2e: E2E, tmp_path: P
     assert images == [pinned(e2e, e2e.feature_sha)]
 
 
+def synced_healthy_at(scenario: Scenario) -> tuple[str, str, str | None]:
+    status = scenario.application["status"]
+    return status["sync"]["status"], status["health"]["status"], status["sync"].get("revision")
+
+
+def job_output(run: PipelineRun, job: str) -> str:
+    """The lines gitlab-ci-local printed for ``job`` (prefixed ``job >``)."""
+    return "\n".join(line for line in run.output.splitlines() if line.startswith(f"{job} "))
+
+
+def test_dev_serves_nothing_before_a_deploy(e2e: E2E) -> None:
+    """No pre-started server: verify-dev can only pass if the deploy put a build in dev."""
+    assert e2e.served_before is None
+
+
+def test_default_branch_build_runs_in_dev_and_deploy_is_green(e2e: E2E) -> None:
+    scenario = e2e.scenarios["default branch"]
+    assert e2e.main_run.verdicts["deploy-dev"] == "PASS", e2e.main_run.tail()
+    assert "deployed: python-microservice-dev" in job_output(e2e.main_run, "deploy-dev")
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", e2e.main_gitops_commit)
+    assert scenario.application["status"]["summary"]["images"] == [pinned(e2e, e2e.main_sha)]
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.main_sha
+
+
+def test_feature_branch_build_runs_in_dev(e2e: E2E) -> None:
+    scenario = e2e.scenarios["feature branch"]
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", e2e.feature_gitops_commit)
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.feature_sha
+
+
+def test_rollback_dev_runs_the_previous_build_again(e2e: E2E) -> None:
+    scenario = e2e.scenarios["rollback-dev"]
+    run = scenario.runs["rollback"]
+    assert run.returncode == 0, run.tail()
+    assert run.verdicts == {"rollback-dev": "PASS"}, run.tail()
+    assert gitops_values(e2e.remote, scenario.gitops_commit, "dev")["image"]["tag"] == (
+        e2e.main_sha
+    )
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", scenario.gitops_commit)
+    assert scenario.application["status"]["summary"]["images"] == [pinned(e2e, e2e.main_sha)]
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.main_sha
+
+
+def test_a_build_that_cannot_start_fails_deploy_and_the_previous_keeps_serving(e2e: E2E) -> None:
+    scenario = e2e.scenarios["cannot start"]
+    run = scenario.runs["broken"]
+    assert run.returncode != 0
+    assert run.verdicts == {"build": "PASS", "deploy-dev": "FAIL"}, run.tail()
+    # The deploy pushed the new build, then Argo CD (the stand-in) reported it Degraded.
+    assert gitops_values(e2e.remote, scenario.gitops_commit, "dev")["image"]["tag"] == (
+        e2e.broken_sha
+    )
+    assert synced_healthy_at(scenario) == ("Synced", "Degraded", scenario.gitops_commit)
+    message = scenario.deployment_health()["message"]
+    assert message.startswith("container python-microservice exited with code 1: ")
+    assert "invalid setting APP_LOG_LEVEL='verbose'" in message
+    # The job says why, in the stand-in's words.
+    assert "invalid setting APP_LOG_LEVEL='verbose'" in job_output(run, "deploy-dev")
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.main_sha  # the build before keeps serving
+
+
+def test_racing_deploys_the_older_is_superseded_the_newer_green(e2e: E2E) -> None:
+    scenario = e2e.scenarios["race"]
+    older, newer = scenario.runs["older"], scenario.runs["newer"]
+    assert newer.returncode == 0, newer.tail()
+    assert newer.verdicts == {"build": "PASS", "deploy-dev": "PASS"}, newer.tail()
+    assert older.returncode == 0, older.tail()  # an allowed failure: the pipeline passes
+    assert older.verdicts == {"build": "PASS", "deploy-dev": "WARN"}, older.tail()
+    assert "superseded" in job_output(older, "deploy-dev")
+    assert gitops_values(e2e.remote, scenario.gitops_commit, "dev")["image"]["tag"] == (
+        e2e.main_sha
+    )
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", scenario.gitops_commit)
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.main_sha
+
+
 def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None:
     """Not an assertion of speed (shared, noisy machines): the figures, printed for the log."""
     lines = ["", "e2e wall times (gitlab-ci-local, shell executor):"]
@@ -340,6 +632,15 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
         for job in run.started:
             if job in run.finished:
                 lines.append(f"      job {job:<12} {run.job_seconds(job):7.1f}s")
+    lines.append("  scenarios (push to verdict, Argo CD stand-in polling every 1s):")
+    for label, scenario in e2e.scenarios.items():
+        jobs = ", ".join(
+            f"{name}: {job} {run.job_seconds(job):.1f}s"
+            for name, run in scenario.runs.items()
+            for job in run.started
+            if job in run.finished
+        )
+        lines.append(f"    {label:<15} {scenario.wall:7.1f}s  ({jobs})")
     with capsys.disabled():
         print("\n".join(lines))
     assert e2e.main_run.wall > 0
