@@ -202,7 +202,8 @@ def compare_changes_with(clone: Path, before: str | None) -> None:
 def push_change(work: Path, edits: dict[str, str], message: str) -> tuple[str, str]:
     """A person's change merged into the default branch, on top of the deploys' commits; pushed.
     Returns (its short SHA, the commit the push moved the branch from)."""
-    git("pull", "--quiet", "--rebase", "origin", DEFAULT_BRANCH, cwd=work)
+    git("fetch", "--quiet", "origin", DEFAULT_BRANCH, cwd=work)
+    git("merge", "--quiet", "--ff-only", "FETCH_HEAD", cwd=work)  # the deploys' commits
     before = git("rev-parse", "HEAD", cwd=work)
     for path, text in edits.items():
         (work / path).write_text(text)
