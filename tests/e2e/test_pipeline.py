@@ -203,7 +203,8 @@ def push_change(work: Path, edits: dict[str, str], message: str) -> tuple[str, s
     """A person's change merged into the default branch, on top of the deploys' commits; pushed.
     Returns (its short SHA, the commit the push moved the branch from)."""
     git("fetch", "--quiet", "origin", DEFAULT_BRANCH, cwd=work)
-    git("merge", "--quiet", "--ff-only", "FETCH_HEAD", cwd=work)  # the deploys' commits
+    # The branch as the remote has it (the deploys' commits on top); the jobs' leftovers go.
+    git("checkout", "--quiet", "--force", "-B", DEFAULT_BRANCH, "FETCH_HEAD", cwd=work)
     before = git("rev-parse", "HEAD", cwd=work)
     for path, text in edits.items():
         (work / path).write_text(text)
