@@ -312,6 +312,18 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             started = time.monotonic()
             rollback = stage.run(work, home, ["--manual", "rollback-dev", "rollback-dev"])
             scenarios["rollback-dev"] = stage.observe({"rollback": rollback}, started)
+            # The rollback holds dev; the operator releases it (the unhold-dev button) before
+            # the next change ships.
+            started = time.monotonic()
+            unhold = stage.run(work, home, ["--manual", "unhold-dev", "unhold-dev"])
+            released = git("rev-parse", DEFAULT_BRANCH, cwd=remote)
+            argo.wait_for(
+                DEV_APP,
+                lambda app: app["status"]["sync"].get("revision") == released,
+                timeout=WAIT_TIMEOUT,
+                what="synced to the released hold",
+            )
+            scenarios["unhold-dev"] = stage.observe({"unhold": unhold}, started)
 
             # 2. A change that renders but cannot start (an invalid APP_* setting, with a code
             # change, so the pipeline builds and deploys), merged; Argo CD reports Degraded;
@@ -561,7 +573,7 @@ def test_dev_serves_nothing_before_a_deploy(e2e: E2E) -> None:
 def test_default_branch_build_runs_in_dev_and_deploy_is_green(e2e: E2E) -> None:
     scenario = e2e.scenarios["default branch"]
     assert e2e.main_run.verdicts["deploy-dev"] == "PASS", e2e.main_run.tail()
-    assert "deployed: python-microservice-dev" in job_output(e2e.main_run, "deploy-dev")
+    assert f"deployed: {DEV_APP}" in job_output(e2e.main_run, "deploy-dev")
     assert synced_healthy_at(scenario) == ("Synced", "Healthy", e2e.main_gitops_commit)
     assert scenario.application["status"]["summary"]["images"] == [pinned(e2e, e2e.main_sha)]
     assert scenario.served is not None
@@ -589,6 +601,24 @@ def test_rollback_dev_runs_the_previous_build_again(e2e: E2E) -> None:
     assert scenario.served["version"] == e2e.main_sha
 
 
+def holds_dev(remote: Path, commit: str) -> bool:
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}:gitops/dev/hold.yaml"], cwd=remote, check=False
+    )
+    return found.returncode == 0
+
+
+def test_rollback_holds_dev_until_unhold_dev_releases_it(e2e: E2E) -> None:
+    assert holds_dev(e2e.remote, e2e.scenarios["rollback-dev"].gitops_commit)
+    scenario = e2e.scenarios["unhold-dev"]
+    run = scenario.runs["unhold"]
+    assert run.verdicts == {"unhold-dev": "PASS"}, run.tail()
+    assert not holds_dev(e2e.remote, scenario.gitops_commit)
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", scenario.gitops_commit)
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.main_sha  # releasing the hold changes no build
+
+
 def test_a_build_that_cannot_start_fails_deploy_and_the_previous_keeps_serving(e2e: E2E) -> None:
     scenario = e2e.scenarios["cannot start"]
     run = scenario.runs["broken"]
@@ -600,7 +630,7 @@ def test_a_build_that_cannot_start_fails_deploy_and_the_previous_keeps_serving(e
     )
     assert synced_healthy_at(scenario) == ("Synced", "Degraded", scenario.gitops_commit)
     message = scenario.deployment_health()["message"]
-    assert message.startswith("container python-microservice exited with code 1: ")
+    assert message.startswith(f"container {NAME} exited with code 1: ")
     assert "invalid setting APP_LOG_LEVEL='verbose'" in message
     # The job says why, in the stand-in's words.
     assert "invalid setting APP_LOG_LEVEL='verbose'" in job_output(run, "deploy-dev")
