@@ -187,36 +187,13 @@ def collect(
     unreadable: set[str] = set()
 
     for env in sorted(envs & set(folders)):
-        path = values_path(env)
-        after, problem = check.read_values(checkout.read(head, path), path)
-        before, _ = check.read_values(checkout.read(base, path), path)
-        if problem or after is None:
-            violations.append(problem or check.Violation(path, "missing"))
+        readable, problems, notes = _env_violations(
+            checkout, base, head, env, affected, order.source_of(env), history, reasons
+        )
+        violations += problems
+        notices += notes
+        if not readable:
             unreadable.add(env)
-            continue
-        if path in affected.pipeline_files:
-            found = check.owned_keys_violation(path, env, before, after)
-            if found:
-                violations.append(found)
-        if check.image_changes(before, after):
-            held = check.hold_violation(
-                env,
-                _text(checkout.read(base, hold_path(env))),
-                _text(checkout.read(head, hold_path(env))),
-            )
-            if held:
-                violations.append(held)
-        promoted = check.promotion(env, before, after, order.source_of(env))
-        if promoted:
-            broken = check.promotion_violation(promoted, history.ran, base)
-            if broken and reasons:
-                commit, reason = reasons[0]
-                notices.append(
-                    f"{env}: {OVERRIDE_TRAILER} ({commit[:12]}): {promoted.reference} never ran in "
-                    f"{promoted.source_env}; allowed: {reason}"
-                )
-            elif broken:
-                violations.append(broken)
 
     try:
         known = chart.environments(head_root)
@@ -234,27 +211,90 @@ def collect(
         if (head_root / f"values.{env}.yaml").exists():
             violations.append(check.unknown_env_violation(env, known))
 
+    rendered = _rendered(sorted(envs & set(known) - unreadable), head_root, violations)
+
+    if verify_image and rendered:
+        base_root = checkout.extract(base, workdir / "base")
+        problems, notes = _verify_new_images(rendered, base_root)
+        violations += problems
+        notices += notes
+    return violations, notices
+
+
+def _env_violations(
+    checkout: Checkout,
+    base: str,
+    head: str,
+    env: str,
+    affected: check.Affected,
+    source_env: str | None,
+    history: History,
+    reasons: list[tuple[str, str]],
+) -> tuple[bool, list[check.Violation], list[str]]:
+    """(readable, violations, notices) of one environment's values files."""
+    path = values_path(env)
+    after, problem = check.read_values(checkout.read(head, path), path)
+    before, _ = check.read_values(checkout.read(base, path), path)
+    if problem or after is None:
+        return False, [problem or check.Violation(path, "missing")], []
+    violations: list[check.Violation] = []
+    if path in affected.pipeline_files:
+        found = check.owned_keys_violation(path, env, before, after)
+        if found:
+            violations.append(found)
+    if check.image_changes(before, after):
+        held = check.hold_violation(
+            env,
+            _text(checkout.read(base, hold_path(env))),
+            _text(checkout.read(head, hold_path(env))),
+        )
+        if held:
+            violations.append(held)
+    promoted = check.promotion(env, before, after, source_env)
+    broken = check.promotion_violation(promoted, history.ran, base) if promoted else None
+    if broken and reasons:
+        commit, reason = reasons[0]
+        notice = (
+            f"{env}: {OVERRIDE_TRAILER} ({commit[:12]}): {promoted.reference} never ran in "
+            f"{promoted.source_env}; allowed: {reason}"
+        )
+        return True, violations, [notice]
+    if broken:
+        violations.append(broken)
+    return True, violations, []
+
+
+def _rendered(
+    envs: list[str], root: Path, violations: list[check.Violation]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each environment's objects as Argo CD renders them; one violation per one that does not."""
     rendered: dict[str, list[dict[str, Any]]] = {}
-    for env in sorted(envs & set(known) - unreadable):
-        objects, error = _render(env, head_root)
+    for env in envs:
+        objects, error = _render(env, root)
         if error is not None:
             violations.append(
                 check.Violation(env, f"does not render as Argo CD renders it: {error}")
             )
         else:
             rendered[env] = objects or []
+    return rendered
 
-    if verify_image and rendered:
-        base_root = checkout.extract(base, workdir / "base")
-        for env in sorted(rendered):
-            before_objects, _ = _render(env, base_root)
-            new = image_references(rendered[env]) - image_references(before_objects or [])
-            for reference in sorted(new):
-                problem_line = verify_reference(reference)
-                if problem_line:
-                    violations.append(check.Violation(env, problem_line))
-                else:
-                    notices.append(f"{env}: image {reference} is in the registry")
+
+def _verify_new_images(
+    rendered: dict[str, list[dict[str, Any]]], base_root: Path
+) -> tuple[list[check.Violation], list[str]]:
+    """Each image reference a change adds must be in the registry (digest included)."""
+    violations: list[check.Violation] = []
+    notices: list[str] = []
+    for env in sorted(rendered):
+        before_objects, _ = _render(env, base_root)
+        new = image_references(rendered[env]) - image_references(before_objects or [])
+        for reference in sorted(new):
+            problem_line = verify_reference(reference)
+            if problem_line:
+                violations.append(check.Violation(env, problem_line))
+            else:
+                notices.append(f"{env}: image {reference} is in the registry")
     return violations, notices
 
 

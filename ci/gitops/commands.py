@@ -46,6 +46,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
+    _register_writes(subparsers)
+    _register_holds(subparsers)
+    status = subparsers.add_parser("status", help="what each environment runs")
+    env_flag(status, "--env", "GITOPS_ENV", help="only this environment")
+    env_switch(status, "--json", "GITOPS_JSON", help="print JSON")
+    _common(status)
+    status.set_defaults(run=run_status)
+
+
+def _register_writes(subparsers) -> None:
+    """deploy, promote and rollback: the write-backs that change an image (and can --wait)."""
     from ci.wait.commands import add_wait_flag
 
     deploy = subparsers.add_parser("deploy", help="commit an image tag into an environment")
@@ -92,6 +103,8 @@ def register(subparsers) -> None:
     _common(rollback)
     rollback.set_defaults(run=run_rollback)
 
+
+def _register_holds(subparsers) -> None:
     hold = subparsers.add_parser("hold", help="hold an environment: deploy and promote refuse it")
     env_flag(hold, "--env", "GITOPS_ENV", help="environment to hold")
     env_flag(hold, "--reason", "GITOPS_REASON", help="why (shown to whoever is refused)")
@@ -106,12 +119,6 @@ def register(subparsers) -> None:
     _merge_request(unhold)
     _common(unhold)
     unhold.set_defaults(run=run_unhold)
-
-    status = subparsers.add_parser("status", help="what each environment runs")
-    env_flag(status, "--env", "GITOPS_ENV", help="only this environment")
-    env_switch(status, "--json", "GITOPS_JSON", help="print JSON")
-    _common(status)
-    status.set_defaults(run=run_status)
 
 
 def _dry_run_only(parser: argparse.ArgumentParser) -> None:

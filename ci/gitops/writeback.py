@@ -8,6 +8,7 @@ that renders lands, or nothing is pushed and one line says why.
 """
 
 import difflib
+import functools
 import random
 import re
 import tempfile
@@ -214,6 +215,16 @@ def _plan_hold(request: Request, hold: Hold | None, context: GitLabContext) -> _
     )
 
 
+@dataclass(frozen=True)
+class _Build:
+    """The build a write-back names, with the pipeline link and digest written with its tag."""
+
+    tag: str
+    pipeline_url: str | None = None
+    digest: str | None = None
+    own: bool = False
+
+
 def _plan_image(
     clone: Clone,
     tip: str,
@@ -227,115 +238,33 @@ def _plan_image(
     if text is None:
         raise UsageError(f"{path} is missing on the branch")
     current = read_image(text, path)
-    forced_hold = None
-    if hold is not None and request.action in ("deploy", "promote"):
-        if not request.force:
-            raise HeldError(
-                f"{describe(hold)}: nothing pushed; {release_hint(request.env)}, or pass --force"
-            )
-        forced_hold = describe(hold)
-
-    # What is written with the tag: the pipeline link and digest of the build it names, or none.
-    carried_url: str | None = None
-    carried_digest: str | None = None
-    own = False
-    if request.action == "promote":
-        source_path = values_path(request.source_env or "")
-        source = read_image(clone.read_file(tip, source_path) or "", source_path)
-        if not source.tag:
-            raise UsageError(f"{source_path} has no image.tag to promote")
-        target = source.tag
-        carried_url, carried_digest = source.pipeline_url, source.digest
-    elif request.action == "rollback":
-        if request.rollback_from is not None and current.tag != request.rollback_from:
-            return _rollback_overtaken(clone, tip, path, request, current.tag)
-        if request.rollback_from is None and not request.tag:
-            done = _rolled_back_by_this_job(clone, tip, request.env, context, current.tag)
-            if done is not None:
-                return done
-        if request.tag:
-            found = history.recorded(clone, tip, path, request.tag)
-            if found is None:
-                raise UsageError(
-                    f"{request.tag} never ran in {request.env} (not in the history of {path}):"
-                    " --to takes a tag this environment ran before; nothing pushed"
-                )
-        else:
-            found = history.rollback_target(history.tag_history(clone, tip, path), current.tag)
-            if found is None:
-                raise CiError(
-                    f"no earlier build to roll back to in the history of {path} (builds rolled"
-                    " back from are skipped): nothing pushed"
-                )
-        target = found.tag or ""
-        carried_url, carried_digest = found.pipeline_url, found.digest
-    else:
-        target = request.tag or ""
-        carried_digest = request.digest
-        own = request.built_here or own_build(context, target)
-        # Another pipeline's build (or a laptop deploy): no link rather than a false one.
-        carried_url = (context.pipeline_url or None) if own else None
-    own = own or own_build(context, target)
-
+    forced_hold = _forced_hold(request, hold)
+    chosen = _chosen_build(clone, tip, path, request, context, current.tag)
+    if isinstance(chosen, _Plan):
+        return chosen
+    target = chosen.tag
+    own = chosen.own or own_build(context, target)
     repository = request.repository or current.repository
     service = _service(repository)
     repository_changes = request.repository is not None and request.repository != current.repository
-    digest_changes = carried_digest is not None and carried_digest != current.digest
+    digest_changes = chosen.digest is not None and chosen.digest != current.digest
     if target == current.tag and not repository_changes and not digest_changes:
         return _Plan("unchanged", f"{request.env} already runs {service} {target}: nothing to do")
-
-    forced_over = resolved = None
-    if request.action == "deploy":
-        relation = history.relation(clone, target, current.tag)
-        resolved = relation.candidate
-        if relation.kind == "older":
-            if not request.force:
-                return _Plan(
-                    "stale",
-                    f"{request.env} already runs {current.tag}, a newer build than {target}:"
-                    " nothing to do (--force deploys it anyway)",
-                )
-            forced_over = current.tag
-
-    if verify is not None:
-        if not repository:
-            raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
-        registry_digest = verify(repository, target)
-        if carried_digest and registry_digest and carried_digest != registry_digest:
-            raise CiError(
-                f"the registry has {registry_digest} for {repository}:{target}, not the digest"
-                f" given ({carried_digest}): nothing committed"
-            )
-        carried_digest = carried_digest or registry_digest
-
-    if carried_url and not PIPELINE_URL.fullmatch(carried_url):
-        carried_url = None
-    if carried_digest and not DIGEST_PATTERN.fullmatch(carried_digest):
-        carried_digest = None
+    order = _deploy_order(clone, request, target, current.tag)
+    if isinstance(order, _Plan):
+        return order
+    forced_over, resolved = order
+    verified = _verified_digest(verify, repository, target, chosen.digest, path)
+    digest = _matching(verified, DIGEST_PATTERN)
+    url = _matching(chosen.pipeline_url, PIPELINE_URL)
     new_text = set_image(
-        text,
-        target,
-        request.repository,
-        pipeline_url=carried_url,
-        digest=carried_digest,
-        name=path,
+        text, target, request.repository, pipeline_url=url, digest=digest, name=path
     )
-    source_commit = None
-    if request.action == "deploy":
-        own_commit = context.commit_sha if own else None
-        source_commit = own_commit or resolved or (target if looks_like_commit(target) else None)
     files: dict[str, str | None] = {path: new_text}
     before: dict[str, str | None] = {path: text}
     hold_note = None
     if request.action == "rollback":
-        reason = request.reason or f"rollback from {current.tag}"
-        new_hold = Hold(request.env, request.by, _now(), reason, current.tag)
-        files[hold_path(request.env)] = format_hold(new_hold)
-        before[hold_path(request.env)] = format_hold(hold) if hold else None
-        hold_note = (
-            f"Holds {request.env} ({reason}): deploy and promote refuse it until"
-            f" `python -m ci unhold --env {request.env}`."
-        )
+        hold_note = _hold_after_rollback(request, current.tag, hold, files, before)
     change = Change(
         action=request.action,
         env=request.env,
@@ -346,15 +275,141 @@ def _plan_image(
         source_env=request.source_env,
         forced_over=forced_over,
         repository=request.repository if repository_changes else None,
-        source_commit=source_commit,
+        source_commit=_source_commit(request, context, own, resolved, target),
         own_build=own,
         forced_hold=forced_hold,
         reason=request.reason,
         hold_note=hold_note,
-        digest=carried_digest,
+        digest=digest,
     )
     message = commit_message(change, context)
     return _Plan("commit", "", files, before, message, change, render=(request.env,))
+
+
+def _deploy_order(
+    clone: Clone, request: Request, target: str, live: str | None
+) -> _Plan | tuple[str | None, str | None]:
+    """Deploy only: (the newer build a --force deploy replaces, the commit the tag resolves to),
+    or a "stale" plan when the live build is newer."""
+    if request.action != "deploy":
+        return None, None
+    relation = history.relation(clone, target, live)
+    if relation.kind != "older":
+        return None, relation.candidate
+    if not request.force:
+        return _Plan(
+            "stale",
+            f"{request.env} already runs {live}, a newer build than {target}:"
+            " nothing to do (--force deploys it anyway)",
+        )
+    return live, relation.candidate
+
+
+def _source_commit(
+    request: Request, context: GitLabContext, own: bool, resolved: str | None, target: str
+) -> str | None:
+    """The commit a deploy's trailers name: the pipeline's own, the one the tag resolved to, or
+    the tag itself when it looks like a commit."""
+    if request.action != "deploy":
+        return None
+    own_commit = context.commit_sha if own else None
+    return own_commit or resolved or (target if looks_like_commit(target) else None)
+
+
+def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
+    """`value` when it is well formed, else None (nothing malformed is written)."""
+    return value if value and pattern.fullmatch(value) else None
+
+
+def _forced_hold(request: Request, hold: Hold | None) -> str | None:
+    """Deploy and promote refuse a held environment; with --force, the hold they override."""
+    if hold is None or request.action not in ("deploy", "promote"):
+        return None
+    if not request.force:
+        raise HeldError(
+            f"{describe(hold)}: nothing pushed; {release_hint(request.env)}, or pass --force"
+        )
+    return describe(hold)
+
+
+def _chosen_build(
+    clone: Clone, tip: str, path: str, request: Request, context: GitLabContext, live: str | None
+) -> _Build | _Plan:
+    """The build the request names (or a finished plan when a rollback has nothing left to do)."""
+    if request.action == "promote":
+        source_path = values_path(request.source_env or "")
+        source = read_image(clone.read_file(tip, source_path) or "", source_path)
+        if not source.tag:
+            raise UsageError(f"{source_path} has no image.tag to promote")
+        return _Build(source.tag, source.pipeline_url, source.digest)
+    if request.action == "rollback":
+        return _rollback_build(clone, tip, path, request, context, live)
+    target = request.tag or ""
+    own = request.built_here or own_build(context, target)
+    # Another pipeline's build (or a laptop deploy): no link rather than a false one.
+    url = (context.pipeline_url or None) if own else None
+    return _Build(target, url, request.digest, own)
+
+
+def _rollback_build(
+    clone: Clone, tip: str, path: str, request: Request, context: GitLabContext, live: str | None
+) -> _Build | _Plan:
+    if request.rollback_from is not None and live != request.rollback_from:
+        return _rollback_overtaken(clone, tip, path, request, live)
+    if request.rollback_from is None and not request.tag:
+        done = _rolled_back_by_this_job(clone, tip, request.env, context, live)
+        if done is not None:
+            return done
+    if request.tag:
+        found = history.recorded(clone, tip, path, request.tag)
+        if found is None:
+            raise UsageError(
+                f"{request.tag} never ran in {request.env} (not in the history of {path}):"
+                " --to takes a tag this environment ran before; nothing pushed"
+            )
+    else:
+        found = history.rollback_target(history.tag_history(clone, tip, path), live)
+        if found is None:
+            raise CiError(
+                f"no earlier build to roll back to in the history of {path} (builds rolled"
+                " back from are skipped): nothing pushed"
+            )
+    return _Build(found.tag or "", found.pipeline_url, found.digest)
+
+
+def _verified_digest(
+    verify: Verifier | None, repository: str | None, tag: str, digest: str | None, path: str
+) -> str | None:
+    """With --verify-image: the registry must have the image, and the digest given must be its."""
+    if verify is None:
+        return digest
+    if not repository:
+        raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
+    registry_digest = verify(repository, tag)
+    if digest and registry_digest and digest != registry_digest:
+        raise CiError(
+            f"the registry has {registry_digest} for {repository}:{tag}, not the digest"
+            f" given ({digest}): nothing committed"
+        )
+    return digest or registry_digest
+
+
+def _hold_after_rollback(
+    request: Request,
+    rolled_back_from: str | None,
+    hold: Hold | None,
+    files: dict[str, str | None],
+    before: dict[str, str | None],
+) -> str:
+    """Add the hold a rollback sets to the commit's files; return the commit message's note."""
+    reason = request.reason or f"rollback from {rolled_back_from}"
+    new_hold = Hold(request.env, request.by, _now(), reason, rolled_back_from)
+    files[hold_path(request.env)] = format_hold(new_hold)
+    before[hold_path(request.env)] = format_hold(hold) if hold else None
+    return (
+        f"Holds {request.env} ({reason}): deploy and promote refuse it until"
+        f" `python -m ci unhold --env {request.env}`."
+    )
 
 
 def _rolled_back_by_this_job(
@@ -438,20 +493,14 @@ def apply(
     ``--merge-request`` mode) takes the commit instead of the push: (clone, tip, commit, change)
     -> (commit, line)."""
     retry = retry or Retry()
-    verified: dict[tuple[str, str], str | None] = {}
-
-    def verify_once(repository: str, tag: str) -> str | None:
-        if verify is not None and (repository, tag) not in verified:
-            verified[repository, tag] = verify(repository, tag)
-        return verified.get((repository, tag))
-
+    verify_once = functools.cache(verify) if verify else None  # one registry call per image
     pushing: str | None = None  # the commit whose push may have reached the remote
     with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
         clone = target.clone(Path(workdir) / "repo")
         try:
             tip = _network(clone.clone, retry, log)
             for attempt in range(retry.attempts):
-                plan = _plan(clone, tip, request, context, verify_once if verify else None)
+                plan = _plan(clone, tip, request, context, verify_once)
                 if plan.status != "commit":
                     return Outcome(plan.status, plan.line, retries=attempt)
                 assert plan.change is not None
