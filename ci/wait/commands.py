@@ -140,9 +140,10 @@ def poll(
         if line != last_logged:
             log(f"{settings.app}: {line}")
             last_logged = line
-        if clock() + settings.interval > deadline:
+        remaining = deadline - clock()
+        if remaining <= 0:
             return _timed_out(settings, lineage, last_app, last_line, line)
-        sleep(settings.interval)
+        sleep(min(settings.interval, remaining))  # the last look is at the deadline
 
 
 def _finish(
