@@ -663,6 +663,8 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
     lines = ["", "e2e wall times (gitlab-ci-local, shell executor):"]
     for label, run in (("default branch", e2e.main_run), ("feature branch", e2e.feature_run)):
         lines.append(f"  {label} pipeline: {run.wall:.1f}s")
+        if "verify-dev" in run.finished:  # the critical path: the push to dev verified
+            lines.append(f"    start to verify-dev's end: {run.finished['verify-dev']:.1f}s")
         for stage, seconds in run.stage_windows(e2e.stage_of).items():
             lines.append(f"    stage {stage:<7} {seconds:7.1f}s")
         for job in run.started:

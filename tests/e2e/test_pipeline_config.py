@@ -292,9 +292,25 @@ def test_wait_gitops_runs_only_for_gitops_only_default_branch_changes() -> None:
     ]
 
 
-def test_promote_prod_follows_dev_when_there_is_a_dev_deploy() -> None:
+def test_promote_prod_follows_dev_and_the_integration_tests_when_the_pipeline_has_them() -> None:
     needs = jobs(config())["promote-prod"]["needs"]
-    assert needs == [{"job": "build", "optional": True}, {"job": "deploy-dev", "optional": True}]
+    assert needs == [
+        {"job": "build", "optional": True},
+        {"job": "deploy-dev", "optional": True},
+        {"job": "integration", "optional": True},
+    ]
+
+
+def test_dev_is_gated_by_the_fast_checks_and_prod_by_every_test() -> None:
+    """Lint, unit and the build gate dev (about a minute); the integration tier gates prod."""
+    all_jobs = jobs(config())
+    assert all_jobs["deploy-dev"]["needs"] == ["lint", "chart-lint", "ci-config", "unit", "build"]
+    assert all_jobs["unit"]["needs"] == all_jobs["integration"]["needs"] == []
+
+
+@pytest.mark.parametrize("name", ["unit", "integration"])
+def test_the_test_jobs_run_for_code_changes_only(name: str) -> None:
+    assert jobs(config())[name]["rules"] == [{"changes": changes()["code"]}]
 
 
 def test_gitops_check_runs_in_merge_requests_that_touch_gitops_files() -> None:
