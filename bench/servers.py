@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from bench.processes import interrupts_held
+from harness.network import PortLost, check_owner, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CEILING_APP = "bench.apps.raw_asgi:app"
@@ -29,6 +29,7 @@ SEED_APP = "bench.apps.seed_style:app"
 # An ASGI app spec as uvicorn takes it: "package.module:attribute".
 APP_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # The service's settings for the bench: a known build, and no shutdown delay to wait through.
+BIND_FAILED = "address already in use"  # uvicorn's words when its port is taken
 SERVICE_ENV = {"APP_VERSION": "bench", "APP_REVISION": "bench", "APP_SHUTDOWN_DELAY_SECONDS": "0"}
 
 
@@ -156,12 +157,6 @@ def seed_command(uvicorn: str, port: int) -> list[str]:
 # --- Processes (edges) ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rss_kib(pid: int) -> int:
     """Resident set size of a process from /proc/PID/status (VmRSS), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -218,11 +213,28 @@ class Server:
             )
         return started
 
+    def start_serving(self, path: str = "/-/health", attempts: int = 3) -> tuple[float, float]:
+        """Start on a free port until the first 200 on path: (the monotonic time just before the
+        process was created, seconds to that 200). A port lost to another process between our
+        pick and uvicorn's bind (it exits, or someone else answers) is tried again on another."""
+        for attempt in range(1, attempts + 1):
+            started = self.start()
+            try:
+                return started, self.wait_for_200(started, path)
+            except PortLost as lost:
+                self.stop()
+                if attempt == attempts:
+                    raise BenchError(f"{self.name}: {lost}, {attempts} times") from None
+        raise AssertionError("unreachable")
+
     def wait_for_200(self, started: float, path: str = "/-/health", timeout: float = 30.0) -> float:
-        """Seconds from `started` to the first 200 on path."""
+        """Seconds from `started` to the first 200 on path (from this process: PortLost when
+        another one answers on its port, or it could not bind it)."""
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if BIND_FAILED in self.log_tail():
+                    raise PortLost(f"port {self.port} was taken before {self.name} bound it")
                 raise BenchError(
                     f"{self.name} exited with {self.proc.returncode} before serving: "
                     f"{self.log_tail()}"
@@ -232,7 +244,9 @@ class Server:
             except OSError:
                 status = 0
             if status == 200:
-                return time.monotonic() - started
+                seconds = time.monotonic() - started
+                check_owner(self.proc, self.port)
+                return seconds
             time.sleep(0.005)
         raise BenchError(f"{self.name} gave no 200 on {path} within {timeout:.0f}s")
 

@@ -165,8 +165,8 @@ def measure_cold_starts(
     for i in range(count):
         for server in servers:  # interleaved, like the load
             try:
-                started = server.start()
-                cold[server.name].append(server.wait_for_200(started, "/-/health"))
+                started, seconds = server.start_serving("/-/health")
+                cold[server.name].append(seconds)
                 ready[server.name].append(server.wait_for_200(started, "/-/readiness"))
             finally:
                 stop_all([server])
@@ -270,7 +270,7 @@ def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     with Wrk(wrk_path, threads=args.threads) as wrk:
         try:
             for server in servers:  # ready = what a Kubernetes Service waits for
-                server.wait_for_200(server.start(), "/-/readiness")
+                server.start_serving("/-/readiness")
             problems = [p for server in servers for p in check_server(server)]
             if problems:
                 raise BenchError("wrong answers, not benchmarking: " + "; ".join(problems))

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
+from harness.network import free_port
 from tests.app.http import get, raw_get
-from tests.support.network import free_port
 from tests.support.server import (
     PRODUCTION_FLAGS,
     REPO_ROOT,

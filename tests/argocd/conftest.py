@@ -12,10 +12,10 @@ import yaml
 
 from app import SERVICE_NAME
 from harness.image import buildah, local_base_image, tool_env
+from harness.network import free_port
 from tests.support.argocd import ArgoCdStandIn, running_argocd
 from tests.support.git_remotes import git
 from tests.support.gitops_project import make_project
-from tests.support.network import free_port
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 

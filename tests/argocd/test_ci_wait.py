@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from app import SERVICE_NAME
+from harness.network import free_port
 from tests.argocd.conftest import DEV, NAME, GitopsRepo, Stack
 from tests.support.argocd import ArgoCdStandIn
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git
-from tests.support.network import free_port
 
 EXIT_DEPLOYED, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED = 0, 1, 2, 3
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import bench.servers
 from bench.checks import check_response, check_targets
 from bench.servers import (
     CEILING_APP,
@@ -25,6 +26,7 @@ from bench.servers import (
     set_option,
     with_app,
 )
+from harness.network import free_port
 
 CONTRACT_CMD = [
     "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop",
@@ -145,7 +147,7 @@ def test_comparison_apps_answer_correctly_and_stop_cleanly(name, argv_for_port):
     """Real uvicorn on 127.0.0.1; stop() must leave no process and no listener behind."""
     server = Server(name, argv_for_port, server_env())
     try:
-        elapsed = server.wait_for_200(server.start(), "/-/readiness")
+        elapsed = server.start_serving("/-/readiness")[1]
         assert 0 < elapsed < 30
         assert server.rss_kib() > 1000
         build = "bench" if name == "ceiling" else None
@@ -182,3 +184,25 @@ def test_cpu_seconds_counts_what_the_process_used():
     while time.process_time() < deadline:
         pass
     assert 0.1 <= cpu_seconds(os.getpid()) - before < 5
+
+
+@pytest.mark.integration
+def test_a_port_taken_before_uvicorn_binds_it_is_tried_again_on_another(monkeypatch):
+    """The free-port race, forced: the first port picked is already listened on by this test."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1], free_port()])
+        monkeypatch.setattr(bench.servers, "free_port", lambda: next(picks))
+        server = Server(
+            "ceiling",
+            lambda port: with_app(local_command(CONTRACT_CMD, port, _bin()), CEILING_APP),
+            server_env(),
+        )
+        try:
+            _, elapsed = server.start_serving("/-/readiness")
+            assert server.port != taken.getsockname()[1]
+            assert 0 < elapsed < 30
+            assert http_get(server.port, "/-/readiness")[0] == 200
+        finally:
+            server.stop()

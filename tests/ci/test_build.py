@@ -228,7 +228,7 @@ def test_existing_repository_is_left_alone(monkeypatch):
 
 
 def test_unreachable_aws_endpoint_is_one_line(env, capsys):
-    from tests.support.network import free_port
+    from harness.network import free_port
 
     env.setenv("AWS_ACCESS_KEY_ID", "testing")
     env.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -17,7 +17,7 @@ import pytest
 from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.registry import ImageRef, RegistryAuth, image_digest, image_exists, insecure_from_env
-from tests.support.network import free_port
+from harness.network import free_port
 
 
 def test_reference_parts():

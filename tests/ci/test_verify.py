@@ -11,7 +11,7 @@ import pytest
 
 from ci.errors import UsageError
 from ci.verify import HEALTH_PATH, health_url, positive_float
-from tests.support.network import free_port, wait_for_port
+from harness.network import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the command falls back on; the pipeline sets them, so clear them for exact cases.

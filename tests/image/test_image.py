@@ -27,9 +27,9 @@ from harness.image import (
     local_base_image,
     tool_env,
 )
+from harness.network import free_port, wait_for_port
 from harness.tools import in_ci
 from tests.support.moto import running_moto
-from tests.support.network import free_port, wait_for_port
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 

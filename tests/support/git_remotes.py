@@ -11,12 +11,12 @@ import subprocess
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app import SERVICE_NAME
-from tests.support.network import free_port, wait_for_port
+from harness.network import PortLost, free_port, wait_for_port
 from tests.support.tools import require_tools
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -138,23 +138,46 @@ def _process(command: list[str], **kwargs) -> Iterator[subprocess.Popen]:
 
 @contextlib.contextmanager
 def git_daemon(base: Path, port: int | None = None) -> Iterator[str]:
-    """Serve every repository under ``base`` read-write over git://127.0.0.1:PORT/."""
-    port = port or free_port()
-    command = [
-        "git",
-        "daemon",
-        "--reuseaddr",
-        "--listen=127.0.0.1",
-        f"--port={port}",
-        f"--base-path={base}",
-        "--export-all",
-        "--enable=receive-pack",
-        "--informative-errors",
-        str(base),
-    ]
-    with _process(command):
-        wait_for_port(port)
+    """Serve every repository under ``base`` read-write over git://127.0.0.1:PORT/ (a free
+    port unless given; another one when that port is lost to another process)."""
+
+    def command(port: int) -> list[str]:
+        return [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={base}",
+            "--export-all",
+            "--enable=receive-pack",
+            "--informative-errors",
+            str(base),
+        ]
+
+    with _listening(command, port) as port:
         yield f"git://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def _listening(
+    command: Callable[[int], list[str]], port: int | None = None, attempts: int = 3
+) -> Iterator[int]:
+    """Run ``command(port)`` until it is the one listening on the port; yield the port.
+
+    The free-port race (another process binds the port between our pick and the server's bind)
+    ends in the server exiting or someone else answering: PortLost, then another port."""
+    for attempt in range(1, attempts + 1):
+        chosen = port or free_port()
+        with _process(command(chosen)) as process:
+            try:
+                wait_for_port(chosen, process=process)
+            except PortLost:
+                if port or attempt == attempts:
+                    raise
+                continue
+            yield chosen
+            return
 
 
 @contextlib.contextmanager
@@ -178,11 +201,25 @@ def http_git_server(base: Path, user: str, password: str, workdir: Path) -> Iter
         check=True,
     )
     socket_path = workdir / "fcgiwrap.sock"
-    port = free_port()
+    with _process([tools["fcgiwrap"], "-s", f"unix:{socket_path}"]):
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        config = workdir / "nginx.conf"
+
+        def nginx(port: int) -> list[str]:
+            config.write_text(_nginx_config(workdir, port, socket_path, backend, base))
+            return [tools["nginx"], "-p", str(workdir), "-c", str(config)]
+
+        with _listening(nginx) as port:
+            yield f"http://127.0.0.1:{port}"
+
+
+def _nginx_config(workdir: Path, port: int, socket_path: Path, backend: Path, base: Path) -> str:
+    """nginx in the foreground: git's smart HTTP backend behind basic auth on 127.0.0.1:port."""
     user_line = "user root;" if os.geteuid() == 0 else ""
-    (workdir / "nginx.conf").write_text(
-        textwrap.dedent(
-            f"""\
+    return textwrap.dedent(
+        f"""\
             {user_line}
             worker_processes 1;
             daemon off;
@@ -217,15 +254,7 @@ def http_git_server(base: Path, user: str, password: str, workdir: Path) -> Iter
               }}
             }}
             """
-        )
     )
-    with _process([tools["fcgiwrap"], "-s", f"unix:{socket_path}"]):
-        deadline = time.monotonic() + 10
-        while not socket_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with _process([tools["nginx"], "-p", str(workdir), "-c", str(workdir / "nginx.conf")]):
-            wait_for_port(port)
-            yield f"http://127.0.0.1:{port}"
 
 
 def install_human_commit_hook(remote: Path) -> Path:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.network import on_free_port, wait_for_port
+from harness.network import on_free_port, wait_for_port
 from tests.support.processes import stop_process
 
 REGION = "eu-central-1"

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from tests.support.network import PortLost, check_owner, on_free_port
+from harness.network import PortLost, check_owner, on_free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = "app.main:app"

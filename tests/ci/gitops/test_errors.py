@@ -2,9 +2,9 @@
 
 import pytest
 
+from harness.network import free_port
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo
-from tests.support.network import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,14 @@
 """The same write-back over `git daemon` and over smart HTTP with basic auth (credentials)."""
 
+import socket
+
 import pytest
 
 from app import SERVICE_NAME
+from harness.network import free_port
+from tests.support import git_remotes
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, git_daemon, http_git_server, show
-from tests.support.network import free_port
 from tests.support.tools import require_tools
 
 PASSWORD = "s3cret-Token-value-42"
@@ -23,6 +26,29 @@ def test_deploy_over_git_daemon(remote):
         status = run_ci("status", "--repo", url, "--env", "dev")
         assert status.returncode == 0, status.stderr
         assert status.stdout.splitlines()[1].split()[:2] == ["dev", tag]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("server", ["git daemon", "nginx"])
+def test_a_port_taken_before_the_server_binds_it_is_tried_again_on_another(
+    server, remote, tmp_path, monkeypatch
+):
+    """The free-port race, forced: the first port picked is already listened on by this test."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1], free_port()])
+        monkeypatch.setattr(git_remotes, "free_port", lambda: next(picks))
+        if server == "git daemon":
+            serving = git_daemon(remote.bare.parent)
+        else:
+            user = "gitlab-ci-token"
+            serving = http_git_server(remote.bare.parent, user, PASSWORD, tmp_path / "nginx")
+        with serving as base:
+            assert not base.endswith(f":{taken.getsockname()[1]}")
+            url = f"{base}/{remote.bare.name}"
+            status = run_ci("status", "--repo", url, env={"CI_JOB_TOKEN": PASSWORD})
+            assert status.returncode == 0, status.stderr
 
 
 @pytest.fixture

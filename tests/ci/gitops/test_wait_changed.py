@@ -3,10 +3,10 @@
 import pytest
 
 from ci.gitops.wait_changed import combined_exit_code
+from harness.network import free_port
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git
 from tests.support.gitops_project import Project, make_project
-from tests.support.network import free_port
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from app import SERVICE_NAME
+from harness.network import free_port
 from tests.ci.wait.conftest import APP, TOKEN, error, follow_the_branch
 from tests.ci.wait.recorded import at, recorded
 from tests.support.cli import run_ci
-from tests.support.network import free_port
 
 DIGEST_1, DIGEST_2 = "sha256:" + "a1" * 32, "sha256:" + "b2" * 32
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.image import buildah, image_present, tool_env
+from harness.network import free_port
 from tests.support.argocd.podspec import PodSpec, Probe, container_argv, pull_reference
-from tests.support.network import free_port
 
 # Not made read-only: kernel file systems and what buildah run mounts itself.
 KERNEL_DIRS = {"proc", "sys", "dev", "run", "tmp"}

@@ -76,11 +76,30 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
 
 
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group `pgid` (from /proc; a server started with
+    start_new_session=True leads its own group, its children included)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[2]) == pgid:  # after "pid (comm) state ppid"
+            members.append(int(entry.name))
+    return members
+
+
 def check_owner(process: subprocess.Popen, port: int) -> None:
-    """Raise PortLost if a process other than `process` listens on `port` (Linux only)."""
+    """Raise PortLost if neither `process` nor a process of its group listens on `port` (Linux
+    only; `git daemon`, for one, serves from a child of the `git` process)."""
     inodes = listeners(port)
-    if inodes is not None and not owns_socket(process.pid, inodes):
-        raise PortLost(f"port {port} is held by another process than {process.pid}")
+    if inodes is None or owns_socket(process.pid, inodes):
+        return
+    if not any(owns_socket(pid, inodes) for pid in group_members(process.pid)):
+        raise PortLost(f"port {port} is held by another process than {process.pid} or its group")
 
 
 def on_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
