@@ -5,6 +5,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.processes import interrupts_held
+from harness.network import serving_thread
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -33,7 +34,7 @@ class OTLPSink:
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.sink = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = serving_thread(self._server)
 
     @property
     def endpoint(self) -> str:

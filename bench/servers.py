@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import IO
 
@@ -190,6 +190,7 @@ class Server:
     name: str
     argv_for_port: Callable[[int], list[str]]
     env: dict[str, str]
+    cpus: Collection[int] | None = None  # where it runs (bench.processes.split_cpus)
     port: int = 0
     proc: subprocess.Popen | None = None
     log: IO[bytes] | None = None
@@ -199,7 +200,7 @@ class Server:
         self.port = free_port()
         self.log = tempfile.TemporaryFile(prefix=f"bench-{self.name}-")  # noqa: SIM115 (stop closes it)
         argv = self.argv_for_port(self.port)
-        with interrupts_held() as child:
+        with interrupts_held(self.cpus) as child:
             started = time.monotonic()
             self.proc = subprocess.Popen(
                 argv,

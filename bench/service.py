@@ -16,11 +16,13 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from bench import report
 from bench.checks import ENDPOINTS, check_response, check_targets
 from bench.otlp_sink import OTLPSink
+from bench.processes import split_cpus
 from bench.servers import (
     CEILING_APP,
     REPO_ROOT,
@@ -197,6 +199,10 @@ def check_server(server: Server) -> list[str]:
     return [f"{server.name}: {p}" for p in problems]
 
 
+def _cpu_list(cpus: Collection[int] | None) -> str:
+    return ",".join(map(str, sorted(cpus or ())))
+
+
 def ratio_connections(connections: list[int]) -> int:
     return 64 if 64 in connections else max(connections)
 
@@ -247,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
 
 def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     servers = build_servers(args.dockerfile, sink.endpoint if sink is not None else None)
+    cpus = split_cpus()
+    load_cpus, server_cpus = cpus if cpus is not None else (None, None)
+    for server in servers:
+        server.cpus = server_cpus
     wrk_path = shutil.which("wrk")
     if wrk_path is None:
         raise BenchError("wrk not found: install the Debian package wrk (`make tools`)")
@@ -260,14 +270,19 @@ def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     print(
         f"wrk: {args.rounds} interleaved rounds x {args.duration:g}s, {args.threads} thread(s), "
         f"connections {','.join(map(str, args.connections))}; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f}",
+        f"load average {os.getloadavg()[0]:.2f}; "
+        + (
+            f"wrk on CPU {_cpu_list(load_cpus)}, the servers on CPU {_cpu_list(server_cpus)}"
+            if cpus is not None
+            else "wrk and the servers share the one CPU"
+        ),
         flush=True,
     )
     say(f"{runs} wrk runs of {args.duration:g}s: about {runs * args.duration / 60:.1f} min")
 
     cold, ready = measure_cold_starts(servers, args.cold_starts)
     rss: dict[str, int] = {}
-    with Wrk(wrk_path, threads=args.threads) as wrk:
+    with Wrk(wrk_path, threads=args.threads, cpus=load_cpus) as wrk:
         try:
             for server in servers:  # ready = what a Kubernetes Service waits for
                 server.start_serving("/-/readiness")

@@ -4,6 +4,7 @@ import dataclasses
 import os
 import subprocess
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from bench.processes import interrupts_held
@@ -102,9 +103,10 @@ def wrk_command(
 class Wrk:
     """Runs wrk with the reporter script, kept in a temporary file for the object's lifetime."""
 
-    def __init__(self, wrk: str, threads: int = 1) -> None:
+    def __init__(self, wrk: str, threads: int = 1, cpus: Collection[int] | None = None) -> None:
         self.wrk = wrk
         self.threads = threads
+        self.cpus = cpus
         self._dir = tempfile.TemporaryDirectory(prefix="bench-wrk-")
         self.script = Path(self._dir.name) / "report.lua"
         self.script.write_text(REPORT_LUA)
@@ -122,7 +124,7 @@ class Wrk:
         argv = wrk_command(self.wrk, url, connections, duration, self.script, self.threads)
         proc = None
         try:
-            with interrupts_held() as child:
+            with interrupts_held(self.cpus) as child:
                 proc = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,

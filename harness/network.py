@@ -9,7 +9,9 @@ another port then.
 
 import os
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,3 +113,16 @@ def on_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")
+
+
+# serve_forever() looks for a shutdown() request this often; its default, 0.5 s, makes every
+# shutdown() wait up to half a second (hundreds of test teardowns).
+SHUTDOWN_POLL_SECONDS = 0.01
+
+
+def serving_thread(server: socketserver.BaseServer) -> threading.Thread:
+    """A daemon thread (not started) that runs ``server.serve_forever``, so that shutdown()
+    returns within SHUTDOWN_POLL_SECONDS."""
+    return threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
+    )

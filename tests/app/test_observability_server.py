@@ -5,7 +5,6 @@ OTLP/HTTP to a collector stand-in that decodes them with OpenTelemetry's own pro
 import http.client
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from app import SERVICE_NAME
+from harness.network import serving_thread
 from tests.app.http import get
 from tests.support.server import PRODUCTION_FLAGS, RunningServer, running_server
 from tests.support.tools import require_tools
@@ -154,7 +154,7 @@ class Collector(BaseHTTPRequestHandler):
 def collector() -> Iterator[ThreadingHTTPServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     httpd.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = serving_thread(httpd)
     thread.start()
     try:
         yield httpd

@@ -1,5 +1,6 @@
 """Interrupts are held while a child is created, and the child gets the usual signal mask."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import interrupts_held
+from bench.processes import interrupts_held, split_cpus
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +42,22 @@ def test_an_interrupt_arrives_after_the_child_is_recorded():
             proc.communicate(b"")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_child_given_cpus_runs_on_those_only_with_the_usual_signal_mask():
+    split = split_cpus()
+    if split is None:
+        pytest.skip("one CPU: nothing to pin apart")
+    load_cpus, server_cpus = split
+    assert load_cpus.isdisjoint(server_cpus)
+    assert load_cpus | server_cpus == os.sched_getaffinity(0)
+    with interrupts_held(server_cpus) as child:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],
+            stdout=subprocess.PIPE,
+            text=True,
+            **child,
+        )
+    with proc:
+        assert proc.stdout.read().strip() == str(sorted(server_cpus))
+    assert os.sched_getaffinity(0) == load_cpus | server_cpus  # ours unchanged

@@ -8,7 +8,6 @@ token auth (GitLab's, Docker Hub's) needs a token server with signing keys, whic
 import base64
 import http.server
 import json
-import threading
 import urllib.parse
 from typing import ClassVar
 
@@ -17,7 +16,7 @@ import pytest
 from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.registry import ImageRef, RegistryAuth, image_digest, image_exists, insecure_from_env
-from harness.network import free_port
+from harness.network import free_port, serving_thread
 
 
 def test_reference_parts():
@@ -95,7 +94,7 @@ class TokenRegistry(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def token_registry():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = serving_thread(server)
     thread.start()
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -1,10 +1,13 @@
 """Running .gitlab-ci.yml with gitlab-ci-local, and reading what happened from its output.
 
 gitlab-ci-local (npm, installed by ``make tools``) runs the jobs on this machine in stage order,
-honouring rules, when, needs and dotenv artifacts. With ``--force-shell-executor`` the ``image:``
-keys are ignored and every job runs in the checkout itself.
+honouring rules, when, needs and dotenv artifacts. It starts jobs in batches: the next jobs whose
+needs are met start once every job of the running batch ended (GitLab starts each as soon as its
+own needs ended), so ``PipelineRun.end_by_needs`` gives the schedule GitLab would have run. With
+``--force-shell-executor`` the ``image:`` keys are ignored and every job runs in the checkout.
 """
 
+import functools
 import os
 import re
 import signal
@@ -14,6 +17,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 GITLAB_CI_LOCAL = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
@@ -50,6 +56,18 @@ class PipelineRun:
             first, last = windows.get(stage, (start, end))
             windows[stage] = (min(first, start), max(last, end))
         return {stage: last - first for stage, (first, last) in windows.items()}
+
+    def end_by_needs(self, job: str, needs: Mapping[str, Sequence[str]]) -> float:
+        """When ``job`` would have ended, from the pipeline's first job start, had every job
+        started as soon as its needs ended (GitLab's schedule; gitlab-ci-local starts the next
+        jobs only once the whole running batch ended), each taking the time it took here."""
+
+        @functools.cache
+        def end(name: str) -> float:
+            ready = [end(need) for need in needs.get(name, ()) if need in self.finished]
+            return max(ready, default=0.0) + self.job_seconds(name)
+
+        return end(job)
 
     def tail(self, lines: int = 80) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
@@ -107,6 +125,35 @@ def run(
     result.output = "\n".join(lines)
     result.wall = time.monotonic() - start
     return result
+
+
+def needs_of(config: Path) -> dict[str, list[str]]:
+    """What each job of a .gitlab-ci.yml waits for: its ``needs:`` (through ``extends:``), or
+    without one every job of the earlier stages."""
+    document = yaml.safe_load(config.read_text())
+    stages = document["stages"]
+
+    def key(name: str, field: str) -> Any:
+        job = document[name]
+        if field in job:
+            return job[field]
+        parents = job.get("extends", [])
+        for parent in [parents] if isinstance(parents, str) else reversed(parents):
+            if (found := key(parent, field)) is not None:
+                return found
+        return None
+
+    jobs = [name for name, job in document.items() if isinstance(job, dict) and "script" in job]
+    stage = {name: key(name, "stage") or "test" for name in jobs}
+    waits = {}
+    for name in jobs:
+        needs = key(name, "needs")
+        if needs is None:
+            earlier = stages[: stages.index(stage[name])]
+            waits[name] = [other for other in jobs if stage[other] in earlier]
+        else:
+            waits[name] = [need if isinstance(need, str) else need["job"] for need in needs]
+    return waits
 
 
 def list_jobs(cwd: Path, home: Path, variables: Mapping[str, str] | None = None) -> dict[str, dict]:

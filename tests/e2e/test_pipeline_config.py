@@ -16,6 +16,7 @@ from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import without_skip_ci
 from ci.gitops.message import Change, commit_message
 from ci.wait.commands import EXIT_SUPERSEDED, UNVERIFIED, WaitPlan, plan_wait
+from tests.e2e.gitlab_ci_local import PipelineRun, needs_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CI_FILE = ROOT / ".gitlab-ci.yml"
@@ -339,3 +340,23 @@ def test_prod_write_backs_go_by_merge_request_when_the_project_asks(job: str) ->
         if name not in ("promote-prod", "rollback-prod", "unhold-prod")
     }
     assert {name for name, v in others.items() if "GITOPS_MERGE_REQUEST" in v} == set()
+
+
+def test_the_critical_path_follows_needs_not_gitlab_ci_locals_batches(tmp_path: Path) -> None:
+    """Dev's path: the slowest of its needs, then deploy-dev, then verify-dev; not integration."""
+    run = PipelineRun(
+        returncode=0,
+        output="",
+        wall=320.0,
+        started={"lint": 1, "unit": 1, "integration": 1, "build": 1, "deploy-dev": 300},
+        finished={"lint": 13, "unit": 61, "integration": 290, "build": 41, "deploy-dev": 306},
+    )
+    run.started["verify-dev"], run.finished["verify-dev"] = 306.0, 309.0
+    needs = needs_of(ROOT / ".gitlab-ci.yml")
+    assert run.end_by_needs("verify-dev", needs) == 60 + 6 + 3
+    config = tmp_path / ".gitlab-ci.yml"
+    config.write_text(
+        "stages: [test, deploy]\n.base: {stage: deploy}\n"
+        "a: {stage: test, script: [x]}\nb: {extends: .base, script: [y]}\n"
+    )
+    assert needs_of(config) == {"a": [], "b": ["a"]}  # no needs: every earlier stage's job

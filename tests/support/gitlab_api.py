@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from app import SERVICE_NAME
+from harness.network import serving_thread
 
 PROJECT_ID = 42
 USER = {
@@ -299,7 +300,7 @@ def running_gitlab(repo: Path, token: str) -> Iterator[FakeGitLab]:
     api = FakeGitLab(repo=repo, token=token)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
     api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = serving_thread(server)
     thread.start()
     try:
         yield api

@@ -5,7 +5,6 @@ import http.server
 import json
 import ssl
 import subprocess
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import pytest
 
 from app import SERVICE_NAME
 from ci.gitops.values import read_image
+from harness.network import serving_thread
 from tests.ci.wait.recorded import at, recorded
 from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
 from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
@@ -101,7 +101,7 @@ def _serve(fake: FakeArgoCD, context: ssl.SSLContext | None = None) -> Iterator[
         server.socket = context.wrap_socket(server.socket, server_side=True)
     scheme = "https" if context else "http"
     fake.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = serving_thread(server)
     thread.start()
     try:
         yield fake

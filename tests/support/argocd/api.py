@@ -8,12 +8,12 @@ makes the controller poll the remote now.
 
 import hmac
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from harness.network import serving_thread
 from tests.support.argocd import model
 from tests.support.argocd.controller import Controller
 
@@ -86,7 +86,7 @@ class ApiServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(controller, token))
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = serving_thread(self.httpd)
 
     def start(self) -> None:
         self._thread.start()

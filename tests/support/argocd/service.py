@@ -11,6 +11,8 @@ import socketserver
 import threading
 from collections.abc import Callable
 
+from harness.network import serving_thread
+
 
 def _pipe(source: socket.socket, dest: socket.socket) -> None:
     with contextlib.suppress(OSError):
@@ -46,7 +48,7 @@ class ServiceProxy:
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = serving_thread(self.server)
 
     def start(self) -> None:
         self._thread.start()
