@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
+# The unit tier's pytest-xdist workers: two, what a CI job usually gets (`auto` counts the host's
+# CPUs, not a container's quota); UNIT_WORKERS=auto on a laptop, 0 for one process.
+UNIT_WORKERS ?= 2
+# The tests start hundreds of Python processes (`python -m ci`, uvicorn): let them reuse compiled
+# modules (__pycache__/, ignored by git) rather than compile app/, ci/ and the tests each time.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops rename
 
@@ -31,7 +37,7 @@ lint: install  ## Check format and lint with ruff
 
 # The test tiers (tests/conftest.py says what each may do; a unit test that starts a program fails).
 unit: install  ## Tests in this process only, no system tools (≤ 60 s; the pipeline's unit job)
-	$(BIN)/pytest -m "not integration and not image and not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration and not image and not e2e" -n $(UNIT_WORKERS) $(PYTEST_ARGS)
 
 integration: tools  ## Tests with real servers and tools (the pipeline's integration job)
 	$(BIN)/pytest -m "integration and not image and not e2e" $(PYTEST_ARGS)
