@@ -4,7 +4,7 @@ A free port is only free until someone binds it: between `free_port()` and the s
 another process (another engineer's suite, a parallel job) may take it. `wait_for_port` with the
 server's process therefore checks that the listener is that process (Linux: /proc), and raises
 PortLost when the server exited first or another process answers; `on_free_port` starts again on
-another port then.
+another port then. `serving_thread` runs an in-process server that stops at once when told.
 """
 
 import os
