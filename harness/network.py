@@ -4,18 +4,21 @@ A free port is only free until someone binds it: between `free_port()` and the s
 another process (another engineer's suite, a parallel job) may take it. `wait_for_port` with the
 server's process therefore checks that the listener is that process (Linux: /proc), and raises
 PortLost when the server exited first or another process answers; `on_free_port` starts again on
-another port then. `serving_thread` runs an in-process server that stops at once when told.
+another port then; `listening` does both for a server's command line. `serving_thread` runs an
+in-process server that stops at once when told.
 """
 
+import contextlib
 import os
+import signal
 import socket
 import socketserver
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
@@ -126,3 +129,50 @@ def serving_thread(server: socketserver.BaseServer) -> threading.Thread:
     return threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
     )
+
+
+@contextlib.contextmanager
+def running(command: list[str], **popen: Any) -> Iterator[subprocess.Popen]:
+    """``command`` in a process group of its own (output discarded unless ``popen`` says
+    otherwise), ended with its whole group on exit: SIGTERM, then SIGKILL after 10 s."""
+    process = subprocess.Popen(
+        command,
+        **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen},
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def listening(
+    command: Callable[[int], list[str]],
+    port: int | None = None,
+    attempts: int = 3,
+    timeout: float = 20.0,
+    **popen: Any,
+) -> Iterator[int]:
+    """Run ``command(port)`` (`running`) until it is the one listening on the port; yield the
+    port. Given a port, only that one (PortLost if it is taken).
+
+    The free-port race (another process binds the port between our pick and the server's bind)
+    ends in the server exiting or someone else answering: PortLost, then another port."""
+    for attempt in range(1, attempts + 1):
+        chosen = port or free_port()
+        with running(command(chosen), **popen) as process:
+            try:
+                wait_for_port(chosen, timeout, process=process)
+            except PortLost:
+                if port or attempt == attempts:
+                    raise
+                continue
+            yield chosen
+            return

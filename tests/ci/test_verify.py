@@ -11,7 +11,7 @@ import pytest
 
 from ci.errors import UsageError
 from ci.verify import HEALTH_PATH, health_url, positive_float
-from harness.network import free_port, wait_for_port
+from harness.network import free_port, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the command falls back on; the pipeline sets them, so clear them for exact cases.
@@ -23,27 +23,17 @@ def clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def service(port: int, version: str) -> Iterator[str]:
-    """The real app (``app.main:app``) on uvicorn at 127.0.0.1:port, reporting ``version``."""
+def service(version: str, port: int | None = None) -> Iterator[str]:
+    """The real app (``app.main:app``) on uvicorn at 127.0.0.1, reporting ``version``: on
+    ``port``, or on a free one (another when a process takes it first)."""
     env = {**clean_env(), "APP_VERSION": version, "APP_SHUTDOWN_DELAY_SECONDS": "0"}
     cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+
+    def uvicorn(port: int) -> list[str]:
+        return [*cmd, "--port", str(port), "--log-level", "warning"]
+
+    with listening(uvicorn, port, timeout=30, cwd=ROOT, env=env) as chosen:
+        yield f"http://127.0.0.1:{chosen}"
 
 
 def verify(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -64,8 +54,7 @@ def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
 
 @pytest.mark.integration
 def test_succeeds_when_the_service_reports_the_version() -> None:
-    port = free_port()
-    with service(port, "abc12345") as url:
+    with service("abc12345") as url:
         code, out, err = finish(
             verify("--url", url, "--version", "abc12345", "--interval", "0.1", "--timeout", "20")
         )
@@ -76,15 +65,14 @@ def test_succeeds_when_the_service_reports_the_version() -> None:
 @pytest.mark.integration
 def test_waits_through_a_rollout_until_the_new_version_answers() -> None:
     """Old version first; the service is then replaced on the same port by the new one."""
-    port = free_port()
-    with service(port, "old00000") as url:
+    with service("old00000") as url:
         proc = verify(
             *("--url", url, "--version", "new11111", "--interval", "0.2"),
             *("--timeout", "60", "--successes", "2"),
         )
         first = proc.stdout.readline()
         assert first == f"{url}{HEALTH_PATH}: version old00000 (waiting for new11111)\n"
-    with service(port, "new11111"):
+    with service("new11111", port=int(url.rsplit(":", 1)[1])):
         code, out, err = finish(proc)
     assert (code, err) == (0, "")
     assert out.splitlines()[-1].startswith(f"{url}{HEALTH_PATH} reports version new11111")
@@ -92,8 +80,7 @@ def test_waits_through_a_rollout_until_the_new_version_answers() -> None:
 
 @pytest.mark.integration
 def test_times_out_naming_the_version_last_seen() -> None:
-    port = free_port()
-    with service(port, "old00000") as url:
+    with service("old00000") as url:
         code, _, err = finish(
             verify("--url", url, "--version", "new11111", "--interval", "0.2", "--timeout", "1")
         )
@@ -117,8 +104,7 @@ def test_times_out_when_nothing_listens() -> None:
 
 @pytest.mark.integration
 def test_version_defaults_to_the_image_tag_then_the_commit() -> None:
-    port = free_port()
-    with service(port, "feed0001") as url:
+    with service("feed0001") as url:
         env = {**clean_env(), "VERIFY_URL": url, "VERIFY_INTERVAL": "0.1"}
         from_tag = finish(verify(env={**env, "IMAGE_TAG": "feed0001"}))
         from_commit = finish(verify(env={**env, "CI_COMMIT_SHORT_SHA": "feed0001"}))

@@ -6,17 +6,16 @@ PID, bound to loopback only.
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app import SERVICE_NAME
-from harness.network import PortLost, free_port, wait_for_port
+from harness.network import listening, running
 from tests.support.tools import require_tools
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -116,27 +115,6 @@ def show(remote: Path, path: str, ref: str = "main") -> str:
 
 
 @contextlib.contextmanager
-def _process(command: list[str], **kwargs) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        **kwargs,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-@contextlib.contextmanager
 def git_daemon(base: Path, port: int | None = None) -> Iterator[str]:
     """Serve every repository under ``base`` read-write over git://127.0.0.1:PORT/ (a free
     port unless given; another one when that port is lost to another process)."""
@@ -155,29 +133,8 @@ def git_daemon(base: Path, port: int | None = None) -> Iterator[str]:
             str(base),
         ]
 
-    with _listening(command, port) as port:
+    with listening(command, port) as port:
         yield f"git://127.0.0.1:{port}"
-
-
-@contextlib.contextmanager
-def _listening(
-    command: Callable[[int], list[str]], port: int | None = None, attempts: int = 3
-) -> Iterator[int]:
-    """Run ``command(port)`` until it is the one listening on the port; yield the port.
-
-    The free-port race (another process binds the port between our pick and the server's bind)
-    ends in the server exiting or someone else answering: PortLost, then another port."""
-    for attempt in range(1, attempts + 1):
-        chosen = port or free_port()
-        with _process(command(chosen)) as process:
-            try:
-                wait_for_port(chosen, process=process)
-            except PortLost:
-                if port or attempt == attempts:
-                    raise
-                continue
-            yield chosen
-            return
 
 
 @contextlib.contextmanager
@@ -201,7 +158,7 @@ def http_git_server(base: Path, user: str, password: str, workdir: Path) -> Iter
         check=True,
     )
     socket_path = workdir / "fcgiwrap.sock"
-    with _process([tools["fcgiwrap"], "-s", f"unix:{socket_path}"]):
+    with running([tools["fcgiwrap"], "-s", f"unix:{socket_path}"]):
         deadline = time.monotonic() + 10
         while not socket_path.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -211,7 +168,7 @@ def http_git_server(base: Path, user: str, password: str, workdir: Path) -> Iter
             config.write_text(_nginx_config(workdir, port, socket_path, backend, base))
             return [tools["nginx"], "-p", str(workdir), "-c", str(config)]
 
-        with _listening(nginx) as port:
+        with listening(nginx) as port:
             yield f"http://127.0.0.1:{port}"
 
 
