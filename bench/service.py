@@ -82,9 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.service", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "-d", "--duration", type=seconds, default=5.0, help="seconds per wrk run (5)"
+        "-d", "--duration", type=seconds, default=2.0, help="seconds per wrk run (2)"
     )
-    parser.add_argument("-r", "--rounds", type=int, default=3, help="interleaved rounds (3)")
+    # Many short rounds rather than a few long ones: on a machine whose speed drifts by 10-20%
+    # from one run to the next, the median of 8 runs per server is what the ratios can trust.
+    parser.add_argument("-r", "--rounds", type=int, default=8, help="interleaved rounds (8)")
     parser.add_argument(
         "-c", "--connections", type=positive_ints, default=[1, 64], help="comma list (1,64)"
     )
@@ -219,7 +221,8 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
     done = 0
     for round_number in range(1, args.rounds + 1):
         for endpoint, connections, loaded in plan:
-            for server in loaded:
+            # Every other round in reverse: no server always runs right after the same one.
+            for server in loaded if round_number % 2 else loaded[::-1]:
                 url = f"http://127.0.0.1:{server.port}{ENDPOINTS[endpoint]}"
                 cpu_before = server.cpu_seconds()
                 result = wrk.run(url, connections, args.duration)
