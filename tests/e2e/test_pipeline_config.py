@@ -306,7 +306,8 @@ def test_dev_is_gated_by_the_fast_checks_and_prod_by_every_test() -> None:
     """Lint, unit and the build gate dev (about a minute); the integration tier gates prod."""
     all_jobs = jobs(config())
     assert all_jobs["deploy-dev"]["needs"] == ["lint", "chart-lint", "ci-config", "unit", "build"]
-    assert all_jobs["unit"]["needs"] == all_jobs["integration"]["needs"] == []
+    assert all_jobs["unit"]["needs"] == []
+    assert all_jobs["integration"]["needs"] == ["unit"]  # fail fast: after the unit tier passed
 
 
 @pytest.mark.parametrize("name", ["unit", "integration"])
