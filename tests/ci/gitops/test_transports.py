@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+import harness.network
 from app import SERVICE_NAME
 from harness.network import free_port
-from tests.support import git_remotes
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, git_daemon, http_git_server, show
 from tests.support.tools import require_tools
@@ -38,7 +38,7 @@ def test_a_port_taken_before_the_server_binds_it_is_tried_again_on_another(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         picks = iter([taken.getsockname()[1], free_port()])
-        monkeypatch.setattr(git_remotes, "free_port", lambda: next(picks))
+        monkeypatch.setattr(harness.network, "free_port", lambda: next(picks))
         if server == "git daemon":
             serving = git_daemon(remote.bare.parent)
         else:
