@@ -35,8 +35,8 @@ def _child_setup(mask: Collection[int], cpus: Collection[int] | None) -> None:
 def split_cpus() -> tuple[frozenset[int], frozenset[int]] | None:
     """(the load generator's CPU, the servers' CPUs) on a machine with two CPUs or more, else None.
 
-    Pinned apart, wrk and the server under load never share or swap a CPU: the servers compare
-    on equal terms, round after round (unpinned, the same server's figures spread by 10-20%)."""
+    Pinned apart, wrk and the server under load never share or swap a CPU, and every server
+    runs on the same one: the servers compare on equal terms, round after round."""
     available = sorted(os.sched_getaffinity(0))
     if len(available) < 2:
         return None

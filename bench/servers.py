@@ -28,8 +28,8 @@ CEILING_APP = "bench.apps.raw_asgi:app"
 SEED_APP = "bench.apps.seed_style:app"
 # An ASGI app spec as uvicorn takes it: "package.module:attribute".
 APP_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-# The service's settings for the bench: a known build, and no shutdown delay to wait through.
 BIND_FAILED = "address already in use"  # uvicorn's words when its port is taken
+# The service's settings for the bench: a known build, and no shutdown delay to wait through.
 SERVICE_ENV = {"APP_VERSION": "bench", "APP_REVISION": "bench", "APP_SHUTDOWN_DELAY_SECONDS": "0"}
 
 
