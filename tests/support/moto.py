@@ -12,11 +12,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.network import on_free_port, wait_for_port
-from tests.support.processes import stop_process
+from harness.network import listening
 
 REGION = "eu-central-1"
 FAKE_CREDENTIALS = {
@@ -29,7 +28,6 @@ FAKE_CREDENTIALS = {
 @dataclass
 class MotoServer:
     port: int
-    process: subprocess.Popen = field(repr=False)
     region: str = REGION
 
     @property
@@ -64,35 +62,19 @@ class MotoServer:
         username, _, password = base64.b64decode(token).decode().partition(":")
         return username, password
 
-    def stop(self) -> None:
-        stop_process(self.process)
-
 
 @contextlib.contextmanager
 def running_moto(log_dir: Path | None = None) -> Iterator[MotoServer]:
-    """Start ``moto_server`` on 127.0.0.1 and a free port; stop it (by PID) afterwards."""
+    """Start ``moto_server`` on 127.0.0.1 and a free port; stop its process group afterwards."""
     log = open(log_dir / "moto.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, **FAKE_CREDENTIALS}
 
-    def start(port: int) -> MotoServer:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        server = MotoServer(port=port, process=process)
-        try:
-            wait_for_port(port, timeout=30, process=process)
-        except BaseException:
-            server.stop()
-            raise
-        return server
+    def moto(port: int) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
-    server = on_free_port(start)
     try:
-        yield server
+        with listening(moto, timeout=30, stdout=log, stderr=subprocess.STDOUT, env=env) as port:
+            yield MotoServer(port=port)
     finally:
-        server.stop()
         if log_dir:
             log.close()

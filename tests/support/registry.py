@@ -1,10 +1,10 @@
 """A real OCI registry (the CNCF distribution registry, Debian ``docker-registry``) for tests.
 
 ``running_registry(workdir, username, password)`` starts it on 127.0.0.1 and a free port, with
-htpasswd (bcrypt) basic auth when a username is given, and stops it by PID on exit. Configure it
-with the credentials moto's ECR hands out (``MotoServer.ecr_credentials()``) and the real ECR
-login flow (get-login-password | buildah login --password-stdin) runs end to end. Plain http:
-clients need ``--tls-verify=false`` / ``REGISTRY_INSECURE=true``.
+htpasswd (bcrypt) basic auth when a username is given, and stops its process group on exit.
+Configure it with the credentials moto's ECR hands out (``MotoServer.ecr_credentials()``) and
+the real ECR login flow (get-login-password | buildah login --password-stdin) runs end to end.
+Plain http: clients need ``--tls-verify=false`` / ``REGISTRY_INSECURE=true``.
 """
 
 import contextlib
@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.network import on_free_port, wait_for_port
-from tests.support.processes import stop_process
+from harness.network import listening
 from tests.support.tools import require_tools
 
 
@@ -22,7 +21,6 @@ from tests.support.tools import require_tools
 class LocalRegistry:
     port: int
     root: Path
-    process: subprocess.Popen = field(repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
@@ -30,9 +28,6 @@ class LocalRegistry:
     def host(self) -> str:
         """``127.0.0.1:PORT``: the registry part of an image reference."""
         return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def _config(root: Path, port: int, htpasswd: Path | None) -> str:
@@ -67,32 +62,14 @@ def running_registry(
         htpasswd = workdir / "htpasswd"
         htpasswd.write_text(line + "\n")
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115
+    config = workdir / "config.yml"
 
-    def start(port: int) -> LocalRegistry:
-        config = workdir / "config.yml"
+    def registry(port: int) -> list[str]:
         config.write_text(_config(workdir, port, htpasswd))
-        process = subprocess.Popen(
-            [tools["docker-registry"], "serve", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        registry = LocalRegistry(
-            port=port, root=workdir, process=process, username=username, password=password
-        )
-        try:
-            wait_for_port(port, timeout=20, process=process)
-        except BaseException:
-            registry.stop()
-            raise
-        return registry
+        return [tools["docker-registry"], "serve", str(config)]
 
     try:
-        registry = on_free_port(start)
-    except BaseException:
-        log.close()
-        raise
-    try:
-        yield registry
+        with listening(registry, timeout=20, stdout=log, stderr=subprocess.STDOUT) as port:
+            yield LocalRegistry(port=port, root=workdir, username=username, password=password)
     finally:
-        registry.stop()
         log.close()
