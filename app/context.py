@@ -8,6 +8,7 @@ line logged after the app has returned, and never leaks into another request.
 
 from contextvars import ContextVar
 
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The id as the header carries it (ASCII bytes, app/requestid.py), decoded when a line is written.
+REQUEST_ID: ContextVar[bytes | None] = ContextVar("request_id", default=None)
 # (trace_id, span_id) as lower-case hex, as W3C traceparent writes them.
 TRACE_IDS: ContextVar[tuple[str, str] | None] = ContextVar("trace_ids", default=None)

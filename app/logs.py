@@ -34,7 +34,7 @@ class JSONFormatter(logging.Formatter):
                 entry[field] = getattr(record, field)
         request_id = REQUEST_ID.get()
         if request_id is not None:
-            entry["request_id"] = request_id
+            entry["request_id"] = request_id.decode("ascii")
         trace_ids = TRACE_IDS.get()
         if trace_ids is not None:
             entry["trace_id"], entry["span_id"] = trace_ids

@@ -54,14 +54,22 @@ class RequestDurations:
         self._series: dict[tuple[str, str, int], list[float]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._add_series(method, route, status)
+        series[bisect_left(self.bounds, seconds)] += 1
+        series[-1] += seconds
+
+    def _add_series(self, method: str, route: str, status: int) -> list[float]:
+        """The series of a request not counted before. Stored under its method's label only, so
+        that unknown methods (all counted as _OTHER) never grow the table."""
         if method not in self.methods:
             method = OTHER_METHOD
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = [0] * (len(self.bounds) + 1) + [0.0]
-        series[bisect_left(self.bounds, seconds)] += 1
-        series[-1] += seconds
+        return series
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(

@@ -18,8 +18,8 @@ from app.context import REQUEST_ID
 from app.fastpath import FastPath
 from app.metrics import Metrics
 from app.requestid import HEADER, request_id
-from app.responses import EMPTY_BODY, Prebuilt
-from app.routes import route_of
+from app.responses import EMPTY_BODY, Prebuilt, Rendered
+from app.routes import ROUTE, route_of
 
 INTERNAL_ERROR = Prebuilt(500, {"detail": "Internal Server Error"})
 
@@ -36,46 +36,47 @@ class Observed:
         self.fast_path = fast_path
         self.metrics = metrics
         self.access_log = access_log
+        # Bound once: each attribute looked up per request costs as much as a header sent.
+        self._answer = fast_path.answer if fast_path is not None else _no_answer
+        self._observe = metrics.observe if metrics is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.other(scope, receive, send)
             return
         started = perf_counter()
         rid = request_id(scope["headers"])
         REQUEST_ID.set(rid)  # no reset: see app/context.py
-        id_header = (HEADER, rid.encode("ascii"))
         status = 0
         try:
-            answer = self.fast_path.answer(scope) if self.fast_path is not None else None
+            answer = self._answer(scope)
             if answer is not None:
                 status = answer.status
-                await send(answer.start_message(id_header))
+                await send(answer.start_message((HEADER, rid)))
                 await send(EMPTY_BODY if scope["method"] == "HEAD" else answer.body_message)
-                return
-
-            async def send_with_id(message: Message) -> None:  # made for FastAPI's answers only
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    message = {**message, "headers": [*message.get("headers", ()), id_header]}
-                await send(message)
-
-            await self.app(scope, receive, send_with_id)
+            else:
+                recorder = IdAdded(send, (HEADER, rid))
+                try:
+                    await self.app(scope, receive, recorder)
+                finally:
+                    status = recorder.status
         except Exception:
             if not status:
-                await send(INTERNAL_ERROR.start_message(id_header))
+                await send(INTERNAL_ERROR.start_message((HEADER, rid)))
                 await send(INTERNAL_ERROR.body_message)
                 status = 500
             raise
         finally:
-            seconds = perf_counter() - started
-            if not status:  # no response at all (cancelled): counted as the server's failure
-                status = 500
-            if self.metrics is not None:
-                self.metrics.observe(scope["method"], route_of(scope), status, seconds)
+            # No status: no response at all (cancelled), counted as the server's failure.
+            if self._observe is not None:
+                route = scope.get(ROUTE) or route_of(scope)
+                self._observe(scope["method"], route, status or 500, perf_counter() - started)
             if self.access_log is not None:
-                self._log(scope, status, seconds)
+                self._log(scope, status or 500, perf_counter() - started)
+
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A scope that is not HTTP (lifespan, websocket): passed on."""
+        await self.app(scope, receive, send)
 
     def _log(self, scope: Scope, status: int, seconds: float) -> None:
         """One line per request; the path without its query string (echo texts are user data)."""
@@ -93,3 +94,24 @@ class Observed:
             fields,
             extra=fields,
         )
+
+
+class IdAdded:
+    """The send of FastAPI's answers: adds the id header to the response, notes its status."""
+
+    __slots__ = ("id_header", "send", "status")
+
+    def __init__(self, send: Send, id_header: tuple[bytes, bytes]) -> None:
+        self.send = send
+        self.id_header = id_header
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), self.id_header]}
+        await self.send(message)
+
+
+def _no_answer(scope: Scope) -> Rendered | None:
+    return None

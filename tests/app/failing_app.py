@@ -8,4 +8,4 @@ def _broken() -> bool:
     raise RuntimeError("readiness broken on purpose")
 
 
-app.app.fast_path.probes.built = _broken
+app.fast_path.probes.built = _broken

@@ -4,6 +4,7 @@ written while serving the request."""
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 
@@ -81,7 +82,29 @@ def test_an_insane_id_is_replaced(app, value: bytes) -> None:
 def test_longest_sane_id_is_kept() -> None:
     assert sane(b"a" * MAX_LENGTH)
     assert not sane(b"a" * (MAX_LENGTH + 1))
-    assert GENERATED.fullmatch(new_request_id())
+
+
+def test_made_ids_are_distinct_across_reads_and_forks() -> None:
+    """Ids come 256 to a random read: many reads' worth are all well-formed and distinct, and a
+    forked child (a server worker) never hands out the ones its parent had left."""
+    ids = [new_request_id() for _ in range(1000)]
+    assert all(GENERATED.fullmatch(i.decode()) for i in ids)
+    assert len(set(ids)) == len(ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, b"".join(new_request_id() for _ in range(10)))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = b"".join(new_request_id() for _ in range(10))
+    assert len(child) == len(parent) == 320
+    assert {child[i : i + 32] for i in range(0, 320, 32)}.isdisjoint(
+        parent[i : i + 32] for i in range(0, 320, 32)
+    )
 
 
 class BrokenState(ShutdownState):
@@ -122,7 +145,7 @@ def test_access_and_app_log_lines_carry_the_request_id(json_logs: io.StringIO) -
     settings = get_settings({"APP_LOG_FORMAT": "json", "APP_ACCESS_LOG": "true"})
     service = create_app(settings, host=HOST)
     service.fallback.build()
-    service.app.fast_path.probes.built = lambda: logging.getLogger("app.probe").warning("checked")
+    service.fast_path.probes.built = lambda: logging.getLogger("app.probe").warning("checked")
     call(service, "/-/readiness", headers=((b"x-request-id", b"abc-123"),))
     call(service, "/api/echo", b"text=x", headers=((b"x-request-id", b"def-456"),))
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]

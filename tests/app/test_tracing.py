@@ -13,9 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from app import SERVICE_NAME
-from app.application import create_app
+from app.application import Service, create_app
 from app.logs import configure_logging
-from app.observe import Observed
 from app.settings import get_settings
 from app.tracing import Traced, TracingError, exporters_requested, provider_from_environment
 from tests.app.asgi import REQUEST_ID, call, call_failing
@@ -44,7 +43,7 @@ def app(provider: TracerProvider):
     service = create_app(
         get_settings({"APP_VERSION": "7.7.7"}), host=HOST, tracer_provider=provider
     )
-    service.fallback.build()
+    service.app.fallback.build()  # the Service, inside the Traced layer
     return service
 
 
@@ -85,7 +84,7 @@ def test_what_cannot_be_done_is_a_clear_error(environ, message) -> None:
 def test_off_adds_no_layer() -> None:
     assert provider_from_environment({}, "1") is None
     service = create_app(get_settings({}), host=HOST)
-    assert type(service.app) is Observed
+    assert type(service) is Service
 
 
 def test_the_provider_names_the_service_and_its_build() -> None:
@@ -100,7 +99,7 @@ def test_the_provider_names_the_service_and_its_build() -> None:
 
 
 def test_a_server_span_per_request_named_after_the_route(app, spans) -> None:
-    assert isinstance(app.app, Traced)
+    assert isinstance(app, Traced)
     call(app, "/api/echo", b"text=secret")  # fast path
     call(app, "/api/echo", b"")  # FastAPI, 422
     call(app, "/nope")
@@ -141,7 +140,7 @@ def test_without_traceparent_a_new_trace_starts(app, spans) -> None:
 
 def test_a_failure_is_an_error_span(provider, spans) -> None:
     service = create_app(get_settings({}), host=HOST, state=BrokenState(), tracer_provider=provider)
-    service.fallback.build()
+    service.app.fallback.build()
     answer, _ = call_failing(service, "/-/readiness")
     assert answer.status == 500
     (span,) = spans.get_finished_spans()
