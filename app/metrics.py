@@ -48,6 +48,7 @@ class RequestDurations:
 
     def __init__(self, buckets: Iterable[float] = BUCKETS, methods: Iterable[str] = KNOWN_METHODS):
         self.bounds = tuple(sorted(buckets))
+        self.first_bound = self.bounds[0]
         self.methods = frozenset(methods)
         self._le = [*map(floatToGoString, self.bounds), "+Inf"]
         # Per series: a count per bucket (not cumulative; the last is +Inf), then the sum.
@@ -57,7 +58,8 @@ class RequestDurations:
         series = self._series.get((method, route, status))
         if series is None:
             series = self._add_series(method, route, status)
-        series[bisect_left(self.bounds, seconds)] += 1
+        # Most requests fall in the first bucket: one comparison instead of a search.
+        series[0 if seconds <= self.first_bound else bisect_left(self.bounds, seconds)] += 1
         series[-1] += seconds
 
     def _add_series(self, method: str, route: str, status: int) -> list[float]:
