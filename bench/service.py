@@ -87,6 +87,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Many short rounds rather than a few long ones: on a machine whose speed drifts by 10-20%
     # from one run to the next, the median of 8 runs per server is what the ratios can trust.
     parser.add_argument("-r", "--rounds", type=int, default=8, help="interleaved rounds (8)")
+    # The same code in another process of the same command runs up to 10-30% faster or slower
+    # on this VM, for the process's life (memory placement, presumably): one process per server
+    # would make that the ratio's error. New processes each round make it part of the median.
+    parser.add_argument(
+        "--fresh",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="new server processes every round (on)",
+    )
     parser.add_argument(
         "-c", "--connections", type=positive_ints, default=[1, 64], help="comma list (1,64)"
     )
@@ -209,7 +218,20 @@ def ratio_connections(connections: list[int]) -> int:
     return 64 if 64 in connections else max(connections)
 
 
+def start_all(servers: list[Server], wrk: Wrk, connections: int) -> None:
+    """Start every server, check its answers, warm it up (first connections, lazy imports)."""
+    for server in servers:  # ready = what a Kubernetes Service waits for
+        server.start_serving("/-/readiness")
+    problems = [p for server in servers for p in check_server(server)]
+    if problems:
+        raise BenchError("wrong answers, not benchmarking: " + "; ".join(problems))
+    for server in servers:
+        wrk.run(f"http://127.0.0.1:{server.port}{ENDPOINTS['echo']}", connections, 1)
+
+
 def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[report.Sample]:
+    """The rounds; with args.fresh, every round on new server processes. Leaves the last
+    round's servers running (for their RSS)."""
     samples = []
     top = ratio_connections(args.connections)
     plan = [
@@ -220,6 +242,9 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
     total = args.rounds * sum(len(loaded) for _, _, loaded in plan)
     done = 0
     for round_number in range(1, args.rounds + 1):
+        if round_number == 1 or args.fresh:
+            stop_all(servers)
+            start_all(servers, wrk, max(args.connections))
         for endpoint, connections, loaded in plan:
             # Every other round in reverse: no server always runs right after the same one.
             for server in loaded if round_number % 2 else loaded[::-1]:
@@ -271,7 +296,9 @@ def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
         runs_in(s, e, c, top) for e in args.endpoints for c in args.connections for s in servers
     )
     print(
-        f"wrk: {args.rounds} interleaved rounds x {args.duration:g}s, {args.threads} thread(s), "
+        f"wrk: {args.rounds} interleaved rounds x {args.duration:g}s"
+        + (", new server processes each round" if args.fresh else "")
+        + f", {args.threads} thread(s), "
         f"connections {','.join(map(str, args.connections))}; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}; "
         + (
@@ -287,15 +314,6 @@ def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     rss: dict[str, int] = {}
     with Wrk(wrk_path, threads=args.threads, cpus=load_cpus) as wrk:
         try:
-            for server in servers:  # ready = what a Kubernetes Service waits for
-                server.start_serving("/-/readiness")
-            problems = [p for server in servers for p in check_server(server)]
-            if problems:
-                raise BenchError("wrong answers, not benchmarking: " + "; ".join(problems))
-            for server in servers:  # warm up: first connections, lazy imports
-                wrk.run(
-                    f"http://127.0.0.1:{server.port}{ENDPOINTS['echo']}", max(args.connections), 1
-                )
             samples = load(servers, wrk, args)
             rss = {server.name: server.rss_kib() for server in servers}
         finally:

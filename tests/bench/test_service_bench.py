@@ -1,5 +1,6 @@
 """`python -m bench.service` end to end: a short run against the real service and Dockerfile."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import service as service_bench
 from bench.servers import REPO_ROOT
 from bench.service import main
+from bench.wrk import WrkResult
 from tests.support.tools import require_tools
 
 
@@ -136,3 +139,53 @@ def test_interrupted_bench_stops_every_server_it_started(sig, code):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         proc.stderr.close()
+
+
+_PORTS = itertools.count(40000)
+
+
+class _CountedServer:
+    """Stands in for bench.servers.Server in load(): counts the processes it was asked for."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.port, self.starts, self.running = name, 0, 0, False
+
+    def start_serving(self, path: str) -> tuple[float, float]:
+        assert not self.running, "started while its last process still runs"
+        self.starts += 1
+        self.port = next(_PORTS)  # a new process, a new port
+        self.running = True
+        return 0.0, 0.0
+
+    def stop(self) -> None:
+        self.running = False
+
+    def cpu_seconds(self) -> float:
+        return float(self.starts)
+
+
+class _RecordingWrk:
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def run(self, url: str, connections: int, duration: float) -> WrkResult:
+        self.urls.append(url)
+        return WrkResult(1000, 1_000_000, 0, 0, 0, 0, 0, 100, 200)
+
+
+@pytest.mark.parametrize(("fresh", "starts"), [(True, 3), (False, 1)])
+def test_each_round_loads_new_server_processes(monkeypatch, fresh: bool, starts: int) -> None:
+    """With --fresh (the default), every round starts each server anew, so the medians span
+    several processes; otherwise one process each serves all rounds."""
+    monkeypatch.setattr(service_bench, "check_server", lambda server: [])
+    servers = [_CountedServer("service"), _CountedServer("ceiling")]
+    wrk = _RecordingWrk()
+    args = service_bench.parse_args(["-r", "3", "-e", "health", "-c", "8"])
+    args.fresh = fresh
+    samples = service_bench.load(servers, wrk, args)
+    assert [s.starts for s in servers] == [starts, starts]
+    assert all(s.running for s in servers)  # the last round's, for their RSS
+    assert len(samples) == 6
+    # Each round: a warm-up per server, then the load on the ports of that round's processes.
+    loaded_ports = {url.split(":")[2].split("/")[0] for url in wrk.urls}
+    assert len(loaded_ports) == 2 * starts
