@@ -12,7 +12,7 @@ UNIT_WORKERS ?= 2
 # modules (__pycache__/, ignored by git) rather than compile app/, ci/ and the tests each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install tools run lint unit integration e2e test test-image bench bench-image bench-gitops rename
+.PHONY: help install tools run lint unit integration e2e test test-image bench bench-instructions bench-image bench-gitops rename
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ test-image: tools  ## The container image tests only
 
 bench: tools  ## Service throughput and latency against its ceiling and the seed-style baseline
 	$(BIN)/python -m bench.service $(BENCH_ARGS)
+
+bench-instructions: tools  ## Instructions per request (valgrind), the service against its ceiling: noise-free
+	$(BIN)/python -m bench.instructions
 
 bench-image: tools  ## Image size and rebuild time against a seed-style Dockerfile
 	$(BIN)/python -m bench.image

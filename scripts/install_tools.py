@@ -21,6 +21,10 @@ DEBIAN_COMMANDS = {
     "rsync": "rsync",
     "wrk": "wrk",
     "htpasswd": "apache2-utils",
+    "ab": "apache2-utils",
+    # Instructions per request, counted (make bench-instructions).
+    "valgrind": "valgrind",
+    "callgrind_control": "valgrind",
     "nginx": "nginx-light",
     "fcgiwrap": "fcgiwrap",
     # A private CA and server certificate for `ci wait`'s ARGOCD_CA_FILE tests.
