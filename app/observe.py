@@ -69,7 +69,7 @@ class Observed:
         finally:
             seconds = perf_counter() - started
             status = status or 500  # no response at all (cancelled): the server's failure
-            if self._observe is not None:
+            if self._observe is not None:  # the fast path noted its route: no route_of() call
                 self._observe(scope["method"], scope.get(ROUTE) or route_of(scope), status, seconds)
             if self.access_log is not None:
                 self._log(scope, status, seconds)
