@@ -1,12 +1,10 @@
 """`python -m bench.instructions`: instructions per request, counted by callgrind."""
 
-import subprocess
-import sys
-
 import pytest
 
 from bench.instructions import ab_requests, instructions_in, parse_args
-from bench.servers import REPO_ROOT, BenchError
+from bench.servers import BenchError
+from tests.support.cli import run_bench
 from tests.support.tools import require_tools
 
 AB_OUTPUT = """
@@ -53,14 +51,7 @@ def test_counts_the_service_and_its_ceiling_on_health() -> None:
     """Both servers under valgrind, a few hundred requests each: a count per request for each,
     the service's above the ceiling's (it does more: the request id, the histogram)."""
     require_tools("valgrind", "ab")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.instructions", "-n", "300", "-c", "4", "-e", "health"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = run_bench("instructions", "-n", "300", "-c", "4", "-e", "health", timeout=600)
     assert proc.returncode == 0, proc.stderr
     (line,) = [line.split() for line in proc.stdout.splitlines() if line.startswith("  health")]
     service, ceiling = (int(v.replace(",", "")) for v in (line[2], line[5]))

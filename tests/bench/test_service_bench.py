@@ -14,6 +14,7 @@ from bench import service as service_bench
 from bench.servers import REPO_ROOT
 from bench.service import main
 from bench.wrk import WrkResult
+from tests.support.cli import run_bench
 from tests.support.tools import require_tools
 
 
@@ -42,14 +43,7 @@ def test_short_bench_runs_all_three_servers_end_to_end():
     require_tools("wrk")
     argv = ["-d", "1", "-r", "1", "-e", "liveness", "-c", "1,4", "--cold-starts", "1"]
     argv.append("--no-variants")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.service", *argv],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_bench("service", *argv, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for label in ("(a) service", "(b) raw ASGI", "(c) seed-style"):
@@ -70,14 +64,7 @@ def test_variants_show_what_metrics_and_tracing_cost():
     health at the ratio connection count only."""
     require_tools("wrk")
     argv = ["-d", "1", "-r", "1", "-e", "health,liveness", "-c", "1,2", "--cold-starts", "0"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.service", *argv],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    proc = run_bench("service", *argv, timeout=180)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     for label in ("(a) metrics off", "(a) tracing on"):

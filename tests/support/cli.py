@@ -1,5 +1,6 @@
-"""`python -m ci` run as users run it: a subprocess from the repository root, in an environment
-without the pipeline variables of whatever shell runs the tests."""
+"""`python -m ci` (and the benchmarks' `python -m bench.*`) run as users run them: a subprocess
+from the repository root; ci in an environment without the pipeline variables of whatever shell
+runs the tests."""
 
 import os
 import subprocess
@@ -41,4 +42,16 @@ def start_ci(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+    )
+
+
+def run_bench(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m bench.MODULE ARGS`` from the repository root; return the process."""
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
