@@ -42,7 +42,4 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
             if _SANE(value) is not None:
                 return value
             break
-    try:
-        return _unused.pop()
-    except IndexError:
-        return new_request_id()
+    return new_request_id()
