@@ -3,11 +3,15 @@
 Reads the manifests (Applications, and ApplicationSets expanded the way their git files generator
 and Go templates do) into one ``ArgoApp`` per environment: chart path, release name, namespace,
 valueFiles and valuesObject. Nothing is copied from the manifests; ``helm`` renders from these.
+
+What Argo CD would use and this model does not (other source kinds, Helm parameters, several
+sources, parameter override files in the chart folder) is refused with a CiError naming it, so a
+render here is never quietly different from Argo CD's.
 """
 
-import fnmatch
 import io
 import json
+import os
 import re
 import tarfile
 from collections.abc import Iterable, Mapping
@@ -23,6 +27,7 @@ from ci.errors import CiError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 ARGOCD_DIR = "gitops/argocd"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,16 @@ class ArgoApp:
     values_object: Mapping[str, Any] = field(default_factory=dict)
     ignore_missing_value_files: bool = False
     manifest: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Where Argo CD reads the source from and deploys it to: repoURL@targetRevision (and the
+    # generator's for a generated Application), destination server and namespace, project.
+    location: str = ""
+
+
+# The keys of an Application's source, and of its helm section, that the render models.
+SOURCE_KEYS = frozenset({"repoURL", "targetRevision", "path", "helm"})
+HELM_KEYS = frozenset({"releaseName", "valueFiles", "valuesObject", "ignoreMissingValueFiles"})
+# Argo CD's repo-server merges these files from the source folder into the Helm parameters.
+OVERRIDE_FILE = re.compile(r"\.argocd-source(-.*)?\.ya?ml")
 
 
 # --- reading gitops/argocd/ ------------------------------------------------------------------
@@ -52,7 +67,7 @@ def argocd_documents(repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:
     documents = []
     for path in paths:
         try:
-            loaded = list(yaml.safe_load_all(path.read_text()))
+            loaded = list(yaml.load_all(path.read_text(), Loader=_LOADER))
         except yaml.YAMLError as error:
             raise CiError(f"{path}: not valid YAML: {one_line(str(error))}") from None
         documents.extend(doc for doc in loaded if doc)
@@ -61,14 +76,34 @@ def argocd_documents(repo_root: Path = REPO_ROOT) -> list[dict[str, Any]]:
 
 def applications(repo_root: Path = REPO_ROOT) -> list[ArgoApp]:
     """The Applications Argo CD would run: plain ones plus those the ApplicationSets generate."""
-    manifests: list[dict[str, Any]] = []
+    manifests: list[tuple[dict[str, Any], str]] = []
     for doc in argocd_documents(repo_root):
+        if not isinstance(doc, dict):
+            raise CiError(f"{ARGOCD_DIR}: a document that is not a mapping: {one_line(str(doc))}")
         if doc.get("kind") == "Application":
-            manifests.append(doc)
+            manifests.append((doc, ""))
         elif doc.get("kind") == "ApplicationSet":
-            manifests.extend(expand_applicationset(doc, repo_root))
-    apps = [_argo_app(manifest) for manifest in manifests]
+            origin = _generator_origin(doc)
+            manifests.extend((app, origin) for app in expand_applicationset(doc, repo_root))
+    apps = [_argo_app(manifest, origin) for manifest, origin in manifests]
+    for app in apps:
+        _refuse_override_files(app, repo_root)
     return sorted(apps, key=lambda app: app.env)
+
+
+def _refuse_override_files(app: ArgoApp, repo_root: Path) -> None:
+    """A parameter override file in the source folder: Argo CD would merge it, this model not."""
+    folder = repo_root / app.chart_path
+    found = sorted(
+        p.name for p in folder.glob(".argocd-source*") if OVERRIDE_FILE.fullmatch(p.name)
+    )
+    if found:
+        path = f"{app.chart_path.rstrip('/')}/{found[0]}"
+        raise CiError(
+            f"{path}: Argo CD would merge this parameter override file into Application "
+            f"{app.name}, and ci/chart/argocd.py does not model it: delete it (set values in "
+            f"values.{app.env}.yaml or gitops/{app.env}/values.yaml)"
+        )
 
 
 def environments(repo_root: Path = REPO_ROOT) -> dict[str, ArgoApp]:
@@ -89,30 +124,62 @@ def application_for(env: str, repo_root: Path = REPO_ROOT) -> ArgoApp:
     return envs[env]
 
 
-def _argo_app(manifest: Mapping[str, Any]) -> ArgoApp:
-    name = manifest.get("metadata", {}).get("name", "")
-    spec = manifest.get("spec", {})
+def _generator_origin(appset: Mapping[str, Any]) -> str:
+    """Where an ApplicationSet's git generators read: ``repoURL@revision``, each once."""
+    origins = []
+    for generator in (
+        _mapping(appset.get("spec") or {}, "ApplicationSet spec").get("generators") or []
+    ):
+        git = generator.get("git") if isinstance(generator, Mapping) else None
+        if isinstance(git, Mapping):
+            origins.append(f"{git.get('repoURL', '')}@{git.get('revision', 'HEAD')}")
+    return ", ".join(dict.fromkeys(origins))
+
+
+def _argo_app(manifest: Mapping[str, Any], origin: str = "") -> ArgoApp:
+    name = str(_mapping(manifest.get("metadata"), "metadata").get("name", ""))
+    spec = _mapping(manifest.get("spec"), f"Application {name}: spec")
     if "source" not in spec or "sources" in spec:
         raise CiError(f"Application {name}: only a single spec.source is supported")
-    source = spec["source"]
-    helm = source.get("helm", {})
-    unsupported = sorted(set(helm) & {"parameters", "fileParameters", "values"})
-    if unsupported:
-        raise CiError(
-            f"Application {name}: helm.{unsupported[0]} is not supported by ci/chart/argocd.py"
-        )
-    value_files = tuple(helm.get("valueFiles", ()))
+    source = _mapping(spec["source"], f"Application {name}: spec.source")
+    helm = _mapping(source.get("helm") or {}, f"Application {name}: spec.source.helm")
+    for keys, known, where in ((source, SOURCE_KEYS, "source"), (helm, HELM_KEYS, "source.helm")):
+        unsupported = sorted(set(keys) - known, key=str)
+        if unsupported:
+            raise CiError(
+                f"Application {name}: spec.{where}.{unsupported[0]} is not supported by "
+                "ci/chart/argocd.py (Argo CD would use it; this render would not)"
+            )
+    value_files = tuple(str(file) for file in helm.get("valueFiles") or ())
+    destination = _mapping(spec.get("destination") or {}, f"Application {name}: destination")
     return ArgoApp(
         name=name,
         env=_env_of(name, value_files),
-        chart_path=source.get("path", ""),
+        chart_path=str(source.get("path", "")),
         release_name=helm.get("releaseName") or name,
-        namespace=spec.get("destination", {}).get("namespace", ""),
+        namespace=str(destination.get("namespace", "")),
         value_files=value_files,
-        values_object=helm.get("valuesObject") or {},
+        values_object=_mapping(helm.get("valuesObject") or {}, f"Application {name}: valuesObject"),
         ignore_missing_value_files=bool(helm.get("ignoreMissingValueFiles", False)),
         manifest=manifest,
+        location=_location(spec, source, destination, origin),
     )
+
+
+def _location(spec, source, destination, generator: str) -> str:
+    """Where the Application reads from and deploys to, as one comparable line."""
+    return (
+        f"{source.get('repoURL', '')}@{source.get('targetRevision', 'HEAD')} "
+        f"-> {destination.get('server') or destination.get('name', '')}"
+        f"/{destination.get('namespace', '')} (project {spec.get('project', '')})"
+        + (f", generated from {generator}" if generator else "")
+    )
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CiError(f"{where}: expected a mapping")
+    return value
 
 
 def _env_of(app_name: str, value_files: Iterable[str]) -> str:
@@ -145,11 +212,12 @@ def expand_applicationset(appset: Mapping[str, Any], repo_root: Path) -> list[di
     template = spec.get("template", {})
     patch = spec.get("templatePatch")
     apps = []
-    for param in params:
-        app = _render_go_templates(template, param)
-        if patch:
-            rendered_patch = _render_go_templates(patch, param)
-            app = _merge_patch(app, yaml.safe_load(rendered_patch) or {})
+    nodes = [template, patch] if patch else [template]
+    rendered = _render_go_templates([(node, param) for param in params for node in nodes])
+    for index in range(len(params)):
+        app, *patched = rendered[index * len(nodes) : (index + 1) * len(nodes)]
+        for text in patched:
+            app = _merge_patch(app, yaml.load(text, Loader=_LOADER) or {})
         app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
         app.setdefault("metadata", {}).setdefault("namespace", appset["metadata"].get("namespace"))
         apps.append(app)
@@ -173,7 +241,12 @@ def _generator_params(name: str, generator: Mapping[str, Any], repo_root: Path) 
     matched = {path for path in matched if not any(_glob_match(path, p) for p in excludes)}
     params = []
     for rel in sorted(matched):
-        content = yaml.safe_load((repo_root / rel).read_text()) or {}
+        try:
+            content = yaml.load((repo_root / rel).read_text(encoding="utf-8"), Loader=_LOADER) or {}
+        except UnicodeDecodeError:
+            raise CiError(f"{rel}: not UTF-8 (the git files generator reads it)") from None
+        except yaml.YAMLError as error:
+            raise CiError(f"{rel}: not valid YAML: {one_line(str(error))}") from None
         if not isinstance(content, dict):
             raise CiError(f"{rel}: the git files generator needs a YAML mapping")
         params.append({**content, "path": _path_params(rel)})
@@ -181,16 +254,56 @@ def _generator_params(name: str, generator: Mapping[str, Any], repo_root: Path) 
 
 
 def _glob_repo_files(repo_root: Path, pattern: str) -> list[str]:
-    """Repository files matching the generator's glob (``*`` stays within one folder)."""
-    return [
-        path.relative_to(repo_root).as_posix()
-        for path in repo_root.glob(pattern)
-        if path.is_file() and ".git" not in path.relative_to(repo_root).parts
-    ]
+    """Repository files matching the generator's glob as Argo CD matches it by default: the
+    pattern against each file's whole path, ``*`` crossing folders (``gitops/*/values.yaml``
+    also matches ``gitops/a/b/values.yaml``)."""
+    regex = glob_regex(pattern)
+    prefix = re.split(r"[*?\[{\\]", pattern, maxsplit=1)[0].rpartition("/")[0]
+    start = repo_root / prefix
+    found = []
+    for folder, dirs, files in os.walk(start):
+        dirs[:] = [name for name in dirs if name != ".git"]
+        for name in files:
+            rel = (Path(folder) / name).relative_to(repo_root).as_posix()
+            if regex.fullmatch(rel):
+                found.append(rel)
+    return found
 
 
 def _glob_match(path: str, pattern: str) -> bool:
-    return len(Path(path).parts) == len(Path(pattern).parts) and fnmatch.fnmatchcase(path, pattern)
+    return bool(glob_regex(pattern).fullmatch(path))
+
+
+@cache
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A gobwas/glob pattern without separators (Argo CD's util/glob): ``*`` and ``**`` match any
+    text, ``/`` included; ``?`` one character; ``[...]``, ``[!...]`` and ``{a,b}`` as usual."""
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "\\" and index < len(pattern):
+            out.append(re.escape(pattern[index]))
+            index += 1
+        elif char == "[" and "]" in pattern[index + 1 :]:
+            end = pattern.index("]", index + 1)
+            body = pattern[index:end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            index = end + 1
+        elif char == "{" and "}" in pattern[index:]:
+            end = pattern.index("}", index)
+            options = pattern[index:end].split(",")
+            out.append("(?:" + "|".join(glob_regex(o).pattern for o in options) + ")")
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.DOTALL)
 
 
 def _path_params(rel: str) -> dict[str, Any]:
@@ -214,9 +327,13 @@ def _sanitize_name(name: str) -> str:
 _GO_TEMPLATE_CHART = {
     "gotemplate/Chart.yaml": "apiVersion: v2\nname: gotemplate\nversion: 0.0.0\n",
     "gotemplate/templates/out.json": (
-        "{{- $out := dict }}"
-        "{{- range $key, $text := .Values.templates }}"
-        "{{- $_ := set $out $key (tpl $text $.Values.params) }}"
+        "{{- $out := list }}"
+        "{{- range $job := .Values.jobs }}"
+        "{{- $done := dict }}"
+        "{{- range $key, $text := $job.templates }}"
+        "{{- $_ := set $done $key (tpl $text $job.params) }}"
+        "{{- end }}"
+        "{{- $out = append $out $done }}"
         "{{- end }}"
         "{{- toJson $out }}"
     ),
@@ -235,40 +352,44 @@ def _go_template_chart() -> helm_python.Chart:
     return helm_python.Chart.load_archive(buffer.getvalue())
 
 
-def _render_go_templates(node: Any, params: Mapping[str, Any]) -> Any:
-    """Render every string in ``node`` (field by field, as the controller does) in one Helm call."""
-    strings: dict[str, str] = {}
-
-    def collect(value: Any) -> Any:
-        if isinstance(value, str):
-            key = f"s{len(strings)}"
-            strings[key] = value
-            return _Slot(key)
-        if isinstance(value, dict):
-            return {collect(k): collect(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [collect(v) for v in value]
-        return value
-
-    skeleton = collect(node)
+def _render_go_templates(jobs: list[tuple[Any, Mapping[str, Any]]]) -> list[Any]:
+    """Each (node, params) with every string of node rendered as a Go template over params
+    (field by field, as the controller does), all in one Helm call."""
+    batches: list[dict[str, Any]] = []
+    skeletons = []
+    for node, params in jobs:
+        strings: dict[str, str] = {}
+        skeletons.append(_slots(node, strings))
+        batches.append({"templates": strings, "params": dict(params)})
     try:
-        rendered = _go_template_chart().render(
-            {"templates": strings, "params": dict(params)}, name="gotemplate"
-        )
+        rendered = _go_template_chart().render({"jobs": batches}, name="gotemplate")
     except helm_python.HelmError as error:
         raise CiError(f"ApplicationSet template: {one_line(str(error))}") from None
-    results = json.loads(rendered["gotemplate/templates/out.json"])
+    results = json.loads(rendered["gotemplate/templates/out.json"]) or []
+    return [_fill(skeleton, done) for skeleton, done in zip(skeletons, results, strict=True)]
 
-    def fill(value: Any) -> Any:
-        if isinstance(value, _Slot):
-            return results[value.key]
-        if isinstance(value, dict):
-            return {fill(k): fill(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        return value
 
-    return fill(skeleton)
+def _slots(value: Any, strings: dict[str, str]) -> Any:
+    """``value`` with each string replaced by a slot, the strings collected in ``strings``."""
+    if isinstance(value, str):
+        key = f"s{len(strings)}"
+        strings[key] = value
+        return _Slot(key)
+    if isinstance(value, dict):
+        return {_slots(k, strings): _slots(v, strings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_slots(v, strings) for v in value]
+    return value
+
+
+def _fill(value: Any, results: Mapping[str, str]) -> Any:
+    if isinstance(value, _Slot):
+        return results[value.key]
+    if isinstance(value, dict):
+        return {_fill(k, results): _fill(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, results) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from ci.chart.argocd import REPO_ROOT, ArgoApp, application_for, one_line
 from ci.errors import CiError, UsageError
 
 CHART_DIR = "helm-chart"
+# libyaml's safe loader when PyYAML has it (parsing renders is most of a check's time).
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What the render assumes of the cluster unless told otherwise: Helm's own default version.
 DEFAULT_KUBE_VERSION = "v1.36.0"
 
@@ -53,10 +55,13 @@ def user_values(app: ArgoApp, repo_root: Path = REPO_ROOT) -> dict[str, Any]:
                 continue
             rel = path.relative_to(repo_root.resolve())
             raise CiError(f"Application {app.name}: value file {rel} does not exist")
+        rel = path.relative_to(repo_root.resolve())
         try:
-            loaded = helm_python.values_from_yaml(path.read_text())
+            loaded = helm_python.values_from_yaml(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise CiError(f"{rel}: not UTF-8") from None
         except helm_python.HelmError as error:
-            raise CiError(f"{path}: {one_line(str(error))}") from None
+            raise CiError(f"{rel}: {one_line(str(error))}") from None
         values = merge_values(values, loaded)
     return merge_values(values, app.values_object)
 
@@ -146,7 +151,7 @@ def objects(rendered: Mapping[str, str]) -> list[dict[str, Any]]:
     for path in sorted(rendered):
         if path.endswith("NOTES.txt"):
             continue
-        found.extend(doc for doc in yaml.safe_load_all(rendered[path]) if doc)
+        found.extend(doc for doc in yaml.load_all(rendered[path], Loader=FAST_LOADER) if doc)
     return found
 
 

@@ -1,32 +1,24 @@
-"""The rules ``python -m ci check`` applies to a gitops change: pure functions over file contents.
+"""The file-level rules of ``python -m ci check``: pure functions over file contents.
 
-``check_command`` reads the commits and renders; everything here decides, and says why in one line.
+Which paths a change touches, a values file read as Helm reads it, the keys a pipeline-owned file
+may change, a people's values file no Application reads. What environments run is judged in
+``ci.gitops.gate``, from the renders.
 """
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import helm_python
 
-from ci.gitops.holds import describe, hold_path, parse_hold, release_hint
+from ci.gitops.gate import Violation
 from ci.gitops.tags import NOT_ENVIRONMENTS, values_path
-from ci.gitops.values import ValuesError
 
 # The keys of gitops/<env>/values.yaml that `python -m ci deploy|promote|rollback` writes.
 OWNED_IMAGE_KEYS = frozenset({"repository", "tag", "digest", "pipelineUrl"})
 PEOPLE_VALUES = re.compile(r"values\.(?P<env>[a-z0-9][a-z0-9_-]{0,62})\.yaml")
 ARGOCD_PREFIX = "gitops/argocd/"
-
-
-@dataclass(frozen=True)
-class Violation:
-    where: str  # a file or an environment
-    message: str
-
-    def line(self) -> str:
-        return f"{self.where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -110,83 +102,6 @@ def owned_keys_violation(
         path,
         f"changes {', '.join(changed)}, which the pipeline does not own (it owns {owned}); "
         f"put people's settings in values.{env}.yaml",
-    )
-
-
-def image_tag(values: Mapping[str, Any] | None) -> str | None:
-    tag = ((values or {}).get("image") or {}).get("tag")
-    return None if tag is None else str(tag)
-
-
-def image_digest(values: Mapping[str, Any] | None) -> str | None:
-    digest = ((values or {}).get("image") or {}).get("digest")
-    return str(digest) if digest else None
-
-
-@dataclass(frozen=True)
-class Promotion:
-    env: str
-    tag: str
-    previous: str | None
-    source_env: str
-    digest: str | None = None
-
-    @property
-    def reference(self) -> str:
-        return self.tag + (f"@{self.digest}" if self.digest else "")
-
-
-def promotion(
-    env: str, before: Mapping[str, Any] | None, after: Mapping[str, Any], source_env: str | None
-) -> Promotion | None:
-    """The promotion a change makes: a new image.tag in an environment that has a source."""
-    new, old = image_tag(after), image_tag(before)
-    digest = image_digest(after)
-    if source_env is None or not new or (new, digest) == (old, image_digest(before)):
-        return None
-    return Promotion(env, new, old, source_env, digest)
-
-
-def promotion_violation(
-    found: Promotion, ran: Callable[[str, str, str | None], bool], base: str
-) -> Violation | None:
-    """None when ``found``'s build ran in the source environment (or ran in ``env`` before: a
-    rollback) in the base's history; else the violation."""
-    if ran(found.source_env, found.tag, found.digest) or ran(found.env, found.tag, found.digest):
-        return None
-    return Violation(
-        found.env,
-        f"image {found.reference} never ran in {found.source_env} (history of "
-        f"{values_path(found.source_env)} up to {base[:12]}); promote what "
-        f"{found.source_env} ran, or add a 'Promotion-Override: <reason>' commit trailer",
-    )
-
-
-def image_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
-    """Whether the image the environment runs changes (repository, tag or digest)."""
-
-    def image(values: Mapping[str, Any] | None) -> tuple:
-        found = (values or {}).get("image") or {}
-        return tuple(str(found.get(key) or "") for key in ("repository", "tag", "digest"))
-
-    return image(before) != image(after)
-
-
-def hold_violation(env: str, base_text: str | None, head_text: str | None) -> Violation | None:
-    """A change of ``env``'s image while the hold the base has stays in place. A merge request
-    that releases the hold (deletes the file) or sets it (a rollback) is visible, and passes."""
-    if head_text is None:
-        return None
-    path = hold_path(env)
-    try:
-        hold = parse_hold(head_text, path)
-    except ValuesError as error:
-        return Violation(path, str(error).removeprefix(f"{path}: "))
-    if base_text != head_text:
-        return None
-    return Violation(
-        env,
-        f"{describe(hold)}; {release_hint(env)}, or delete {path} in this merge request",
     )
 
 

@@ -98,13 +98,49 @@ class Checkout:
                 found.append((commit, message))
         return found
 
-    def extract(self, commit: str, destination: Path) -> Path:
-        """The tree of ``commit`` written to ``destination`` (``git archive``)."""
-        data = self.git("archive", "--format=tar", commit)
+    def extract(self, tree: str, destination: Path) -> Path:
+        """The tree (or commit) written to ``destination`` (``git archive``). A symlink out of
+        the tree is a CiError: Argo CD's repo-server refuses such a repository too."""
+        data = self.git("archive", "--format=tar", tree)
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            archive.extractall(destination, filter="data")
+            try:
+                archive.extractall(destination, filter="data")
+            except tarfile.FilterError as error:
+                name = getattr(error, "tarinfo", None)
+                where = name.name if name is not None else "a file"
+                raise CiError(
+                    f"{where}: a link out of the repository (Argo CD refuses the repository)"
+                ) from None
         return destination
+
+    def fetch_branch(self, branch: str, remote: str = "origin") -> str | None:
+        """The tip of ``remote``'s ``branch`` fetched now (None when there is no such remote)."""
+        if not self.git("remote", check=False).decode().split().count(remote):
+            return None
+        ref = f"refs/remotes/{remote}/{branch}"
+        self.git("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:{ref}")
+        return self.resolve(ref, "--target-branch")
+
+    def merged_tree(self, target: str, head: str) -> str | None:
+        """The tree of ``head`` merged into ``target`` (None when they conflict)."""
+        result = self._run(("merge-tree", "--write-tree", "--no-messages", target, head), None)
+        if result.returncode == 1:
+            return None
+        if result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()
+            raise CiError(f"git merge-tree failed: {detail[-1] if detail else 'no output'}")
+        return result.stdout.decode().split()[0]
+
+    def first_parent_commits(self, tip: str, paths: list[str], limit: int) -> list[str]:
+        """The commits of ``tip``'s first-parent history that touched ``paths``, newest first."""
+        out = self.git("rev-list", "--first-parent", f"--max-count={limit}", tip, "--", *paths)
+        return out.decode().split()
+
+    def paths(self, tree: str, folder: str) -> list[str]:
+        """Every file path under ``folder`` in ``tree`` (a commit or tree)."""
+        out = self.git("ls-tree", "-r", "-z", "--name-only", tree, "--", folder)
+        return [path for path in out.decode(errors="surrogateescape").split("\0") if path]
 
 
 def _batch_blobs(out: bytes) -> Iterator[bytes | None]:

@@ -8,11 +8,9 @@ the key at fault; when the environment failed to render before the change too, i
 """
 
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import yaml
 
@@ -24,8 +22,6 @@ from ci.gitops.remote import Clone
 # its own gitops/<env>/values.yaml (the files generator), so the others change nothing in it, and
 # expanding the ApplicationSet for them would cost a template render each.
 FIRST_BATCH = ("gitops/argocd", "helm-chart")
-POINTER = re.compile(r"at '(/[^']*)'")
-ADDITIONAL = re.compile(r"additional propert(?:y|ies) ((?:'[^']*'(?:, )?)+)")
 
 
 class RenderError(CiError):
@@ -100,7 +96,9 @@ def _value_file_paths(app, root: Path) -> list[str]:
 def _explain(env: str, app, root: Path, message: str, clone: Clone, tip: str) -> str:
     """One line: the environment, the file and key at fault, Helm's words, and whether it
     rendered before this change."""
-    at_fault = _files_at_fault(app, root, message)
+    from ci.chart.faults import files_at_fault  # with Helm's engine, loaded on demand
+
+    at_fault = files_at_fault(app, root, message)
     where = f" [{'; '.join(at_fault)}]" if at_fault else ""
     if _renders_before(clone, tip, env) is False:
         state = "does not render on the branch already (fix that first)"
@@ -111,58 +109,6 @@ def _explain(env: str, app, root: Path, message: str, clone: Clone, tip: str) ->
 
 def _short(message: str) -> str:
     return " ".join(message.split())[:600]
-
-
-def _files_at_fault(app, root: Path, message: str) -> list[str]:
-    """``FILE: KEY`` for each schema error: the last value file setting that key (or its parent)."""
-    import helm_python
-
-    chart_dir = root / app.chart_path
-    layers: list[tuple[str, Any]] = []
-    for value_file in app.value_files:
-        path = (chart_dir / value_file).resolve()
-        if path.is_file() and path.is_relative_to(root.resolve()):
-            try:
-                values = helm_python.values_from_yaml(path.read_text())
-            except (helm_python.HelmError, UnicodeDecodeError):  # the render error says why
-                continue
-            layers.append((path.relative_to(root.resolve()).as_posix(), values))
-    found = []
-    for part in re.split(r"(?= - at ')", message):
-        pointer = POINTER.search(part)
-        if not pointer:
-            continue
-        keys = [key for key in pointer.group(1).split("/") if key]
-        extra = ADDITIONAL.search(part)
-        candidates = (
-            [[*keys, name.strip("'")] for name in re.findall(r"'[^']*'", extra.group(1))]
-            if extra
-            else [keys]
-        )
-        for key_path in candidates:
-            owner = next(
-                (name for name, values in reversed(layers) if _has(values, key_path)), None
-            )
-            if owner is None:
-                owner = next(
-                    (name for name, values in reversed(layers) if _has(values, key_path[:-1])),
-                    None,
-                )
-            label = ".".join(key_path) or "(top level)"
-            found.append(f"{owner}: {label}" if owner else f"{label}")
-    return list(dict.fromkeys(found))
-
-
-def _has(values: Any, keys: list[str]) -> bool:
-    node = values
-    for key in keys:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return False
-    return bool(keys)
 
 
 def _renders_before(clone: Clone, tip: str, env: str) -> bool | None:

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from ci import chart
+from ci.chart.argocd import glob_regex
 from ci.errors import CiError
 from tests.chart.conftest import REPO_ROOT
 
@@ -128,8 +129,79 @@ def test_unsupported_or_broken_applicationsets_fail_clearly(tmp_path: Path, chan
 def test_helm_parameters_are_refused_rather_than_ignored(tmp_path: Path):
     application = yaml.safe_load(yaml.safe_dump(APPLICATION))
     application["spec"]["source"]["helm"]["parameters"] = [{"name": "a", "value": "b"}]
-    with pytest.raises(CiError, match=r"svc-qa: helm.parameters is not supported"):
+    with pytest.raises(CiError, match=r"svc-qa: spec.source.helm.parameters is not supported"):
         chart.applications(repo_with(tmp_path, application))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s["source"].update(chart="x"), r"spec.source.chart is not supported"),
+        (lambda s: s["source"].update(kustomize={}), r"spec.source.kustomize is not supported"),
+        (lambda s: s["source"].update(plugin={}), r"spec.source.plugin is not supported"),
+        (lambda s: s["source"]["helm"].update(values="a: b"), r"spec.source.helm.values is not"),
+        (lambda s: s["source"]["helm"].update(kubeVersion="1.1"), r"helm.kubeVersion is not"),
+        (lambda s: s.update(sources=[s["source"]]), r"only a single spec.source is supported"),
+        (lambda s: s["source"]["helm"].update(valuesObject=[1]), r"valuesObject: expected a map"),
+    ],
+)
+def test_what_the_render_does_not_model_is_refused(tmp_path: Path, change, message):
+    application = yaml.safe_load(yaml.safe_dump(APPLICATION))
+    change(application["spec"])
+    with pytest.raises(CiError, match=message):
+        chart.applications(repo_with(tmp_path, application))
+
+
+@pytest.mark.parametrize(
+    "name", [".argocd-source.yaml", ".argocd-source-svc-qa.yaml", ".argocd-source-x.yml"]
+)
+def test_a_parameter_override_file_in_the_source_folder_is_refused(tmp_path: Path, name):
+    repo = repo_with(tmp_path, APPLICATION)
+    (repo / "helm-chart" / name).write_text("helm:\n  parameters: []\n")
+    with pytest.raises(CiError, match=rf"^helm-chart/{name}: Argo CD would merge this parameter"):
+        chart.applications(repo)
+
+
+def test_the_location_says_where_argo_cd_reads_and_deploys(tmp_path: Path):
+    (app,) = chart.applications(repo_with(tmp_path, APPLICATION))
+    assert app.location == (
+        "https://example.com/r.git@HEAD -> https://kubernetes.default.svc/qa-ns (project p)"
+    )
+    files = [{"path": "gitops/qa/values.yaml"}]
+    generated = appset([{"git": {"repoURL": "u", "revision": "main", "files": files}}])
+    (app,) = chart.applications(repo_with(tmp_path / "set", generated))
+    assert app.location.endswith("(project p), generated from u@main")
+
+
+def test_the_git_files_generator_matches_across_folders_as_argo_cd_does(tmp_path: Path):
+    files = [{"path": "gitops/*/values.yaml"}, {"path": "gitops/skipped/*", "exclude": True}]
+    repo = repo_with(tmp_path, appset([{"git": {"repoURL": "u", "files": files}}]))
+    (repo / "gitops" / "team" / "qa").mkdir(parents=True)
+    (repo / "gitops" / "team" / "qa" / "values.yaml").write_text("image: {tag: x}\n")
+    # Two Applications named svc-qa; the nested one's valueFiles name no gitops/<env>/values.yaml.
+    with pytest.raises(CiError, match="Application svc-qa: no gitops/<env>/values.yaml"):
+        chart.environments(repo)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("gitops/*/values.yaml", "gitops/dev/values.yaml", True),
+        ("gitops/*/values.yaml", "gitops/a/b/values.yaml", True),
+        ("gitops/*/values.yaml", "gitops/values.yaml", False),
+        ("gitops/**/values.yaml", "gitops/a/b/values.yaml", True),
+        ("gitops/?ev/values.yaml", "gitops/dev/values.yaml", True),
+        ("gitops/[!d]ev/*", "gitops/dev/values.yaml", False),
+        ("gitops/[a-e]ev/*", "gitops/dev/values.yaml", True),
+        ("gitops/{dev,prod}/values.yaml", "gitops/prod/values.yaml", True),
+        ("gitops/{dev,prod}/values.yaml", "gitops/qa/values.yaml", False),
+        ("gitops/a.b/*", "gitops/aXb/c", False),
+        ("gitops/\\*/v", "gitops/*/v", True),
+        ("gitops/\\*/v", "gitops/x/v", False),
+    ],
+)
+def test_glob_is_argo_cds_default_glob(pattern, path, matches):
+    assert bool(glob_regex(pattern).fullmatch(path)) is matches
 
 
 def test_value_file_outside_the_repository_is_refused(tmp_path: Path):

@@ -1,0 +1,514 @@
+"""``python -m ci check`` on real git repositories shaped like this project (its own chart, Argo CD
+manifests and promotion order), run as the gitops-check job runs it: the merge request's HEAD
+judged against its target branch's tip, from what Argo CD renders.
+
+Each hostile merge request of issue 18 ("what was found") is one test here; each passed the gate
+before it decided from the renders."""
+
+import os
+
+import pytest
+
+from app import SERVICE_NAME
+from ci.gitops.promotion import PROMOTION_FILE, parse_order
+from ci.gitops.values import set_image
+from tests.support.cli import run_ci
+from tests.support.git_remotes import git
+from tests.support.gitops_project import ROOT, Project, make_project
+
+PROD = "gitops/prod/values.yaml"
+APPSET = "gitops/argocd/applicationset.yaml"
+REPOSITORY = f"123456789012.dkr.ecr.eu-central-1.amazonaws.com/{SERVICE_NAME}"
+BUILDS = ("1111aaaa", "2222bbbb", "3333cccc")
+OVERRIDE = "\n\nPromotion-Override: INC-42, dev is down"
+HOLD = 'by: "alice <alice@example.com>"\nsince: "2026-11-26T10:00:00Z"\nreason: "bad build"\n'
+HELD = "prod is held by alice <alice@example.com> since 2026-11-26T10:00:00Z: bad build"
+
+
+def image(tag: str, digest: str = "") -> str:
+    return f"{REPOSITORY}:{tag}" + (f"@{digest}" if digest else "")
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    """main: dev ran three builds (the last is live), prod runs the first; then a branch ``mr``."""
+    project = make_project(tmp_path / "project")
+    project.set_tag("dev", BUILDS[0])
+    project.set_tag("prod", BUILDS[0], f"promote(prod): {SERVICE_NAME} {BUILDS[0]}")
+    project.set_tag("dev", BUILDS[1])
+    project.set_tag("dev", BUILDS[2])
+    project.branch("mr")
+    return project
+
+
+def check(ci, project: Project, *args: str, env: dict[str, str] | None = None):
+    """``python -m ci check`` in the project, in this process (``ci``)."""
+    return ci("check", *args, cwd=project.path, env=env)
+
+
+def main_tip(project: Project) -> str:
+    return git("rev-parse", "main", cwd=project.path).strip()
+
+
+def never_ran(project: Project, reference: str, env: str = "prod", source: str = "dev") -> str:
+    return (
+        f"{env}: image {reference} never ran in {source} (at a tip of the target branch up to "
+        f"{main_tip(project)[:12]}); promote what {source} runs; add a 'Promotion-Override: "
+        "<reason>' commit trailer to allow it"
+    )
+
+
+def on_main(project: Project, message: str, edit) -> None:
+    """Commit ``edit(project)`` on main, then come back to the branch."""
+    branch = git("rev-parse", "--abbrev-ref", "HEAD", cwd=project.path).strip()
+    git("checkout", "--quiet", "main", cwd=project.path)
+    edit(project)
+    project.commit(message)
+    git("checkout", "--quiet", branch, cwd=project.path)
+
+
+# --- the promotion rule ---------------------------------------------------------------------
+
+
+def test_promoting_a_build_dev_ran_passes(project, ci):
+    project.set_tag("prod", BUILDS[1], "Promote 2222bbbb to prod")
+    result = check(ci, project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"check: {main_tip(project)[:12]}..{project.head()[:12]} ok\n"
+
+
+def test_promoting_a_build_dev_never_ran_fails_with_one_line(project, ci):
+    project.set_tag("prod", "9999ffff", "Promote a build nobody tested")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
+    assert result.stderr.startswith("check: 1 problem in ")
+
+
+def test_the_same_change_in_dev_does_not_count_as_having_run(project, ci):
+    project.set_tag("dev", "9999ffff", "dev")
+    project.set_tag("prod", "9999ffff", "prod")
+    result = check(ci, project)
+    assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
+
+
+def test_an_override_trailer_lets_it_through_and_says_so(project, ci):
+    project.set_tag("prod", "9999ffff", "Hotfix straight to prod" + OVERRIDE)
+    result = check(ci, project)
+    assert result.returncode == 0, result.stdout
+    assert (
+        f"check: prod: Promotion-Override ({project.head()[:12]}) allows: image " in result.stderr
+    )
+    assert "never ran in dev" in result.stderr and "reason: INC-42, dev is down" in result.stderr
+
+
+def test_rolling_back_prod_to_a_build_it_ran_before_passes(project, ci):
+    on_main(project, "prod ran 3", lambda p: p.set_tag("prod", BUILDS[2]))
+    git("merge", "--quiet", "main", cwd=project.path)
+    project.set_tag("prod", BUILDS[0], "rollback(prod)")
+    assert check(ci, project).returncode == 0
+
+
+def pin(project: Project, env: str, tag: str, digest: str) -> None:
+    rel = f"gitops/{env}/values.yaml"
+    project.write(rel, set_image(project.read(rel), tag, digest=digest, name=rel))
+    project.commit(f"{env}: {tag}@{digest}")
+
+
+def test_a_pinned_digest_must_be_the_build_that_ran(project, ci):
+    ran, other = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    on_main(project, "dev pinned", lambda p: pin(p, "dev", BUILDS[2], ran))
+    pin(project, "prod", BUILDS[2], other)
+    result = check(ci, project)
+    assert result.stdout == never_ran(project, image(BUILDS[2], other)) + "\n"
+    pin(project, "prod", BUILDS[2], ran)
+    assert check(ci, project).returncode == 0
+    # A digest dev never ran with that tag: not the build that ran, even if the tag did.
+    pin(project, "prod", BUILDS[1], other)
+    assert check(ci, project).returncode == 1
+
+
+def test_the_order_in_force_is_the_target_branch_one_and_changing_it_is_a_finding(project, ci):
+    project.write(PROMOTION_FILE, "order: [dev]\n")
+    project.set_tag("prod", "9999ffff", "no more order")
+    result = check(ci, project)
+    assert result.stdout.splitlines() == [
+        never_ran(project, image("9999ffff")),
+        "gitops/promotion.yaml: this merge request changes the promotion policy; add a "
+        "'Promotion-Override: <reason>' commit trailer to allow it",
+    ]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda p: (p.path / PROMOTION_FILE).unlink(), id="deleted"),
+        pytest.param(lambda p: p.write(PROMOTION_FILE, "order: [prod, dev]\n"), id="reordered"),
+        pytest.param(lambda p: p.write(PROMOTION_FILE, "order: [dev, prod]  # same\n"), id="byte"),
+    ],
+)
+def test_any_change_of_the_promotion_file_needs_an_override(project, ci, edit):
+    edit(project)
+    project.commit("loosen the order")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout.startswith("gitops/promotion.yaml: this merge request changes the ")
+    project.commit("allowed" + OVERRIDE)
+    assert check(ci, project).returncode == 0
+
+
+# --- wherever the image is set --------------------------------------------------------------
+
+
+def test_another_registry_with_the_same_tag_never_ran(project, ci):
+    evil = f"evil.example/{SERVICE_NAME}"
+    project.write(PROD, set_image(project.read(PROD), BUILDS[2], evil, name=PROD))
+    project.commit("same tag, other registry")
+    result = check(ci, project)
+    assert result.stdout == never_ran(project, f"{evil}:{BUILDS[2]}") + "\n"
+
+
+@pytest.mark.parametrize(
+    "extra, reference",
+    [
+        pytest.param(
+            "image:\n  tag: 9999ffff\n", None, id="tag-in-people-file-overridden-by-pipeline-file"
+        ),
+        pytest.param(
+            "image:\n  digest: sha256:" + "c" * 64 + "\n",
+            image(BUILDS[0], "sha256:" + "c" * 64),
+            id="digest-in-people-file",
+        ),
+        pytest.param(
+            "image:\n  repository: evil.example/x\n", None, id="repository-overridden-too"
+        ),
+    ],
+)
+def test_the_image_set_in_the_people_file_is_judged(project, ci, extra, reference):
+    project.write("values.prod.yaml", project.read("values.prod.yaml") + extra)
+    project.commit("image in values.prod.yaml")
+    result = check(ci, project)
+    if reference is None:  # the pipeline's file wins: prod runs what it ran
+        assert result.returncode == 0, result.stdout
+    else:
+        assert result.stdout == never_ran(project, reference) + "\n"
+
+
+def test_the_image_moved_out_of_the_pipeline_file_is_judged(project, ci):
+    project.write(PROD, "image:\n  repository: " + REPOSITORY + "\n")
+    project.write(
+        "values.prod.yaml", project.read("values.prod.yaml") + "image:\n  tag: 9999ffff\n"
+    )
+    project.commit("move the tag")
+    assert check(ci, project).stdout == never_ran(project, image("9999ffff")) + "\n"
+
+
+def test_values_object_in_the_argocd_manifests_is_judged(project, ci):
+    text = project.read(APPSET).replace(
+        "          releaseName:",
+        "          valuesObject:\n            image:\n              tag: 9999ffff\n"
+        "          releaseName:",
+    )
+    project.write(APPSET, text)
+    project.commit("valuesObject")
+    result = check(ci, project)
+    assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
+
+
+def test_helm_parameters_are_refused_as_not_modelled(project, ci):
+    text = project.read(APPSET).replace(
+        "          releaseName:",
+        "          parameters:\n            - name: image.tag\n              value: 9999ffff\n"
+        "          releaseName:",
+    )
+    project.write(APPSET, text)
+    project.commit("parameters")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout.startswith("gitops/argocd: Argo CD cannot generate the Applications: ")
+    assert "spec.source.helm.parameters is not supported" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name", [".argocd-source.yaml", f".argocd-source-{SERVICE_NAME}-prod.yaml"]
+)
+def test_a_parameter_override_file_is_refused(project, ci, name):
+    project.write(f"helm-chart/{name}", "helm:\n  parameters:\n  - name: image.tag\n    value: x\n")
+    project.commit("override file")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        f"gitops/argocd: Argo CD cannot generate the Applications: helm-chart/{name}: Argo CD "
+        "would merge this parameter override file into Application"
+    )
+
+
+def test_an_image_in_the_chart_itself_is_judged(project, ci):
+    template = "helm-chart/templates/deployment.yaml"
+    text = project.read(template)
+    hard_coded = text.replace('{{ include "chart.image" . | quote }}', '"evil.example/x:1"')
+    assert hard_coded != text
+    project.write(template, hard_coded)
+    project.commit("hard-coded image")
+    assert check(ci, project).stdout == never_ran(project, "evil.example/x:1") + "\n"
+
+
+def test_a_nested_environment_folder_is_what_argo_cd_would_generate(project, ci):
+    project.write(
+        "gitops/extra/prod/values.yaml", f"image:\n  repository: x\n  tag: '{BUILDS[0]}'\n"
+    )
+    project.commit("a nested values file")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == (
+        "gitops/argocd: Argo CD cannot generate the Applications: environment prod is deployed "
+        "by two Applications\n"
+    )
+
+
+def test_moving_where_argo_cd_reads_from_needs_an_override(project, ci):
+    project.write(
+        APPSET, project.read(APPSET).replace("targetRevision: main", "targetRevision: evil")
+    )
+    project.commit("read another branch")
+    result = check(ci, project)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["dev", "prod"]
+    assert "@evil -> " in lines[1] and "'Promotion-Override: <reason>'" in lines[1]
+
+
+def test_removing_an_environment_needs_an_override(project, ci):
+    git("rm", "--quiet", PROD, cwd=project.path)
+    project.commit("drop prod")
+    result = check(ci, project)
+    assert result.stdout.startswith("prod: no Application deploys it after this merge request; ")
+
+
+# --- holds ----------------------------------------------------------------------------------
+
+
+def hold_prod(project: Project) -> None:
+    on_main(
+        project, "hold(prod): bad build [skip ci]", lambda p: p.write("gitops/prod/hold.yaml", HOLD)
+    )
+
+
+HOLD_LINE = (
+    f"prod: {HELD}; release it with `python -m ci unhold --env prod` (pipeline job unhold-prod) "
+    "first\n"
+)
+
+
+def test_a_held_environment_refuses_a_new_image(project, ci):
+    hold_prod(project)
+    project.set_tag("prod", BUILDS[1], "promote into a held prod")
+    result = check(ci, project)
+    assert result.stdout == HOLD_LINE
+
+
+def test_a_hold_that_lands_after_the_merge_request_was_opened_stops_it(project, ci):
+    project.set_tag("prod", BUILDS[1], "promote")
+    assert check(ci, project).returncode == 0
+    hold_prod(project)
+    assert check(ci, project).stdout == HOLD_LINE
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda text: "# reviewed\n" + text, id="comment"),
+        pytest.param(lambda text: "by: [1]\n", id="broken"),
+        pytest.param(lambda text: text.replace("bad build", "fine now"), id="reason"),
+    ],
+)
+def test_editing_the_hold_file_does_not_release_it(project, ci, edit):
+    hold_prod(project)
+    git("merge", "--quiet", "main", cwd=project.path)
+    project.write("gitops/prod/hold.yaml", edit(HOLD))
+    project.set_tag("prod", BUILDS[1], "edit the hold and promote" + OVERRIDE)
+    assert check(ci, project).stdout == HOLD_LINE
+
+
+def test_releasing_a_hold_needs_an_override(project, ci):
+    hold_prod(project)
+    git("merge", "--quiet", "main", cwd=project.path)
+    git("rm", "--quiet", "gitops/prod/hold.yaml", cwd=project.path)
+    project.set_tag("prod", BUILDS[1], "unhold and promote")
+    result = check(ci, project)
+    assert result.stdout == (
+        f"prod: this merge request releases the hold ({HELD}); add a 'Promotion-Override: "
+        "<reason>' commit trailer to allow it\n"
+    )
+    project.commit("released" + OVERRIDE)
+    assert check(ci, project).returncode == 0
+
+
+def test_an_unreadable_hold_on_the_target_still_holds(project, ci):
+    on_main(project, "broken hold", lambda p: p.write("gitops/prod/hold.yaml", b"\xff\xfe"))
+    project.set_tag("prod", BUILDS[1], "promote")
+    result = check(ci, project)
+    assert result.stdout.startswith("prod: prod is held (gitops/prod/hold.yaml is unreadable); ")
+
+
+def test_a_rollback_that_sets_its_hold_passes(project, ci):
+    on_main(project, "prod ran 3", lambda p: p.set_tag("prod", BUILDS[2]))
+    git("merge", "--quiet", "main", cwd=project.path)
+    project.write("gitops/prod/hold.yaml", HOLD.replace("bad build", "rollback from 3333cccc"))
+    project.set_tag("prod", BUILDS[0], "rollback(prod)")
+    assert check(ci, project).returncode == 0
+
+
+# --- what counts: the target branch, its tips, the MR's own commits ---------------------------
+
+
+def test_a_trailer_on_the_target_branch_does_not_excuse_the_merge_request(project, ci):
+    project.set_tag("prod", "9999ffff", "promote an untested build")
+    on_main(project, "unrelated" + OVERRIDE, lambda p: p.write("README.md", "x\n"))
+    # A merged-results pipeline: HEAD merges the MR into the target's tip.
+    git("checkout", "--quiet", "--detach", "main", cwd=project.path)
+    git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'mr'", "mr", cwd=project.path)
+    result = check(ci, project)
+    assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
+
+
+def test_a_build_that_was_never_a_tip_of_main_never_ran(project, ci):
+    git("checkout", "--quiet", "-b", "sneak", "main", cwd=project.path)
+    project.set_tag("dev", "9999ffff", "dev runs it (never merged alone)")
+    project.set_tag("dev", BUILDS[2], "revert")
+    git("checkout", "--quiet", "main", cwd=project.path)
+    git("merge", "--quiet", "--no-ff", "-m", "merge sneak", "sneak", cwd=project.path)
+    project.branch("mr2")
+    project.set_tag("prod", "9999ffff", "promote what 'dev ran'")
+    assert check(ci, project).stdout == never_ran(project, image("9999ffff")) + "\n"
+
+
+def test_a_build_dev_ran_long_ago_counts(project, ci):
+    project.set_tag("prod", BUILDS[1], "promote an older build dev ran")
+    assert check(ci, project).returncode == 0
+
+
+def test_the_target_branch_is_fetched_from_origin(project, ci, tmp_path):
+    bare = tmp_path / "origin.git"
+    git("clone", "--quiet", "--bare", str(project.path), str(bare), cwd=tmp_path)
+    git("remote", "add", "origin", bare.as_uri(), cwd=project.path)
+    project.set_tag("prod", BUILDS[1], "promote")
+    assert check(ci, project).returncode == 0
+    # The hold lands on origin's main after the MR was opened: the local main is stale.
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", "--branch", "main", bare.as_uri(), str(clone), cwd=tmp_path)
+    (clone / "gitops/prod/hold.yaml").write_text(HOLD)
+    git("add", ".", cwd=clone)
+    git("commit", "--quiet", "-m", "hold", cwd=clone)
+    git("push", "--quiet", "origin", "main", cwd=clone)
+    result = check(ci, project, env={"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"})
+    assert result.stdout.startswith(f"prod: {HELD}; ")
+
+
+def test_a_merge_request_that_conflicts_fails(project, ci):
+    on_main(project, "prod ran 2", lambda p: p.set_tag("prod", BUILDS[1]))
+    project.set_tag("prod", BUILDS[2], "promote 3")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert (
+        result.stdout
+        == f"{project.head()[:12]}: conflicts with {main_tip(project)[:12]}: rebase it\n"
+    )
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def test_a_pipeline_owned_file_may_change_only_the_image_keys(project, ci):
+    text = project.read(PROD).replace("image:\n", "replicaCount: 5\nimage:\n  pullPolicy: Always\n")
+    project.write(PROD, text)
+    project.commit("scale prod")
+    result = check(ci, project)
+    assert result.stdout == (
+        "gitops/prod/values.yaml: changes image.pullPolicy, replicaCount, which the pipeline does "
+        "not own (it owns image.digest, image.pipelineUrl, image.repository, image.tag); put "
+        "people's settings in values.prod.yaml\n"
+    )
+
+
+def test_comments_and_quoting_of_a_pipeline_file_may_change(project, ci):
+    text = project.read(PROD).replace(f'"{BUILDS[0]}"', f"'{BUILDS[0]}'  # pinned")
+    project.write(PROD, "# reviewed\n" + text)
+    project.commit("comment")
+    assert check(ci, project).returncode == 0
+
+
+def test_a_render_error_names_the_file_to_fix(project, ci):
+    project.write("values.prod.yaml", project.read("values.prod.yaml") + "replicaCount: many\n")
+    project.commit("prod: more replicas")
+    [line] = check(ci, project).stdout.splitlines()
+    assert line.startswith("prod: does not render as Argo CD renders it: ")
+    assert line.endswith("[values.prod.yaml: replicaCount]")
+
+
+def test_a_values_file_for_no_environment_is_reported(project, ci):
+    project.write("values.prd.yaml", "replicaCount: 2\n")
+    project.commit("typo")
+    assert check(ci, project).stdout == (
+        "prd: no Argo CD Application deploys this environment (known: dev, prod)\n"
+    )
+
+
+def test_a_pipeline_file_that_is_not_utf8_is_named(project, ci):
+    project.write(PROD, b"image:\n  tag: \xff\xfe\n")
+    project.commit("binary")
+    result = check(ci, project)
+    assert result.stdout == (
+        "gitops/argocd: Argo CD cannot generate the Applications: gitops/prod/values.yaml: not "
+        "UTF-8 (the git files generator reads it)\n"
+    )
+
+
+def test_a_link_out_of_the_repository_is_refused(project, ci):
+    os.symlink("/etc/passwd", project.path / "helm-chart" / "passwd")
+    project.commit("a link")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == (
+        "gitops/argocd: Argo CD cannot generate the Applications: helm-chart/passwd: a link out "
+        "of the repository (Argo CD refuses the repository)\n"
+    )
+
+
+def test_no_change_to_what_runs_is_a_pass(project, ci):
+    project.write("README.md", "docs\n")
+    project.commit("docs")
+    assert check(ci, project).returncode == 0
+
+
+def test_base_flag_names_the_commit_to_judge_against(project, ci):
+    good = project.set_tag("prod", BUILDS[1], "good")
+    project.set_tag("prod", "9999ffff", "bad")
+    assert check(ci, project, "--base", good).returncode == 1
+    assert check(ci, project, "--base", "HEAD").returncode == 0
+
+
+@pytest.mark.parametrize("base", ["no-such-ref", "-x", "0" * 40])
+def test_a_bad_base_is_exit_2_with_one_line(project, base, ci):
+    result = check(ci, project, f"--base={base}")
+    assert result.returncode == 2
+    assert result.stderr == f"error: --base {base!r} is not a commit of this checkout\n"
+
+
+def test_a_malformed_promotion_order_is_exit_2(project, ci):
+    on_main(project, "bad order", lambda p: p.write(PROMOTION_FILE, "order: [dev, dev]\n"))
+    project.set_tag("prod", BUILDS[1])
+    result = check(ci, project)
+    assert result.returncode == 2
+    assert result.stderr == "error: gitops/promotion.yaml: dev is listed twice\n"
+
+
+@pytest.mark.integration
+def test_outside_a_repository_is_exit_2(tmp_path):
+    result = run_ci("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not inside a git working tree" in result.stderr
+
+
+def test_promotion_file_is_what_the_repository_declares():
+    assert parse_order((ROOT / PROMOTION_FILE).read_text()).order == ("dev", "prod")
