@@ -106,7 +106,13 @@ class _Client:
             self.context.verify_mode = ssl.CERT_NONE
 
     def request(self, method: str, url: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        headers = dict(headers)
+        authorization = headers.pop("Authorization", None)
         req = urllib.request.Request(url, method=method, headers=headers)
+        if authorization:
+            # Not carried over a redirect: urllib copies ordinary headers to wherever the
+            # Location points, which would hand the credentials to another host.
+            req.add_unredirected_header("Authorization", authorization)
         kwargs = {"timeout": TIMEOUT_SECONDS}
         if url.startswith("https:") and self.context is not None:
             kwargs["context"] = self.context
@@ -178,15 +184,77 @@ def manifest(
     return Manifest(True, digest.strip() if DIGEST.fullmatch(digest.strip()) else None)
 
 
+# ECR's registry hosts, exactly (https://docs.aws.amazon.com/general/latest/gr/ecr.html): a
+# substring test would hand the job's ECR token to ``<acct>.dkr.ecr.<region>.amazonaws.com.evil``.
+ECR_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+# The variable naming the one registry the pipeline pushes to (``build --registry``).
+REGISTRY_VARIABLE = "ECR_REPOSITORY_URL"
+
+
+def configured_host(environ: Mapping[str, str]) -> str | None:
+    """``host[:port]`` of ``ECR_REPOSITORY_URL`` (lower case): the registry given credentials."""
+    value = (environ.get(REGISTRY_VARIABLE) or "").strip().rstrip("/")
+    if not value or "://" in value:
+        return None
+    return value.split("/", 1)[0].lower() or None
+
+
+def is_ecr_host(host: str) -> bool:
+    return ECR_HOST.fullmatch(host.lower()) is not None
+
+
 def auth_from_environ(image: ImageRef, environ: Mapping[str, str] | None = None):
-    """Registry credentials: ``REGISTRY_USER``/``REGISTRY_PASSWORD``, else ECR's for an ECR
-    host (``AWS_REGION``, ``AWS_ENDPOINT_URL``), else none."""
+    """Credentials for ``image``'s registry, only when its host is exactly the configured one
+    (``ECR_REPOSITORY_URL``): ``REGISTRY_USER``/``REGISTRY_PASSWORD``, else ECR's token when that
+    host is an ECR host (``AWS_REGION``, ``AWS_ENDPOINT_URL``). Any other host: None (anonymous),
+    so an image reference someone wrote never sends the job's login to a host of their choosing."""
     env = os.environ if environ is None else environ
+    if configured_host(env) is None or image.host.lower() != configured_host(env):
+        return None
     user, password = env.get("REGISTRY_USER"), env.get("REGISTRY_PASSWORD")
     if user and password:
         return RegistryAuth(user, password)
-    if ".dkr.ecr." in image.host:
+    if is_ecr_host(image.host):
         return ecr_auth(env.get("AWS_REGION"), env.get("AWS_ENDPOINT_URL"))
+    return None
+
+
+def split_reference(reference: str) -> tuple[ImageRef, str, str] | str:
+    """``REGISTRY/NAME[:TAG][@DIGEST]`` -> (image, tag as written, digest); a line when it has
+    no registry host."""
+    name, _, digest = reference.partition("@")
+    repository, tag = name, ""
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, _, tag = name.rpartition(":")
+    if "/" not in repository:
+        return f"image {reference} has no registry host: cannot verify it"
+    registry, _, short = repository.rpartition("/")
+    return ImageRef(registry=registry, name=short, tag=tag or "latest"), tag, digest
+
+
+def verify_reference(reference: str, environ: Mapping[str, str]) -> str | None:
+    """None when ``reference`` (REGISTRY/NAME[:TAG][@DIGEST]) is in its registry, else why not.
+
+    Credentials only for the configured registry host (``auth_from_environ``); a reference to
+    another host is checked anonymously. CiError (one line) when a registry cannot be reached or
+    refuses."""
+    parts = split_reference(reference)
+    if isinstance(parts, str):
+        return parts
+    image, tag, digest = parts
+    auth = auth_from_environ(image, environ)
+    insecure = insecure_from_env(environ)
+    tagged = manifest(image, image.tag, auth, insecure) if tag or not digest else None
+    if tagged is not None and not tagged.found:
+        return f"image {image.repository}:{image.tag} not found in the registry"
+    if digest:
+        pinned = manifest(image, digest, auth, insecure)
+        if not pinned.found:
+            return f"image {image.repository}@{digest} not found in the registry"
+        if tagged is not None and tagged.digest and tagged.digest != digest:
+            return (
+                f"image {image.repository}:{tag} is {tagged.digest} in the registry, not {digest}"
+            )
     return None
 
 

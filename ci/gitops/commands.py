@@ -329,7 +329,8 @@ def run_hold(args: argparse.Namespace) -> int:
 
 def run_unhold(args: argparse.Namespace) -> int:
     env = validate_env_name(_required(args.env, "--env"))
-    return _run(args, Request(action="unhold", env=env, dry_run=args.dry_run))
+    who = _who(GitLabContext.from_environ())
+    return _run(args, Request(action="unhold", env=env, by=who, dry_run=args.dry_run))
 
 
 def run_status(args: argparse.Namespace) -> int:

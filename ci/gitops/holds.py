@@ -50,6 +50,8 @@ def parse_hold(text: str, path: str) -> Hold:
     except YAMLError as error:
         first = (str(error).strip().splitlines() or ["invalid YAML"])[0]
         raise ValuesError(f"{path}: not valid YAML ({first})") from None
+    except RecursionError:  # ruamel's parser recurses once per nesting level: ``[[[[...``
+        raise ValuesError(f"{path}: not valid YAML (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValuesError(f"{path}: expected a mapping with {', '.join(REQUIRED)}")
     fields = {}

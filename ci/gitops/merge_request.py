@@ -8,17 +8,27 @@ REST API (python-gitlab). The commit drops ``[skip ci]`` so that the merge reque
 
 Idempotent: a re-run for the same environment and tag reuses the branch (left as it is when it
 already holds the same change on the current tip) and its open merge request. A newer change to
-the same environment closes the older open ones with a note pointing at the new one.
+the same environment closes the older open ones with a note pointing at the new one: only its
+own, those labelled ``gitops-writeback`` and authored by the token's user, never a person's
+merge request that happens to use a ``gitops/<env>/`` branch.
+
+Rate limits (HTTP 429): ``Retry-After`` is obeyed in both forms (seconds or an HTTP-date, RFC 9110
+10.2.3), each wait capped at 60 s, all of it within ``GITOPS_API_DEADLINE`` seconds (default 300)
+of the start: past it, one line says so. A cancelled job (SIGTERM) says what reached the remote.
 """
 
+import email.utils
+import itertools
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.message import SKIP_CI, Change
-from ci.gitops.remote import Clone, redact
+from ci.gitops.remote import Clone, GitTimeout, redact
 from ci.gitops.tags import looks_like_commit
 from ci.gitops.values import ValuesError, read_image
 
@@ -26,6 +36,11 @@ BRANCH_PREFIX = "gitops"
 HOLD_BRANCH_PREFIX = "gitops-holds"
 API_TIMEOUT_SECONDS = 30
 PIPELINE_ID = re.compile(r"/-/pipelines/(\d+)(?:[/?#]|$)")
+# Marks the merge requests this tool opens: the only ones it ever updates or closes.
+LABEL = "gitops-writeback"
+RETRY_AFTER_CAP_SECONDS = 60.0
+DEADLINE_VARIABLE = "GITOPS_API_DEADLINE"
+DEFAULT_DEADLINE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,7 @@ class GitLabSettings:
     url: str
     project: str  # numeric id or full path
     token: str = field(repr=False)
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS  # all API work, rate-limit waits included
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "GitLabSettings":
@@ -55,7 +71,19 @@ class GitLabSettings:
             raise UsageError(f"--merge-request needs {', '.join(missing)}")
         if not re.fullmatch(r"https?://[^\s/@]+(/[^\s@]*)?", url):
             raise UsageError("CI_SERVER_URL/GITLAB_URL must be an http(s) URL without user-info")
-        return cls(url.rstrip("/"), project, token)
+        return cls(url.rstrip("/"), project, token, _deadline(environ.get(DEADLINE_VARIABLE)))
+
+
+def _deadline(value: str | None) -> float:
+    if not (value or "").strip():
+        return DEFAULT_DEADLINE_SECONDS
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        raise UsageError(f"{DEADLINE_VARIABLE} must be seconds between 1 and 86400, not {value!r}")
+    return seconds
 
 
 # -- pure ------------------------------------------------------------------------------------
@@ -127,6 +155,46 @@ def superseded_note(new_url: str, title: str) -> str:
     return f"Superseded by {new_url} ({title}): closing."
 
 
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` (RFC 9110 10.2.3): delay-seconds or an HTTP-date, as seconds from ``now``
+    (a date in the past: 0); None when absent or neither."""
+    text = (value or "").strip()
+    if re.fullmatch(r"[0-9]{1,12}", text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def rate_limit_wait(value: str | None, now: datetime, attempt: int) -> float:
+    """How long to wait after a 429: what ``Retry-After`` says (else 1, 2, 4 ... s), at most
+    RETRY_AFTER_CAP_SECONDS."""
+    asked = retry_after_seconds(value, now)
+    wait = float(2 ** min(attempt, 10)) if asked is None else asked
+    return min(RETRY_AFTER_CAP_SECONDS, wait)
+
+
+def owned(mr, user_id: int | None) -> bool:
+    """Whether this tool opened ``mr``: labelled LABEL and authored by the token's user."""
+    author = getattr(mr, "author", None) or {}
+    return LABEL in (getattr(mr, "labels", None) or []) and author.get("id") == user_id
+
+
+@dataclass
+class Progress:
+    """How far a publish got, for an honest account when it is cut short."""
+
+    branch: str
+    pushing: str | None = None  # the commit whose push is under way
+    pushed: str | None = None  # the commit the branch holds: pushed by this run, or already there
+    reused: bool = False  # the branch already held this change
+    merge_request: str | None = None  # its URL once opened or updated
+
+
 # -- git edge --------------------------------------------------------------------------------
 
 
@@ -169,18 +237,48 @@ def _push_branch(clone: Clone, commit: str, branch: str, existing: str | None) -
     raise clone.error("push", result.stderr)
 
 
-def _publish_branch(clone: Clone, tip: str, commit: str, branch: str) -> str:
+def _publish_branch(clone: Clone, tip: str, commit: str, progress: Progress) -> str:
     """The branch's commit holding this change on ``tip``: the one there, or ``commit`` pushed."""
+    branch = progress.branch
     for _ in range(3):
         existing = _remote_branch(clone, branch)
         if existing and _same_change(clone, existing, tip, commit):
+            progress.pushed, progress.reused = existing, True
             return existing
+        progress.pushing = commit
         if _push_branch(clone, commit, branch, existing):
+            progress.pushed = commit
             return commit
+        progress.pushing = None
     raise CiError(f"{branch} kept moving under us (other runs at once?): re-run the job")
 
 
 # -- API edge --------------------------------------------------------------------------------
+
+
+class _RateLimited(Exception):
+    """HTTP 429 from the API (its Retry-After is in ``MergeRequests.retry_after``)."""
+
+
+def _client(gitlab, settings: GitLabSettings, api: "MergeRequests"):
+    """A python-gitlab client that leaves 429s to ``MergeRequests.call`` (python-gitlab's own
+    wait parses only numeric Retry-After, uncapped) and keeps each request within the deadline."""
+    import requests
+
+    def remember(response, *args, **kwargs):
+        api.retry_after = response.headers.get("Retry-After")
+
+    class Client(gitlab.Gitlab):
+        def http_request(self, *args, **kwargs):
+            kwargs["obey_rate_limit"] = False
+            kwargs["timeout"] = max(1.0, min(API_TIMEOUT_SECONDS, api.remaining()))
+            return super().http_request(*args, **kwargs)
+
+    session = requests.Session()
+    session.hooks["response"].append(remember)
+    return Client(
+        settings.url, private_token=settings.token, timeout=API_TIMEOUT_SECONDS, session=session
+    )
 
 
 class MergeRequests:
@@ -191,14 +289,43 @@ class MergeRequests:
 
         self.settings = settings
         self._gitlab = gitlab
-        self.client = gitlab.Gitlab(
-            settings.url, private_token=settings.token, timeout=API_TIMEOUT_SECONDS
-        )
+        self.started = time.monotonic()
+        self.retry_after: str | None = None  # of the last response
+        self.client = _client(gitlab, settings, self)
         self._project = None
+        self._user_id: int | None = None
+
+    def remaining(self) -> float:
+        return self.settings.deadline_seconds - (time.monotonic() - self.started)
 
     def call(self, what: str, step: Callable):
+        """``step()``; a 429 is waited out (``rate_limit_wait``) and retried within the
+        deadline; any other failure is one line."""
+        for attempt in itertools.count():
+            try:
+                return self._once(what, step)
+            except _RateLimited:
+                wait = rate_limit_wait(self.retry_after, datetime.now(UTC), attempt)
+                if wait > self.remaining():
+                    raise self._too_late(what) from None
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _too_late(self, what: str) -> CiError:
+        said = " ".join((self.retry_after or "none").split())[:40]
+        return CiError(
+            f"GitLab API: {what} rate-limited (HTTP 429, Retry-After: {said}) past the "
+            f"{self.settings.deadline_seconds:g} s deadline ({DEADLINE_VARIABLE}): re-run the job"
+        )
+
+    def _once(self, what: str, step: Callable):
         import requests
 
+        if self.remaining() <= 0:
+            raise CiError(
+                f"GitLab API: {what} not done within {self.settings.deadline_seconds:g} s "
+                f"({DEADLINE_VARIABLE}): re-run the job"
+            )
         try:
             return step()
         except self._gitlab.exceptions.GitlabAuthenticationError:
@@ -208,6 +335,8 @@ class MergeRequests:
             ) from None
         except self._gitlab.exceptions.GitlabError as error:
             code = getattr(error, "response_code", None)
+            if code == 429:
+                raise _RateLimited() from None
             detail = redact(
                 str(getattr(error, "error_message", "") or error), (self.settings.token,)
             )
@@ -217,6 +346,14 @@ class MergeRequests:
             raise CiError(
                 f"GitLab API at {self.settings.url} unreachable ({what}): {detail}"
             ) from None
+
+    @property
+    def user_id(self) -> int | None:
+        """The id of the token's user (a project access token's bot)."""
+        if self._user_id is None:
+            user = self.call("reading the token's user", lambda: self.client.http_get("/user"))
+            self._user_id = user.get("id") if isinstance(user, dict) else None
+        return self._user_id
 
     @property
     def project(self):
@@ -284,33 +421,18 @@ def open_merge_request(
     title: str,
     body: str,
 ) -> Opened:
-    """Create or update the merge request of ``branch``; close older ones of the same env."""
+    """Create or update the merge request of ``branch``; close our older ones of the same env
+    (``owned``: a person's merge request is never touched)."""
     open_ones = api.open_ones(target_branch)
-    ours = [mr for mr in open_ones if mr.source_branch == branch]
+    mine = [mr for mr in open_ones if owned(mr, api.user_id)]
+    ours = [mr for mr in mine if mr.source_branch == branch]
     prefix = f"{BRANCH_PREFIX}/{env}/"
     older = [
         mr
-        for mr in open_ones
+        for mr in mine
         if branch.startswith(prefix) and mr.source_branch.startswith(prefix) and mr not in ours
     ]
-    if ours:
-        mr = ours[0]
-        state = "unchanged"
-        if (mr.title, mr.description) != (title, body):
-            mr.title, mr.description = title, body
-            api.call(f"updating !{mr.iid}", mr.save)
-            state = "updated"
-    else:
-        mr, created = api.create(
-            {
-                "source_branch": branch,
-                "target_branch": target_branch,
-                "title": title,
-                "description": body,
-                "remove_source_branch": True,
-            }
-        )
-        state = "opened" if created else "unchanged"
+    mr, state = _create_or_update(api, ours, target_branch, branch, title, body)
     closed = []
     note = superseded_note(mr.web_url, title)
     for old in older:
@@ -321,7 +443,72 @@ def open_merge_request(
     return Opened(mr.web_url, state, branch, closed)
 
 
+def _create_or_update(
+    api: MergeRequests, ours: list, target_branch: str, branch: str, title: str, body: str
+):
+    """(merge request, opened | updated | unchanged)."""
+    if ours:
+        mr = ours[0]
+        if (mr.title, mr.description) == (title, body):
+            return mr, "unchanged"
+        mr.title, mr.description = title, body
+        api.call(f"updating !{mr.iid}", mr.save)
+        return mr, "updated"
+    mr, created = api.create(
+        {
+            "source_branch": branch,
+            "target_branch": target_branch,
+            "title": title,
+            "description": body,
+            "remove_source_branch": True,
+            "labels": LABEL,
+        }
+    )
+    return mr, "opened" if created else "unchanged"
+
+
 # -- the hook --------------------------------------------------------------------------------
+
+
+def cut_short_line(what: str, progress: Progress, remote_tip: str | None) -> str:
+    """The one line for a publish interrupted (``what``) at ``progress``; ``remote_tip`` is the
+    branch's commit on the remote as asked afterwards (None: could not ask)."""
+    branch = progress.branch
+    if progress.merge_request:
+        return f"{what} after merge request {progress.merge_request} was opened or updated"
+    if progress.pushed:
+        how = (
+            "already held the change" if progress.reused else f"was pushed ({progress.pushed[:12]})"
+        )
+        return f"{what}: branch {branch} {how}, no merge request opened or updated: re-run the job"
+    if progress.pushing is None:
+        return f"{what}: nothing pushed, no merge request opened"
+    if remote_tip == progress.pushing:
+        return (
+            f"{what}, but branch {branch} had been pushed ({progress.pushing[:12]}); no merge"
+            " request opened: re-run the job"
+        )
+    if remote_tip is None:
+        return (
+            f"{what} during the push of branch {branch}: could not ask the remote whether it"
+            f" landed; no merge request opened: re-run the job"
+        )
+    return f"{what} during the push of branch {branch}: it did not land; nothing pushed"
+
+
+def _cut_short(clone: Clone, progress: Progress, error: BaseException) -> CiError:
+    interrupted = isinstance(error, KeyboardInterrupt)
+    remote_tip = None
+    if progress.pushing and not progress.pushed:
+        try:
+            remote_tip = _remote_branch(clone, progress.branch)
+        except (CiError, KeyboardInterrupt):
+            remote_tip = None
+    result = CiError(
+        cut_short_line("interrupted" if interrupted else str(error), progress, remote_tip)
+    )
+    result.exit_code = 130 if interrupted else 1
+    return result
 
 
 def publisher(
@@ -331,26 +518,45 @@ def publisher(
     api = MergeRequests(settings)
 
     def publish(clone: Clone, tip: str, commit: str, change: Change) -> tuple[str, str]:
-        api.project  # fail on settings or token before anything is pushed  # noqa: B018
-        message = without_skip_ci(clone.message(commit))
-        commit = clone.git(
-            "commit-tree", f"{commit}^{{tree}}", "-p", tip, "-F", "-", input=message
-        ).stdout.strip()
-        branch = branch_for(change)
-        commit = _publish_branch(clone, tip, commit, branch)
-        diff = clone.git("diff", "--no-color", "--no-renames", tip, commit).stdout
-        build_pipeline = _pipeline_url(clone, commit, change.path)
-        verification = None
-        if change.source_env and pipeline_id(build_pipeline) is not None:
-            verification = api.verification(pipeline_id(build_pipeline), change.source_env)
-        body = description(message, diff, context, change, build_pipeline, verification)
-        opened = open_merge_request(api, target_branch, branch, change.env, title_of(message), body)
-        line = f"{title_of(message)}: merge request {opened.url} ({opened.state}, branch {branch})"
-        if opened.closed:
-            line += f"; closed {len(opened.closed)} older: {', '.join(opened.closed)}"
-        return commit, line
+        progress = Progress(branch_for(change))
+        try:
+            return _publish(api, context, target_branch, clone, tip, commit, change, progress)
+        except (KeyboardInterrupt, GitTimeout) as error:
+            raise _cut_short(clone, progress, error) from None
 
     return publish
+
+
+def _publish(
+    api: MergeRequests,
+    context: GitLabContext,
+    target_branch: str,
+    clone: Clone,
+    tip: str,
+    commit: str,
+    change: Change,
+    progress: Progress,
+) -> tuple[str, str]:
+    api.project  # fail on settings or token before anything is pushed  # noqa: B018
+    api.user_id  # noqa: B018
+    message = without_skip_ci(clone.message(commit))
+    commit = clone.git(
+        "commit-tree", f"{commit}^{{tree}}", "-p", tip, "-F", "-", input=message
+    ).stdout.strip()
+    branch = progress.branch
+    commit = _publish_branch(clone, tip, commit, progress)
+    diff = clone.git("diff", "--no-color", "--no-renames", tip, commit).stdout
+    build_pipeline = _pipeline_url(clone, commit, change.path)
+    verification = None
+    if change.source_env and pipeline_id(build_pipeline) is not None:
+        verification = api.verification(pipeline_id(build_pipeline), change.source_env)
+    body = description(message, diff, context, change, build_pipeline, verification)
+    opened = open_merge_request(api, target_branch, branch, change.env, title_of(message), body)
+    progress.merge_request = opened.url
+    line = f"{title_of(message)}: merge request {opened.url} ({opened.state}, branch {branch})"
+    if opened.closed:
+        line += f"; closed {len(opened.closed)} older: {', '.join(opened.closed)}"
+    return commit, line
 
 
 def _pipeline_url(clone: Clone, commit: str, path: str) -> str | None:

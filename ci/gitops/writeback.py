@@ -33,6 +33,7 @@ from ci.gitops.message import (
     parse_trailers,
     rollback_job,
 )
+from ci.gitops.promotion import OVERRIDE_TRAILER
 from ci.gitops.remote import (
     GIT_TIMEOUT_SECONDS,
     Clone,
@@ -47,7 +48,7 @@ from ci.gitops.tags import (
     looks_like_commit,
     values_path,
 )
-from ci.gitops.values import read_image, set_image
+from ci.gitops.values import ValuesError, read_image, set_image
 
 # What helm-chart/values.schema.json accepts for image.pipelineUrl (an Argo CD link URL); any
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
@@ -120,6 +121,7 @@ class _Plan:
     message: str = ""
     change: Change | None = None
     render: tuple[str, ...] = ()  # environments whose render the commit changes
+    warning: str = ""  # one line for the log (unhold of an unreadable hold file)
 
 
 # Checks the registry has REPOSITORY:TAG and returns its digest (None when the registry sends
@@ -178,29 +180,60 @@ def _plan(
 ) -> _Plan:
     known = environments(clone, tip)
     _require_env(request.env, known)
+    if request.action == "unhold":
+        return _plan_unhold(clone, tip, request, context)
     hold = read_hold(clone, tip, request.env)
-    if request.action in ("hold", "unhold"):
+    if request.action == "hold":
         return _plan_hold(request, hold, context)
     if request.action == "promote":
         _require_env(request.source_env or "", known, "--from")
     return _plan_image(clone, tip, request, context, verify, hold)
 
 
+def _plan_unhold(clone: Clone, tip: str, request: Request, context: GitLabContext) -> _Plan:
+    """Delete the hold file whatever it holds: one that cannot be read (bad YAML, not UTF-8,
+    missing keys, not a file) is released too, or the unhold job could never recover it."""
+    path = hold_path(request.env)
+    found = clone.read_blob(tip, path)
+    if found is None:
+        return _Plan("unchanged", f"{request.env} is not held: nothing to do")
+    warning = ""
+    try:
+        hold = read_hold(clone, tip, request.env)
+        assert hold is not None
+        note, before = (
+            f"Was held by {hold.by} since {hold.since}: {hold.reason}.",
+            format_hold(hold),
+        )
+    except ValuesError as error:
+        note = f"The hold was unreadable ({error}); deleted as it was."
+        warning = f"warning: the hold is unreadable ({error}): deleting it anyway"
+        before = found[1].decode("utf-8", errors="replace")
+    change = Change("unhold", request.env, "", None, None, path, hold_note=note)
+    message = with_trailer(
+        commit_message(change, context), OVERRIDE_TRAILER, _released_by(request, context)
+    )
+    return _Plan("commit", "", {path: None}, {path: before}, message, change, warning=warning)
+
+
+def _released_by(request: Request, context: GitLabContext) -> str:
+    """``unhold by <who>: <reason or 'released'>``: the trailer check requires of a merge
+    request that deletes a hold file."""
+    who = request.by if request.by != "unknown" else ""
+    if not who and context.user_login:
+        who = context.user_login + (f" <{context.user_email}>" if context.user_email else "")
+    return f"unhold by {who or 'unknown'}: {' '.join((request.reason or 'released').split())}"
+
+
+def with_trailer(message: str, key: str, value: str) -> str:
+    """``message`` with the trailer ``key: value`` added to its trailer block (made if none)."""
+    text = message.rstrip("\n")
+    separator = "\n" if parse_trailers(text) else "\n\n"
+    return f"{text}{separator}{key}: {value}\n"
+
+
 def _plan_hold(request: Request, hold: Hold | None, context: GitLabContext) -> _Plan:
     path = hold_path(request.env)
-    if request.action == "unhold":
-        if hold is None:
-            return _Plan("unchanged", f"{request.env} is not held: nothing to do")
-        note = f"Was held by {hold.by} since {hold.since}: {hold.reason}."
-        change = Change("unhold", request.env, "", None, None, path, hold_note=note)
-        return _Plan(
-            "commit",
-            "",
-            {path: None},
-            {path: format_hold(hold)},
-            commit_message(change, context),
-            change,
-        )
     reason = request.reason or ""
     if hold is not None and hold.reason == reason:
         return _Plan("unchanged", f"{describe(hold)}: nothing to do")
@@ -501,6 +534,8 @@ def apply(
             tip = _network(clone.clone, retry, log)
             for attempt in range(retry.attempts):
                 plan = _plan(clone, tip, request, context, verify_once)
+                if plan.warning and attempt == 0:
+                    log(plan.warning)
                 if plan.status != "commit":
                     return Outcome(plan.status, plan.line, retries=attempt)
                 assert plan.change is not None

@@ -5,6 +5,7 @@ GitLab itself cannot run here. This server answers the endpoints python-gitlab c
 (docs.gitlab.com/api/projects, /api/merge_requests, /api/notes, /api/jobs): the fields python-gitlab
 and ``ci.gitops.merge_request`` read, in GitLab's names and types, and GitLab's status codes.
 
+- ``GET  /api/v4/user``: the token's user (``USER``, a project access token's bot)
 - ``GET  /api/v4/projects/:id`` (numeric id or URL-encoded path)
 - ``GET  /api/v4/projects/:id/merge_requests`` (``state``, ``target_branch``, ``source_branch``;
   one page, with GitLab's ``X-Page``/``X-Total`` headers)
@@ -19,8 +20,13 @@ Authentication: the ``PRIVATE-TOKEN`` header must be the configured token (else 
 ``{"message": "401 Unauthorized"}``). Branch existence is read from the real bare git repository
 the test pushes to, so the stand-in is fed by the real parts.
 
+Rate limits: ``throttle(*retry_after)`` answers the next requests 429, one per value, with that
+``Retry-After`` header (seconds or an HTTP-date; None: no header). ``stall(method, path)`` holds
+the first matching request until ``release()`` (to cancel a job at a known step).
+``open_by(person, ...)`` opens a merge request as someone else (a person's, not the bot's).
+
 Not covered: approvals, pipelines of merge requests, merge itself, pagination past one page,
-rate limits, webhooks, permissions beyond the one token.
+webhooks, permissions beyond the one token.
 """
 
 import contextlib
@@ -47,6 +53,7 @@ USER = {
     "state": "active",
     "web_url": "",
 }
+PERSON = {"id": 3, "username": "alice", "name": "Alice", "state": "active", "web_url": ""}
 
 
 def _now() -> str:
@@ -66,6 +73,38 @@ class FakeGitLab:
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    throttled: list[str | None] = field(default_factory=list)
+    stalled: tuple[str, str] | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def throttle(self, *retry_after: str | None) -> None:
+        self.throttled.extend(retry_after)
+
+    def stall(self, method: str, path_pattern: str) -> threading.Event:
+        """Hold the first ``method`` request whose path matches until ``release()``; the event
+        returned is set when it arrives."""
+        self.stalled = (method, path_pattern)
+        return self.arrived
+
+    def release(self) -> None:
+        self.released.set()
+
+    def held(self, method: str, path: str) -> bool:
+        """Whether this request is the one to stall (only the first match is)."""
+        with self.lock:
+            stalled = self.stalled
+            if stalled and method == stalled[0] and re.fullmatch(stalled[1], path):
+                self.stalled = None
+                return True
+        return False
+
+    def open_by(self, author: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Open a merge request as ``author`` (a person's, say); its source branch must exist."""
+        with self.lock:
+            status, mr = self._create(body, author)
+        assert status == 201, mr
+        return mr
 
     @property
     def web_url(self) -> str:
@@ -112,6 +151,8 @@ class FakeGitLab:
     # -- the endpoints -----------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict) -> tuple[int, Any]:
+        if method == "GET" and path == "/api/v4/user":
+            return 200, USER
         match = re.fullmatch(r"/api/v4/projects/([^/]+)(/.*)?", path)
         if not match:
             return 404, {"message": "404 Not Found"}
@@ -162,7 +203,7 @@ class FakeGitLab:
                 found = [mr for mr in found if mr[key] == query[key]]
         return sorted(found, key=lambda mr: mr["created_at"], reverse=True)
 
-    def _create(self, body: dict) -> tuple[int, Any]:
+    def _create(self, body: dict, author: dict[str, Any] = USER) -> tuple[int, Any]:
         missing = [k for k in ("source_branch", "target_branch", "title") if not body.get(k)]
         if missing:
             return 400, {"error": f"{missing[0]} is missing"}
@@ -196,8 +237,8 @@ class FakeGitLab:
             "source_branch": source,
             "source_project_id": PROJECT_ID,
             "target_project_id": PROJECT_ID,
-            "author": USER,
-            "labels": body.get("labels") or [],
+            "author": author,
+            "labels": _labels(body.get("labels")),
             "draft": False,
             "work_in_progress": False,
             "merge_status": "can_be_merged",
@@ -247,6 +288,13 @@ class FakeGitLab:
         return 201, note
 
 
+def _labels(value: Any) -> list[str]:
+    """GitLab takes labels as a comma-separated string or an array; it answers an array."""
+    if isinstance(value, str):
+        return [label.strip() for label in value.split(",") if label.strip()]
+    return list(value or [])
+
+
 def _handler(api: FakeGitLab) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -259,9 +307,17 @@ def _handler(api: FakeGitLab) -> type[BaseHTTPRequestHandler]:
             query = dict(urllib.parse.parse_qsl(parsed.query))
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if api.held(method, parsed.path):
+                api.arrived.set()
+                api.released.wait(timeout=60)
+            headers: dict[str, str] = {}
             with api.lock:
                 api.requests.append((method, parsed.path))
-                if self.headers.get("PRIVATE-TOKEN") != api.token:
+                if api.throttled:
+                    retry_after = api.throttled.pop(0)
+                    status, payload = 429, {"message": "429 Too Many Requests"}
+                    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+                elif self.headers.get("PRIVATE-TOKEN") != api.token:
                     status, payload = 401, {"message": "401 Unauthorized"}
                 else:
                     try:
@@ -274,6 +330,8 @@ def _handler(api: FakeGitLab) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             if isinstance(payload, list):
                 self.send_header("X-Page", "1")
                 self.send_header("X-Per-Page", "20")
@@ -305,6 +363,7 @@ def running_gitlab(repo: Path, token: str) -> Iterator[FakeGitLab]:
     try:
         yield api
     finally:
+        api.release()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

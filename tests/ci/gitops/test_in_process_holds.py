@@ -1,7 +1,14 @@
 """Holds, rollback, render refusals and interrupts through ``ci.cli.main`` in this process (what the
 unit job's coverage measures); the subprocess tests next to it check the same as users run it."""
 
+import getpass
+
+import pytest
+
 from ci.gitops import remote as remote_module
+from ci.gitops.message import parse_trailers
+from ci.gitops.promotion import OVERRIDE_TRAILER
+from ci.gitops.writeback import with_trailer
 from tests.support.git_remotes import git, push_person_commit, show
 
 DEV = "gitops/dev/values.yaml"
@@ -80,3 +87,57 @@ def test_an_interrupt_during_the_push_says_whether_it_landed(remote, ci, monkeyp
     assert cut.stderr.startswith("error: interrupted during the push: ")
     assert cut.stderr.endswith(" did not land (nothing pushed)\n")
     assert tip(remote) == before
+
+
+HOLD = "gitops/dev/hold.yaml"
+WHO = {"GITLAB_USER_LOGIN": "alice", "GITLAB_USER_EMAIL": "alice@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"by: [unclosed\n", f"{HOLD}: not valid YAML (while parsing a flow sequence)"),
+        (b"by: \xff\xfe\n", f"{HOLD} is not UTF-8 (byte 4: 0xff)"),
+        (b"by: alice\nsince: now\n", f"{HOLD}: 'reason' must be a non-empty string"),
+        (b"[" * 5000, f"{HOLD}: not valid YAML (nested too deeply)"),
+    ],
+)
+def test_unhold_releases_a_hold_file_it_cannot_read(remote, ci, content, problem):
+    push_person_commit(remote.bare, {HOLD: content}, "a broken hold")
+    refused = ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", remote.source.short(2))
+    assert refused.returncode == 2  # deploy still refuses to guess
+    released = ci("unhold", "--repo", remote.url, "--env", "dev", env=WHO)
+    assert released.returncode == 0, released.stderr
+    assert released.stderr == f"warning: the hold is unreadable ({problem}): deleting it anyway\n"
+    assert released.stdout.startswith("unhold(dev): released [skip ci]: pushed ")
+    assert git("ls-tree", "main", "--", HOLD, cwd=remote.bare) == ""
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert f"The hold was unreadable ({problem}); deleted as it was." in message
+    assert parse_trailers(message)[OVERRIDE_TRAILER] == (
+        "unhold by alice <alice@example.com>: released"
+    )
+
+
+def test_unhold_records_who_released_it_as_a_promotion_override(remote, ci):
+    url = remote.url
+    assert ci("hold", "--repo", url, "--env", "prod", "--reason", "freeze").returncode == 0
+    released = ci("unhold", "--repo", url, "--env", "prod", env=WHO)
+    assert released.returncode == 0, released.stderr
+    assert released.stderr == ""
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert message.startswith("unhold(prod): released [skip ci]\n\nWas held by ")
+    assert message.rstrip("\n").endswith(
+        "Triggered-By: alice <alice@example.com>\n"
+        f"{OVERRIDE_TRAILER}: unhold by alice <alice@example.com>: released"
+    )
+    anonymous = ci("hold", "--repo", url, "--env", "prod", "--reason", "again")
+    assert anonymous.returncode == 0
+    assert ci("unhold", "--repo", url, "--env", "prod").returncode == 0
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    # Outside GitLab: the local user, as `hold` records it.
+    assert parse_trailers(message) == {OVERRIDE_TRAILER: f"unhold by {getpass.getuser()}: released"}
+
+
+def test_a_trailer_joins_the_trailer_block_or_starts_one():
+    assert with_trailer("s\n\nbody\n", "K", "v") == "s\n\nbody\n\nK: v\n"
+    assert with_trailer("s\n\nbody\n\nA: b\n", "K", "v") == "s\n\nbody\n\nA: b\nK: v\n"

@@ -1,18 +1,32 @@
 """``deploy|promote|rollback --merge-request`` against a real bare git remote and the GitLab API
 stand-in (tests/support/gitlab_api.py), run as the pipeline runs them."""
 
+import email.utils
 import os
+import signal
+import time
+from datetime import UTC, datetime
 
 import pytest
 
 from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
-from ci.gitops.merge_request import branch_name, description, pipeline_id, without_skip_ci
+from ci.gitops.merge_request import (
+    LABEL,
+    Progress,
+    branch_name,
+    cut_short_line,
+    description,
+    pipeline_id,
+    rate_limit_wait,
+    retry_after_seconds,
+    without_skip_ci,
+)
 from ci.gitops.message import Change
 from ci.gitops.values import set_image
-from tests.support.cli import start_ci
+from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, make_bare_remote, show
-from tests.support.gitlab_api import PROJECT_ID, running_gitlab
+from tests.support.gitlab_api import PERSON, PROJECT_ID, USER, running_gitlab
 from tests.support.gitops_project import make_project
 
 TOKEN = "glpat-Secret/#?\\ token"
@@ -317,3 +331,176 @@ def test_unhold_by_merge_request_keeps_apart_from_promotions(setup, ci):
     changed = git("show", "--name-status", "--format=", "gitops-holds/prod/unhold", cwd=bare)
     assert changed.split() == ["D", "gitops/prod/hold.yaml"]
     assert [mr["state"] for mr in api.merge_requests] == ["opened", "opened"]
+
+
+# -- only its own merge requests ------------------------------------------------------------
+
+
+def test_a_newer_promotion_closes_only_its_own_merge_requests(setup, ci):
+    """A person's merge request from a ``gitops/prod/`` branch stays open, even with the label
+    copied: only merge requests labelled gitops-writeback *and* opened by the token's user are
+    superseded."""
+    project, bare, api = setup
+    assert promote(ci, bare, api, "--merge-request").returncode == 0
+    git("branch", "gitops/prod/by-hand", "main", cwd=bare)
+    git("branch", "gitops/prod/x", "main", cwd=bare)
+    by_hand = {"source_branch": "gitops/prod/by-hand", "target_branch": "main", "title": "x"}
+    person = api.open_by(PERSON, by_hand)
+    copied = api.open_by(PERSON, {**by_hand, "source_branch": "gitops/prod/x", "labels": LABEL})
+    git("checkout", "--quiet", "main", cwd=project.path)
+    git("pull", "--quiet", str(bare), "main", cwd=project.path)
+    project.set_tag("dev", "4444dddd")
+    push_main(project, bare)
+
+    newer = promote(ci, bare, api, "--merge-request")
+    assert newer.returncode == 0, newer.stderr
+    first, _, _, fourth = api.merge_requests
+    assert first["labels"] == fourth["labels"] == [LABEL]
+    assert first["author"] == fourth["author"] == USER
+    assert [mr["state"] for mr in api.merge_requests] == ["closed", "opened", "opened", "opened"]
+    assert (person["state"], copied["state"]) == ("opened", "opened")
+    assert newer.stdout.endswith(f"; closed 1 older: {first['web_url']}\n")
+
+
+# -- rate limits -----------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "wait"),
+    [
+        ("7", 7.0, 7.0),
+        ("3600", 3600.0, 60.0),  # obeyed, capped
+        ("Fri, 27 Nov 2026 10:00:30 GMT", 30.0, 30.0),  # an HTTP-date (IMF-fixdate)
+        ("Friday, 27-Nov-26 10:00:30 GMT", 30.0, 30.0),  # the obsolete RFC 850 form
+        ("Fri, 27 Nov 2026 09:00:00 GMT", 0.0, 0.0),  # in the past: at once
+        ("Sat, 28 Nov 2026 10:00:00 GMT", 86400.0, 60.0),
+        ("-5", None, 4.0),  # neither form: the backoff (attempt 2)
+        ("soon", None, 4.0),
+        (None, None, 4.0),
+        ("1e9", None, 4.0),
+    ],
+)
+def test_retry_after_in_both_forms_is_obeyed_and_capped(value, seconds, wait):
+    assert retry_after_seconds(value, NOW) == seconds
+    assert rate_limit_wait(value, NOW, attempt=2) == wait
+
+
+def test_a_rate_limit_with_an_http_date_is_waited_out(setup, ci):
+    _, bare, api = setup
+    soon = email.utils.formatdate(time.time() + 1, usegmt=True)
+    api.throttle(soon, "0")
+    started = time.monotonic()
+    result = promote(ci, bare, api, "--merge-request")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    assert [mr["state"] for mr in api.merge_requests] == ["opened"]
+
+
+@pytest.mark.integration
+def test_a_rate_limit_past_the_deadline_is_one_line_and_pushes_nothing(setup):
+    """Retry-After: 3600 is never slept: the wait (capped at 60 s) does not fit in the
+    deadline, so the command stops at once. A subprocess, so that a regression times out."""
+    _, bare, api = setup
+    api.throttle("3600")
+    before = git("for-each-ref", cwd=bare)
+    started = time.monotonic()
+    args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), "--merge-request"]
+    result = run_ci(*args, env=env_for(api, GITOPS_API_DEADLINE="20"), timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: GitLab API: reading project {PROJECT_ID} rate-limited (HTTP 429, Retry-After:"
+        " 3600) past the 20 s deadline (GITOPS_API_DEADLINE): re-run the job\n"
+    )
+    assert git("for-each-ref", cwd=bare) == before
+
+
+def test_a_bad_deadline_is_a_usage_error(setup, ci):
+    _, bare, api = setup
+    result = promote(ci, bare, api, "--merge-request", env=env_for(api, GITOPS_API_DEADLINE="0"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: GITOPS_API_DEADLINE must be seconds between 1 and 86400, not '0'\n"
+    )
+
+
+# -- a cancelled job says what happened --------------------------------------------------------
+
+
+def cancelled(bare, api, method: str, path: str):
+    """Run a promotion by merge request, SIGTERM it while ``method path`` is in flight."""
+    arrived = api.stall(method, path)
+    args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), "--merge-request"]
+    run = start_ci(*args, env=env_for(api))
+    try:
+        assert arrived.wait(timeout=60)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    return run.returncode, out, err
+
+
+@pytest.mark.integration
+def test_sigterm_before_any_push_says_nothing_was_pushed(setup):
+    _, bare, api = setup
+    before = git("for-each-ref", cwd=bare)
+    code, _, err = cancelled(bare, api, "GET", rf"/api/v4/projects/{PROJECT_ID}")
+    assert code == 130
+    assert err == "error: interrupted: nothing pushed, no merge request opened\n"
+    assert git("for-each-ref", cwd=bare) == before
+
+
+@pytest.mark.integration
+def test_sigterm_after_the_branch_push_names_the_branch_and_commit(setup):
+    _, bare, api = setup
+    code, _, err = cancelled(bare, api, "GET", rf"/api/v4/projects/{PROJECT_ID}/merge_requests")
+    pushed = tip(bare, "gitops/prod/3333cccc")
+    assert code == 130
+    assert err == (
+        f"error: interrupted: branch gitops/prod/3333cccc was pushed ({pushed[:12]}), no merge"
+        " request opened or updated: re-run the job\n"
+    )
+    assert api.merge_requests == []
+
+
+@pytest.mark.parametrize(
+    ("progress", "remote_tip", "line"),
+    [
+        (Progress("b"), None, "interrupted: nothing pushed, no merge request opened"),
+        (
+            Progress("b", pushing="c" * 40),
+            "c" * 40,
+            f"interrupted, but branch b had been pushed ({'c' * 12}); no merge request opened:"
+            " re-run the job",
+        ),
+        (
+            Progress("b", pushing="c" * 40),
+            None,
+            "interrupted during the push of branch b: could not ask the remote whether it"
+            " landed; no merge request opened: re-run the job",
+        ),
+        (
+            Progress("b", pushing="c" * 40),
+            "d" * 40,
+            "interrupted during the push of branch b: it did not land; nothing pushed",
+        ),
+        (
+            Progress("b", pushed="c" * 40, reused=True),
+            None,
+            "interrupted: branch b already held the change, no merge request opened or updated:"
+            " re-run the job",
+        ),
+        (
+            Progress("b", pushed="c" * 40, merge_request="https://g/mr/1"),
+            None,
+            "interrupted after merge request https://g/mr/1 was opened or updated",
+        ),
+    ],
+)
+def test_what_a_cut_short_publish_says(progress, remote_tip, line):
+    assert cut_short_line("interrupted", progress, remote_tip) == line

@@ -3,22 +3,27 @@
 import base64
 import hashlib
 import json
+import secrets
 import urllib.request
 
 import pytest
 
 from app import SERVICE_NAME
+from ci.errors import CiError
+from ci.registry import verify_reference
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, show
-from tests.support.registry import running_registry
+from tests.support.registry import recording_server, running_registry
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "ci", "registry-Secret-77"
 
 
-def _request(method: str, url: str, data: bytes = b"", content_type: str = "") -> dict:
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+def _request(
+    method: str, url: str, data: bytes = b"", content_type: str = "", password: str = PASSWORD
+) -> dict:
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
     request = urllib.request.Request(url, data=data or None, method=method)
     request.add_header("Authorization", f"Basic {token}")
     if content_type:
@@ -27,18 +32,26 @@ def _request(method: str, url: str, data: bytes = b"", content_type: str = "") -
         return dict(response.headers)
 
 
-def push_image(host: str, name: str, tag: str) -> str:
+def push_image(host: str, name: str, tag: str, password: str = PASSWORD) -> str:
     """Upload a minimal OCI image (a config blob, no layers) through the distribution API;
     return the manifest's digest."""
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
     ).encode()
     digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    location = _request("POST", f"http://{host}/v2/{name}/blobs/uploads/")["Location"]
+    location = _request("POST", f"http://{host}/v2/{name}/blobs/uploads/", password=password)[
+        "Location"
+    ]
     if location.startswith("/"):
         location = f"http://{host}{location}"
     separator = "&" if "?" in location else "?"
-    _request("PUT", f"{location}{separator}digest={digest}", config, "application/octet-stream")
+    _request(
+        "PUT",
+        f"{location}{separator}digest={digest}",
+        config,
+        "application/octet-stream",
+        password,
+    )
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -56,6 +69,7 @@ def push_image(host: str, name: str, tag: str) -> str:
         f"http://{host}/v2/{name}/manifests/{tag}",
         manifest,
         "application/vnd.oci.image.manifest.v1+json",
+        password,
     )
     return "sha256:" + hashlib.sha256(manifest).hexdigest()
 
@@ -72,6 +86,7 @@ def test_verify_image_commits_only_when_the_image_exists(remote, registry):
     digest = push_image(registry.host, SERVICE_NAME, present)
     env = {
         "REGISTRY_INSECURE": "true",
+        "ECR_REPOSITORY_URL": registry.host,
         "REGISTRY_USER": USER,
         "REGISTRY_PASSWORD": PASSWORD,
         "IMAGE_REPOSITORY": repository,
@@ -105,6 +120,7 @@ def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(re
     wrong = "sha256:" + "0" * 64
     env = {
         "REGISTRY_INSECURE": "true",
+        "ECR_REPOSITORY_URL": registry.host,
         "REGISTRY_USER": USER,
         "REGISTRY_PASSWORD": PASSWORD,
         "IMAGE_REPOSITORY": repository,
@@ -128,6 +144,7 @@ def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(re
 def test_verify_image_with_a_wrong_registry_password_fails_cleanly(remote, registry):
     env = {
         "REGISTRY_INSECURE": "true",
+        "ECR_REPOSITORY_URL": registry.host,
         "REGISTRY_USER": USER,
         "REGISTRY_PASSWORD": "not-the-Password-55",
         "GITOPS_VERIFY_IMAGE": "true",
@@ -148,3 +165,29 @@ def test_verify_image_with_a_wrong_registry_password_fails_cleanly(remote, regis
     assert result.stderr.startswith("error: ")
     assert result.stderr.count("\n") == 1
     assert "not-the-Password-55" not in result.stdout + result.stderr
+
+
+def test_the_registry_login_goes_to_the_configured_registry_and_nowhere_else(tmp_path):
+    """A reference someone writes into a merge request may name any host: only the configured
+    registry (ECR_REPOSITORY_URL) is sent REGISTRY_USER/REGISTRY_PASSWORD."""
+    secret = secrets.token_hex(12)
+    with (
+        running_registry(tmp_path / "registry", USER, secret) as registry,
+        recording_server(status=404) as other,
+    ):
+        env = {
+            "REGISTRY_INSECURE": "true",
+            "ECR_REPOSITORY_URL": registry.host,
+            "REGISTRY_USER": USER,
+            "REGISTRY_PASSWORD": secret,
+        }
+        digest = push_image(registry.host, SERVICE_NAME, "present", password=secret)
+        assert verify_reference(f"{registry.host}/{SERVICE_NAME}:present@{digest}", env) is None
+        assert verify_reference(f"{other.host}/{SERVICE_NAME}:present", env) == (
+            f"image {other.host}/{SERVICE_NAME}:present not found in the registry"
+        )
+        # The same registry under another name is another host: asked anonymously, refused.
+        alias = f"localhost:{registry.port}/{SERVICE_NAME}:present"
+        with pytest.raises(CiError, match=rf"^registry localhost:{registry.port} requires cred"):
+            verify_reference(alias, env)
+    assert other.authorizations == [None]
