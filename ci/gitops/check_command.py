@@ -15,11 +15,11 @@ stdout, exit 1; bad input exit 2.
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ci.errors import CiError
@@ -28,7 +28,7 @@ from ci.gitops.checkout import Checkout
 from ci.gitops.holds import HOLD_FILE, describe, parse_hold
 from ci.gitops.message import parse_trailers
 from ci.gitops.promotion import OVERRIDE_TRAILER, PROMOTION_FILE, parse_order
-from ci.gitops.runs import EnvRun, Runs, env_runs, what_runs
+from ci.gitops.runs import EnvRun, Runs, what_runs
 from ci.gitops.tags import values_path
 from ci.gitops.values import ValuesError
 from ci.options import env_flag, env_switch
@@ -70,35 +70,33 @@ def target_tip(checkout: Checkout, branch: str) -> str:
     return fetched or checkout.resolve(f"refs/heads/{branch}", "--target-branch")
 
 
-@dataclass
+@lru_cache(maxsize=512)
+def runs_at(directory: str, tree: str) -> Runs:
+    """What each environment runs at ``tree`` (a commit or tree id) of the repository at
+    ``directory``; cached, since an object id names its content."""
+    with tempfile.TemporaryDirectory(prefix="ci-check-") as scratch:
+        try:
+            root = Checkout(directory).extract(tree, Path(scratch))
+        except CiError as error:
+            return Runs(error=str(error))
+        return what_runs(root)
+
+
+@dataclass(frozen=True)
 class TipHistory:
     """Which images each environment ran at a tip of the target branch: the renders of its
-    first-parent commits that touched what the environment renders, newest first, cached."""
+    first-parent commits that touched what the environment renders, newest first."""
 
     checkout: Checkout
     target: str
-    workdir: Path
-    seen: dict[tuple[str, str], frozenset[str]]
 
     def ran(self, env: str, image: str) -> bool:
-        if image in self.seen.get((self.target, env), ()):
-            return True
+        directory = str(self.checkout.directory.resolve())
         paths = ["gitops/argocd", f"gitops/{env}", "helm-chart", f"values.{env}.yaml"]
-        for commit in self.checkout.first_parent_commits(self.target, paths, MAX_HISTORY):
-            if image in self._images(commit, env):
-                return True
-        return False
-
-    def _images(self, commit: str, env: str) -> frozenset[str]:
-        if (commit, env) not in self.seen:
-            root = self.workdir / f"tip-{commit}"
-            try:
-                run = env_runs(self.checkout.extract(commit, root), env)
-            except CiError:
-                run = None
-            shutil.rmtree(root, ignore_errors=True)
-            self.seen[commit, env] = (run.images if run else None) or frozenset()
-        return self.seen[commit, env]
+        if image in runs_at(directory, self.target).images(env):
+            return True
+        commits = self.checkout.first_parent_commits(self.target, paths, MAX_HISTORY)
+        return any(image in runs_at(directory, commit).images(env) for commit in commits)
 
 
 def held(checkout: Checkout, target: str) -> dict[str, str]:
@@ -153,17 +151,14 @@ def _owned_keys(
 
 
 def collect(
-    checkout: Checkout, target: str, head: str, workdir: Path, verify_image: bool
+    checkout: Checkout, target: str, head: str, verify_image: bool
 ) -> tuple[list[gate.Violation], list[str]]:
     """(violations, notices) of merging ``head`` into ``target``."""
     merged = checkout.merged_tree(target, head)
     if merged is None:
         return [gate.Violation(head[:12], f"conflicts with {target[:12]}: rebase it")], []
-    before = what_runs(checkout.extract(target, workdir / "target"))
-    try:
-        after = what_runs(checkout.extract(merged, workdir / "merged"))
-    except CiError as error:
-        after = Runs(error=str(error))
+    directory = str(checkout.directory.resolve())
+    before, after = runs_at(directory, target), runs_at(directory, merged)
     holds = held(checkout, target)
     change = gate.Change(
         before=before,
@@ -178,18 +173,13 @@ def collect(
         != checkout.read(merged, PROMOTION_FILE),
         overrides=overrides(checkout, target, head),
     )
-    history = TipHistory(checkout, target, workdir, _seed(target, before))
-    violations, notices = gate.judge(change, history.ran)
+    violations, notices = gate.judge(change, TipHistory(checkout, target).ran)
     violations = file_violations(checkout, target, merged, after) + violations
     if verify_image:
         problems, found = _verify_new_images(before, after, os.environ)
         violations += problems
         notices += found
     return violations, notices
-
-
-def _seed(target: str, before: Runs) -> dict[tuple[str, str], frozenset[str]]:
-    return {(target, env): run.images or frozenset() for env, run in before.envs.items()}
 
 
 def _text(data: bytes | None) -> str | None:
@@ -221,8 +211,7 @@ def run_check(args: argparse.Namespace) -> int:
     checkout = Checkout(Path.cwd())
     head = checkout.resolve("HEAD", "HEAD")
     target = checkout.resolve(args.base) if args.base else target_tip(checkout, args.target_branch)
-    with tempfile.TemporaryDirectory(prefix="ci-check-") as workdir:
-        violations, notices = collect(checkout, target, head, Path(workdir), args.verify_image)
+    violations, notices = collect(checkout, target, head, args.verify_image)
     for notice in notices:
         print(f"check: {notice}", file=sys.stderr)
     for violation in violations:

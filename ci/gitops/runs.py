@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ci.chart import application_for, environments, objects, render_app
+from ci.chart import environments, objects, render_app
 from ci.chart.argocd import ArgoApp, one_line
 from ci.chart.faults import files_at_fault
 from ci.errors import CiError
@@ -86,12 +86,3 @@ def _env_run(app: ArgoApp, root: Path) -> EnvRun:
         detail = one_line(str(error))[:600] + (f" [{'; '.join(where)}]" if where else "")
         return EnvRun(app.env, app.location, None, detail)
     return EnvRun(app.env, app.location, image_references(rendered))
-
-
-def env_runs(root: Path, env: str) -> EnvRun | None:
-    """One environment of the tree (None when no Application deploys it or none generate)."""
-    try:
-        app = application_for(env, root)
-    except (CiError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
-        return None
-    return _env_run(app, root)

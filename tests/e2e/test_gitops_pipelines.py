@@ -55,6 +55,8 @@ class Setup:
             "REGISTRY_INSECURE": "true",
             "REGISTRY_USER": USER,
             "REGISTRY_PASSWORD": PASSWORD,
+            # The registry credentials go to this registry only (ci.registry).
+            "ECR_REPOSITORY_URL": f"{self.registry_host}/{NAME}",
             **extra,
         }
 
@@ -128,7 +130,7 @@ def test_gitops_check_fails_a_promotion_of_a_tag_dev_never_ran(setup: Setup) -> 
 
     run = setup.run(["gitops-check"], variables)
     assert run.verdicts == {"gitops-check": "FAIL"}, run.tail()
-    assert f"prod: image {NEVER_RAN} never ran in dev" in run.output
+    assert f"prod: image {setup.registry_host}/{NAME}:{NEVER_RAN} never ran in dev" in run.output
     assert "check: 1 problem in " in run.output
 
 

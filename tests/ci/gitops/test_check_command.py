@@ -5,6 +5,8 @@ judged against its target branch's tip, from what Argo CD renders.
 Each hostile merge request of issue 18 ("what was found") is one test here; each passed the gate
 before it decided from the renders."""
 
+import hashlib
+import json
 import os
 
 import pytest
@@ -12,9 +14,12 @@ import pytest
 from app import SERVICE_NAME
 from ci.gitops.promotion import PROMOTION_FILE, parse_order
 from ci.gitops.values import set_image
+from ci.registry import ImageRef, RegistryAuth, manifest, verify_reference
+from tests.ci.gitops.test_verify_image import PASSWORD, USER, _request, push_image
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git
 from tests.support.gitops_project import ROOT, Project, make_project
+from tests.support.registry import running_registry
 
 PROD = "gitops/prod/values.yaml"
 APPSET = "gitops/argocd/applicationset.yaml"
@@ -23,6 +28,15 @@ BUILDS = ("1111aaaa", "2222bbbb", "3333cccc")
 OVERRIDE = "\n\nPromotion-Override: INC-42, dev is down"
 HOLD = 'by: "alice <alice@example.com>"\nsince: "2026-11-26T10:00:00Z"\nreason: "bad build"\n'
 HELD = "prod is held by alice <alice@example.com> since 2026-11-26T10:00:00Z: bad build"
+# The config blob push_image uploads (the same for every image it pushes).
+_CONFIG = json.dumps(
+    {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+).encode()
+CONFIG_DESCRIPTOR = {
+    "mediaType": "application/vnd.oci.image.config.v1+json",
+    "digest": "sha256:" + hashlib.sha256(_CONFIG).hexdigest(),
+    "size": len(_CONFIG),
+}
 
 
 def image(tag: str, digest: str = "") -> str:
@@ -99,7 +113,8 @@ def test_an_override_trailer_lets_it_through_and_says_so(project, ci):
     assert (
         f"check: prod: Promotion-Override ({project.head()[:12]}) allows: image " in result.stderr
     )
-    assert "never ran in dev" in result.stderr and "reason: INC-42, dev is down" in result.stderr
+    assert "never ran in dev" in result.stderr
+    assert "reason: INC-42, dev is down" in result.stderr
 
 
 def test_rolling_back_prod_to_a_build_it_ran_before_passes(project, ci):
@@ -169,7 +184,7 @@ def test_another_registry_with_the_same_tag_never_ran(project, ci):
 
 
 @pytest.mark.parametrize(
-    "extra, reference",
+    ("extra", "reference"),
     [
         pytest.param(
             "image:\n  tag: 9999ffff\n", None, id="tag-in-people-file-overridden-by-pipeline-file"
@@ -275,7 +290,8 @@ def test_moving_where_argo_cd_reads_from_needs_an_override(project, ci):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["dev", "prod"]
-    assert "@evil -> " in lines[1] and "'Promotion-Override: <reason>'" in lines[1]
+    assert "@evil -> " in lines[1]
+    assert "'Promotion-Override: <reason>'" in lines[1]
 
 
 def test_removing_an_environment_needs_an_override(project, ci):
@@ -508,6 +524,103 @@ def test_outside_a_repository_is_exit_2(tmp_path):
     result = run_ci("check", cwd=tmp_path)
     assert result.returncode == 2
     assert "not inside a git working tree" in result.stderr
+
+
+# --- --verify-image ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def registry(tmp_path):
+    with running_registry(tmp_path / "registry", USER, PASSWORD) as running:
+        yield running
+
+
+def registry_env(registry) -> dict[str, str]:
+    return {
+        "REGISTRY_INSECURE": "true",
+        "REGISTRY_USER": USER,
+        "REGISTRY_PASSWORD": PASSWORD,
+        "ECR_REPOSITORY_URL": f"{registry.host}/{SERVICE_NAME}",
+    }
+
+
+def use_registry(project: Project, host: str) -> None:
+    """Point both environments at ``host`` on main (dev ran BUILDS[1] from it), branch ``mr2``."""
+    git("checkout", "--quiet", "main", cwd=project.path)
+    for env in ("dev", "prod"):
+        rel = f"gitops/{env}/values.yaml"
+        tag = BUILDS[1] if env == "dev" else BUILDS[0]
+        repository = f"{host}/{SERVICE_NAME}"
+        project.write(rel, set_image(project.read(rel), tag, repository, name=rel))
+    project.commit("registry moved")
+    project.branch("mr2")
+
+
+@pytest.mark.integration
+def test_verify_image_checks_each_new_reference_in_the_registry(project, registry, ci):
+    use_registry(project, registry.host)
+    project.set_tag("prod", BUILDS[1], "promote")
+    reference = f"{registry.host}/{SERVICE_NAME}:{BUILDS[1]}"
+    absent = check(ci, project, "--verify-image", env=registry_env(registry))
+    assert absent.returncode == 1
+    assert absent.stdout == f"prod: image {reference} not found in the registry\n"
+    assert check(ci, project, env=registry_env(registry)).returncode == 0  # not asked to verify
+
+    push_image(registry.host, SERVICE_NAME, BUILDS[1])
+    present = check(ci, project, "--verify-image", env=registry_env(registry))
+    assert present.returncode == 0, present.stdout + present.stderr
+    assert f"check: prod: image {reference} is in the registry" in present.stderr
+    assert PASSWORD not in present.stdout + present.stderr
+
+
+@pytest.mark.integration
+def test_verify_image_with_refused_credentials_is_one_line(project, registry, ci):
+    use_registry(project, registry.host)
+    project.set_tag("prod", BUILDS[1], "promote")
+    env = {**registry_env(registry), "REGISTRY_PASSWORD": "wrong-Password-1"}
+    result = check(ci, project, "--verify-image", env=env)
+    assert result.returncode == 1
+    assert result.stderr == f"error: registry {registry.host} rejected the credentials\n"
+
+
+def push_variant(host: str, tag: str, note: str) -> str:
+    """Tag ``tag`` as an image whose manifest differs by an annotation; return its digest."""
+    push_image(host, SERVICE_NAME, "base")
+    url = f"http://{host}/v2/{SERVICE_NAME}/manifests/"
+    auth = RegistryAuth(USER, PASSWORD)
+    base = manifest(ImageRef(host, SERVICE_NAME, "base"), "base", auth, insecure=True)
+    assert base.found
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": CONFIG_DESCRIPTOR,
+            "layers": [],
+            "annotations": {"note": note},
+        }
+    ).encode()
+    headers = _request("PUT", url + tag, body, "application/vnd.oci.image.manifest.v1+json")
+    return headers["Docker-Content-Digest"]
+
+
+@pytest.mark.integration
+def test_a_reference_with_a_digest_is_checked_by_tag_and_digest(registry):
+    env = registry_env(registry)
+    repository = f"{registry.host}/{SERVICE_NAME}"
+    one = push_variant(registry.host, "one", "first")
+    two = push_variant(registry.host, "two", "second")
+    absent = "sha256:" + "0" * 64
+    assert verify_reference(f"{repository}:one@{one}", env) is None
+    assert verify_reference(f"{repository}@{two}", env) is None
+    assert verify_reference(f"{repository}:one@{two}", env) == (
+        f"image {repository}:one is {one} in the registry, not {two}"
+    )
+    assert verify_reference(f"{repository}@{absent}", env) == (
+        f"image {repository}@{absent} not found in the registry"
+    )
+    assert verify_reference(f"{repository}:three@{one}", env) == (
+        f"image {repository}:three not found in the registry"
+    )
 
 
 def test_promotion_file_is_what_the_repository_declares():
