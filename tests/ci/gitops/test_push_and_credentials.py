@@ -3,6 +3,7 @@ secret, no secret anywhere, and SIGTERM/timeouts that end git's process group an
 whether the commit landed."""
 
 import os
+import secrets
 import signal
 import time
 import urllib.parse
@@ -16,7 +17,13 @@ from tests.support.git_remotes import git, http_git_server, install_hook, show
 
 DEV = "gitops/dev/values.yaml"
 # Every character the issue names, and then some: / # ? \ % $ " ' spaces, a colon, non-ASCII.
+# Each test adds its own suffix: the scans of /proc must not see another run's processes.
 SECRET = "p/#?\\ %$\"' x:é\\n@&+=t0ken"
+
+
+@pytest.fixture
+def secret() -> str:
+    return f"{SECRET}-{secrets.token_hex(8)}"
 
 
 def tip(remote) -> str:
@@ -110,45 +117,45 @@ def test_the_default_remote_keeps_a_self_hosted_gitlabs_port_and_sub_path(enviro
 
 
 @pytest.fixture
-def http_remote(remote, tmp_path):
-    with http_git_server(remote.bare.parent, "deployer", SECRET, tmp_path / "nginx") as base:
+def http_remote(remote, tmp_path, secret):
+    with http_git_server(remote.bare.parent, "deployer", secret, tmp_path / "nginx") as base:
         yield remote, f"{base}/{remote.bare.name}"
 
 
-def _secret_nowhere(result, tmp_path: Path) -> None:
+def _secret_nowhere(result, tmp_path: Path, secret) -> None:
     for text in (result.stdout, result.stderr):
-        assert SECRET not in text
-        assert urllib.parse.quote(SECRET, safe="") not in text
+        assert secret not in text
+        assert urllib.parse.quote(secret, safe="") not in text
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.name != "htpasswd" and path.stat().st_size < 1_000_000:
-            assert SECRET.encode() not in path.read_bytes(), path
+            assert secret.encode() not in path.read_bytes(), path
 
 
 @pytest.mark.integration
-def test_a_token_with_any_character_works_verbatim_from_the_variable(http_remote, tmp_path):
+def test_a_token_with_any_character_works_verbatim_from_the_variable(http_remote, tmp_path, secret):
     remote, url = http_remote
-    env = {"GITOPS_TOKEN": SECRET, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)}
+    env = {"GITOPS_TOKEN": secret, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)}
     result = run_ci(*deploy_args(url, remote.source.short(3)), env=env)
     assert result.returncode == 0, result.stderr
-    _secret_nowhere(result, tmp_path)
+    _secret_nowhere(result, tmp_path, secret)
     wrong = run_ci(
         *deploy_args(url, remote.source.short(4)),
-        env={**env, "GITOPS_TOKEN": SECRET.replace("\\", "")},
+        env={**env, "GITOPS_TOKEN": secret.replace("\\", "")},
     )
     assert wrong.returncode == 1
     assert wrong.stderr == f"error: authentication to {url} failed as deployer\n"
 
 
 @pytest.mark.integration
-def test_a_percent_encoded_url_password_with_any_character_works(http_remote, tmp_path):
+def test_a_percent_encoded_url_password_with_any_character_works(http_remote, tmp_path, secret):
     remote, url = http_remote
-    encoded = urllib.parse.quote(SECRET, safe="")
+    encoded = urllib.parse.quote(secret, safe="")
     with_password = url.replace("http://", f"http://deployer:{encoded}@")
     result = run_ci(
         *deploy_args(with_password, remote.source.short(3)), env={"TMPDIR": str(tmp_path)}
     )
     assert result.returncode == 0, result.stderr
-    _secret_nowhere(result, tmp_path)
+    _secret_nowhere(result, tmp_path, secret)
     assert encoded not in result.stdout + result.stderr
 
 
@@ -184,7 +191,7 @@ def test_a_password_in_an_ssh_url_is_refused_not_passed_to_git(remote):
 
 
 @pytest.mark.integration
-def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path):
+def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path, secret):
     """While the push waits in a slow hook, no process on the machine has the token in argv."""
     remote, url = http_remote
     started = remote.bare / "hook-started"
@@ -193,7 +200,7 @@ def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path):
     )
     process = start_ci(
         *deploy_args(url, remote.source.short(3)),
-        env={"GITOPS_TOKEN": SECRET, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)},
+        env={"GITOPS_TOKEN": secret, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)},
     )
     try:
         deadline = time.monotonic() + 60
@@ -202,7 +209,7 @@ def test_a_secret_never_appears_in_any_processs_argv(http_remote, tmp_path):
         assert started.exists()
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                assert SECRET.encode() not in cmdline.read_bytes()
+                assert secret.encode() not in cmdline.read_bytes()
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 continue
     finally:
@@ -227,7 +234,7 @@ def _processes_holding(secret: str) -> list[int]:
 @pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_push_ends_git_removes_the_clone_and_says_nothing_landed(
-    http_remote, tmp_path, sig
+    http_remote, tmp_path, sig, secret
 ):
     remote, url = http_remote
     started = remote.bare / "hook-started"
@@ -239,13 +246,13 @@ def test_a_signal_mid_push_ends_git_removes_the_clone_and_says_nothing_landed(
     before = tip(remote)
     process = start_ci(
         *deploy_args(url, remote.source.short(3)),
-        env={"GITOPS_TOKEN": SECRET, "GITOPS_USERNAME": "deployer", "TMPDIR": str(scratch)},
+        env={"GITOPS_TOKEN": secret, "GITOPS_USERNAME": "deployer", "TMPDIR": str(scratch)},
     )
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert started.exists()
-    assert _processes_holding(SECRET), "git-remote-http should hold the token while pushing"
+    assert _processes_holding(secret), "git-remote-http should hold the token while pushing"
     os.kill(process.pid, sig)
     _stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
@@ -253,19 +260,19 @@ def test_a_signal_mid_push_ends_git_removes_the_clone_and_says_nothing_landed(
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: interrupted during the push: ")
     assert lines[0].endswith("did not land (nothing pushed)")
-    assert _processes_holding(SECRET) == []  # the whole group ended, nothing orphaned
+    assert _processes_holding(secret) == []  # the whole group ended, nothing orphaned
     assert list(scratch.iterdir()) == []  # temp clones removed
     assert tip(remote) == before  # (the server-side hook still sleeps; it then refuses)
 
 
 @pytest.mark.integration
-def test_a_signal_after_the_ref_moved_says_the_commit_landed(http_remote, tmp_path):
+def test_a_signal_after_the_ref_moved_says_the_commit_landed(http_remote, tmp_path, secret):
     remote, url = http_remote
     started = remote.bare / "hook-started"
     install_hook(remote.bare, "post-receive", f'cat >/dev/null; touch "{started}"; sleep 8\n')
     process = start_ci(
         *deploy_args(url, remote.source.short(3)),
-        env={"GITOPS_TOKEN": SECRET, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)},
+        env={"GITOPS_TOKEN": secret, "GITOPS_USERNAME": "deployer", "TMPDIR": str(tmp_path)},
     )
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline:
