@@ -3,6 +3,7 @@ with ci.chart (Helm's engine, values.schema.json) first; a failure names the fil
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git, push_person_commit, show
 
@@ -107,3 +108,20 @@ def test_an_environment_argo_cd_does_not_deploy_is_refused(remote):
     assert result.returncode == 1
     line = one_error_line(result)
     assert line.startswith("error: dev: Argo CD would not render it: ")
+
+
+def test_a_parameter_override_file_argo_cd_would_merge_stops_the_deploy(remote):
+    """The write-back reads the Applications as check does: what it cannot model, it refuses."""
+    override = f"helm-chart/.argocd-source-{SERVICE_NAME}-dev.yaml"
+    push_person_commit(
+        remote.bare,
+        {override: "helm:\n  parameters:\n  - name: image.tag\n    value: other\n"},
+        "an override",
+    )
+    before = tip(remote)
+    result = deploy(remote, remote.source.short(3))
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert line.startswith(f"error: dev: Argo CD would not render it: {override}: Argo CD would ")
+    assert "merge this parameter override file" in line
+    assert tip(remote) == before
