@@ -19,7 +19,6 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ci.errors import CiError
@@ -70,13 +69,26 @@ def target_tip(checkout: Checkout, branch: str) -> str:
     return fetched or checkout.resolve(f"refs/heads/{branch}", "--target-branch")
 
 
-@lru_cache(maxsize=512)
-def runs_at(directory: str, tree: str) -> Runs:
-    """What each environment runs at ``tree`` (a commit or tree id) of the repository at
-    ``directory``; cached, since an object id names its content."""
+# Renders by tree id: a tree id names its content, so two commits (or two repositories) with
+# the same tree render once. Bounded: cleared when full.
+_RUNS: dict[str, Runs] = {}
+_RUNS_KEPT = 512
+
+
+def runs_at(checkout: Checkout, commit: str) -> Runs:
+    """What each environment runs at ``commit`` (or a tree id)."""
+    tree = checkout.git("rev-parse", "--verify", f"{commit}^{{tree}}").decode().strip()
+    if tree not in _RUNS:
+        if len(_RUNS) >= _RUNS_KEPT:
+            _RUNS.clear()
+        _RUNS[tree] = _render_tree(checkout, tree)
+    return _RUNS[tree]
+
+
+def _render_tree(checkout: Checkout, tree: str) -> Runs:
     with tempfile.TemporaryDirectory(prefix="ci-check-") as scratch:
         try:
-            root = Checkout(directory).extract(tree, Path(scratch))
+            root = checkout.extract(tree, Path(scratch))
         except CiError as error:
             return Runs(error=str(error))
         return what_runs(root)
@@ -91,12 +103,11 @@ class TipHistory:
     target: str
 
     def ran(self, env: str, image: str) -> bool:
-        directory = str(self.checkout.directory.resolve())
         paths = ["gitops/argocd", f"gitops/{env}", "helm-chart", f"values.{env}.yaml"]
-        if image in runs_at(directory, self.target).images(env):
+        if image in runs_at(self.checkout, self.target).images(env):
             return True
         commits = self.checkout.first_parent_commits(self.target, paths, MAX_HISTORY)
-        return any(image in runs_at(directory, commit).images(env) for commit in commits)
+        return any(image in runs_at(self.checkout, commit).images(env) for commit in commits)
 
 
 def held(checkout: Checkout, target: str) -> dict[str, str]:
@@ -157,8 +168,7 @@ def collect(
     merged = checkout.merged_tree(target, head)
     if merged is None:
         return [gate.Violation(head[:12], f"conflicts with {target[:12]}: rebase it")], []
-    directory = str(checkout.directory.resolve())
-    before, after = runs_at(directory, target), runs_at(directory, merged)
+    before, after = runs_at(checkout, target), runs_at(checkout, merged)
     holds = held(checkout, target)
     change = gate.Change(
         before=before,
