@@ -127,6 +127,33 @@ def rewrite_name_home(text: str, new: Identity) -> tuple[str, int]:
     return text[: match.start()] + line + text[match.end() :], 1
 
 
+def _aws_pattern(old: Identity) -> re.Pattern[str]:
+    """The GitLab host and project path as IAM policies spell them (``aws/``): the OIDC
+    provider ARN, the ``HOST:aud``/``HOST:sub`` condition keys and ``project_path:PATH:``."""
+    parts = urlsplit(old.url)
+    host, path = re.escape(parts.netloc), re.escape(parts.path.strip("/"))
+    return re.compile(
+        rf'(?P<host>(?<=oidc-provider/){host}(?=")|(?<="){host}(?=:(?:aud|sub)"))'
+        rf"|(?P<path>(?<=project_path:){path}(?=:))"
+    )
+
+
+def rewrite_aws(text: str, old: Identity, new: Identity) -> tuple[str, int]:
+    """IAM policy files: the host and project path first, then every other mention."""
+    parts = urlsplit(new.url)
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        replacement = parts.netloc if match.group("host") else parts.path.strip("/")
+        count += replacement != match.group(0)
+        return replacement
+
+    text = _aws_pattern(old).sub(replace, text)
+    text, more = rewrite(text, old, new)
+    return text, count + more
+
+
 def _rewritten(path: str) -> bool:
     return path == NAME_HOME or not path.endswith(".py")
 
@@ -139,6 +166,8 @@ def plan(files: Mapping[str, str], old: Identity, new: Identity) -> dict[str, tu
             updated, count = rewrite_name_home(text, new)
         elif not _rewritten(path):
             continue
+        elif path.startswith("aws/"):
+            updated, count = rewrite_aws(text, old, new)
         else:
             updated, count = rewrite(text, old, new)
         if count:

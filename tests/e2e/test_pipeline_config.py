@@ -91,10 +91,19 @@ def test_every_job_stage_is_declared() -> None:
     } == {}
 
 
+def deployment_jobs() -> dict[str, dict]:
+    """Jobs that are deployments (`environment:` without a non-deployment `action:`)."""
+    return {
+        name: job
+        for name, job in jobs(config()).items()
+        if job.get("environment", {}).get("action", "start") == "start" and "environment" in job
+    }
+
+
 def test_deploy_jobs_are_never_interrupted_nor_queued_behind_another_deploys_wait() -> None:
     """A newer deploy must be able to push while an older one waits for Argo CD (and supersede
     it): no resource_group; the write-back itself is race-safe."""
-    deploys = {name: job for name, job in jobs(config()).items() if "environment" in job}
+    deploys = deployment_jobs()
     assert set(deploys) == {"deploy-dev", "promote-prod", "rollback-dev", "rollback-prod"}
     for name, job in deploys.items():
         assert job["interruptible"] is False, name
@@ -104,7 +113,7 @@ def test_deploy_jobs_are_never_interrupted_nor_queued_behind_another_deploys_wai
 
 def test_write_back_jobs_wait_for_argo_cd_and_superseded_is_a_warning(monkeypatch) -> None:
     """Green means Argo CD runs the build (when ARGOCD_SERVER is set); exit 3 is allowed."""
-    deploys = {name: job for name, job in jobs(config()).items() if "environment" in job}
+    deploys = deployment_jobs()
     monkeypatch.delenv("ARGOCD_SERVER", raising=False)
     for name, job in deploys.items():
         (command,) = job["script"]
@@ -213,7 +222,8 @@ def test_write_back_commits_start_no_pipeline(action: str, extra: dict) -> None:
     )
     message = commit_message(change, GitLabContext())
     rules = never_rules()
-    assert set(rules) == {"CI_COMMIT_MESSAGE"}
+    # CI_COMMIT_BRANCH: the merge-request route's branches (tests/e2e/test_pipeline_rollout.py).
+    assert set(rules) == {"CI_COMMIT_MESSAGE", "CI_COMMIT_BRANCH"}
     assert rules["CI_COMMIT_MESSAGE"].search(message)
     assert not rules["CI_COMMIT_MESSAGE"].search(without_skip_ci(message))
 
