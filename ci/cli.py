@@ -1,4 +1,5 @@
-"""Command-line entry point: one sub-command per module, errors mapped to exit codes here."""
+"""python -m ci COMMAND: the delivery tooling. Errors are mapped to exit codes here: 0 done,
+1 failed, 2 bad input, 3 superseded (wait), 130 interrupted."""
 
 import argparse
 import importlib
@@ -8,8 +9,8 @@ from collections.abc import Sequence
 from ci.aws import use_gitlab_oidc
 from ci.errors import CiError
 
-# Each module defines ``register(subparsers)``, which adds its sub-commands and sets ``run``
-# (a function taking the parsed arguments and returning an exit code) as their default.
+# Each module defines ``register(subparsers)``, which adds its sub-commands (one or several) and
+# sets ``run`` (a function taking the parsed arguments and returning an exit code) on each.
 COMMAND_MODULES = (
     "ci.build",
     "ci.chart.commands",
@@ -22,11 +23,21 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ci", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ci",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    parser.set_defaults(commands=tuple(subparsers.choices))
     return parser
+
+
+def command_names() -> tuple[str, ...]:
+    """Every sub-command, in the order ``--help`` lists them."""
+    return build_parser().get_default("commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

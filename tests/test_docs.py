@@ -97,3 +97,12 @@ def test_a_broken_link_and_anchor_are_caught(tmp_path: Path) -> None:
         "missing.md: no such file",
         "other.md#nope: no such heading in other.md",
     ]
+
+
+def test_the_readme_lists_every_command():
+    from ci.cli import command_names
+
+    row = next(line for line in README.read_text().splitlines() if line.startswith("| `ci/` |"))
+    listed = re.search(r"python -m ci COMMAND`: ([^)]*)\)", row)
+    assert listed, row
+    assert tuple(listed.group(1).split(", ")) == command_names()
