@@ -142,6 +142,9 @@ def _argo_app(manifest: Mapping[str, Any], origin: str = "") -> ArgoApp:
     if "source" not in spec or "sources" in spec:
         raise CiError(f"Application {name}: only a single spec.source is supported")
     source = _mapping(spec["source"], f"Application {name}: spec.source")
+    if "helm" not in source:
+        # Without it Argo CD detects the kind from the folder (Kustomize, plain manifests...).
+        raise CiError(f"Application {name}: spec.source.helm is required (only Helm is modelled)")
     helm = _mapping(source.get("helm") or {}, f"Application {name}: spec.source.helm")
     for keys, known, where in ((source, SOURCE_KEYS, "source"), (helm, HELM_KEYS, "source.helm")):
         unsupported = sorted(set(keys) - known, key=str)

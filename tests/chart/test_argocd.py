@@ -143,6 +143,7 @@ def test_helm_parameters_are_refused_rather_than_ignored(tmp_path: Path):
         (lambda s: s["source"]["helm"].update(kubeVersion="1.1"), r"helm.kubeVersion is not"),
         (lambda s: s.update(sources=[s["source"]]), r"only a single spec.source is supported"),
         (lambda s: s["source"]["helm"].update(valuesObject=[1]), r"valuesObject: expected a map"),
+        (lambda s: s["source"].pop("helm"), r"spec.source.helm is required"),
     ],
 )
 def test_what_the_render_does_not_model_is_refused(tmp_path: Path, change, message):
