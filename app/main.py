@@ -8,13 +8,11 @@ from app.application import create_app
 from app.logs import configure_logging
 from app.settings import SettingsError, get_settings
 from app.tracing import TracingError, provider_from_environment
-from app.uvicorn_signals import UntestedVersionError, check_version
 
 try:
-    check_version()
     settings = get_settings(os.environ)
     tracer_provider = provider_from_environment(os.environ, settings.version)
-except (SettingsError, TracingError, UntestedVersionError) as exc:
+except (SettingsError, TracingError) as exc:
     sys.exit(f"error: {exc}")
 
 configure_logging(settings)

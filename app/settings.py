@@ -4,13 +4,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
-from pydantic_settings.sources.utils import parse_env_vars
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "APP_"
 
@@ -49,23 +43,19 @@ class SettingsError(ValueError):
     """An invalid setting; str() is one line naming the environment variable."""
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' own environment parsing, over a given mapping instead of os.environ."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return parse_env_vars(
-            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
-        )
+def environ_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """The APP_* variables of `environ` by field name; names match in any case, as
+    pydantic-settings' environment source matches them. The strings are left to the model's
+    validation, which parses numbers and booleans from text as that source does."""
+    by_name = {key.upper(): value for key, value in environ.items()}
+    variables = {name: ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return {name: by_name[var] for name, var in variables.items() if var in by_name}
 
 
 def get_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from `environ` (os.environ in production, a dict in tests)."""
     try:
-        return Settings(**_MappingEnvSource(Settings, environ)())
+        return Settings(**environ_values(environ))
     except ValidationError as exc:
         raise SettingsError(_one_line(exc, environ)) from None
 

@@ -1,5 +1,12 @@
 """Graceful shutdown: on SIGTERM readiness turns 503 at once, the app keeps serving for a delay
-(so the pod leaves the Service endpoints), then uvicorn's own graceful shutdown runs."""
+(so the pod leaves the Service endpoints), then the server's own graceful shutdown runs.
+
+Built only on public contracts: Python's `signal` module, the ASGI lifespan (the handler is put
+in at startup and taken out at shutdown), and what every ASGI server does with SIGTERM (uvicorn:
+stop accepting, finish in-flight requests within `--timeout-graceful-shutdown`, run the lifespan
+shutdown, exit). The app never touches the server: after the delay it gives SIGTERM back to
+whoever handled it before and raises it again, so the server sees the very signal Kubernetes sent.
+"""
 
 import asyncio
 import logging
@@ -8,8 +15,6 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
-
-from app import uvicorn_signals
 
 log = logging.getLogger("app.shutdown")
 
@@ -31,10 +36,10 @@ class ShutdownState:
 class DelayedSigterm:
     """Installed over the server's SIGTERM handler while the app runs (lifespan startup).
 
-    The first SIGTERM flips readiness and, `delay` seconds later, hands over to the server: for
-    uvicorn that is its programmatic stop (app/uvicorn_signals.py: the process ends with status 0
-    once in-flight requests are done); any other previous handler is called (or the
-    default action taken). A second SIGTERM hands over at once.
+    The first SIGTERM flips readiness and, `delay` seconds later, hands the signal over: the
+    previous handler (the server's, or the default action) is put back and SIGTERM raised again,
+    so the server shuts down exactly as it would have without the app. A second SIGTERM hands
+    over at once.
     """
 
     def __init__(self, state: ShutdownState, delay: float) -> None:
@@ -44,7 +49,6 @@ class DelayedSigterm:
         self._installed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._handed_over = False
 
     def install(self) -> bool:
         """Take over SIGTERM; only possible (and only needed) in the main thread of a server."""
@@ -56,10 +60,11 @@ class DelayedSigterm:
         return True
 
     def uninstall(self) -> None:
+        """Put the previous handler back (lifespan shutdown), unless handed over already."""
         if self._timer is not None:
             self._timer.cancel()
         if self._installed and signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-            signal.signal(signal.SIGTERM, self._previous)
+            signal.signal(signal.SIGTERM, self._restorable_previous())
         self._installed = False
 
     def _on_sigterm(self, sig: int, frame: FrameType | None) -> None:
@@ -80,15 +85,12 @@ class DelayedSigterm:
             self._timer = self._loop.call_later(self.delay, self._hand_over)
 
     def _hand_over(self) -> None:
-        if self._handed_over:
+        """SIGTERM back to its previous handler, and raised again for it (once)."""
+        if not self._installed:
             return
-        self._handed_over = True
-        previous = self._previous
-        server = uvicorn_signals.server_of(previous)
-        if server is not None:
-            uvicorn_signals.stop(server)
-        elif callable(previous):
-            previous(signal.SIGTERM, None)
-        else:  # SIG_DFL or SIG_IGN: let the system default (or ignoring) apply, as without us
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
+        self.uninstall()
+        signal.raise_signal(signal.SIGTERM)
+
+    def _restorable_previous(self) -> Callable[[int, FrameType | None], Any] | int:
+        # None: the handler was not set from Python; the default action is the closest.
+        return self._previous if self._previous is not None else signal.SIG_DFL

@@ -22,6 +22,11 @@ from tests.support.server import (
     server_env,
 )
 
+# How uvicorn ends after its graceful shutdown on SIGTERM: from 0.29 on it raises the signal again
+# once done, so the parent sees a process ended by SIGTERM (143 in a container); before, status 0.
+# "Finished server process" in the log is what tells a graceful end from a killed server.
+SIGTERM_EXITS = (0, -signal.SIGTERM)
+
 TRICKY = ["", " ", "a b", "&=?#", "a=b&c=d", "<script>alert(1)</script>", "😀", "你好", "é" * 100]
 
 
@@ -143,7 +148,7 @@ def test_access_log_is_off_by_default(server: RunningServer) -> None:
 
 
 @pytest.mark.integration
-def test_sigterm_drains_in_flight_requests_and_exits_0() -> None:
+def test_sigterm_drains_in_flight_requests_and_exits() -> None:
     """Readiness turns 503 at once, the app serves through the delay, in-flight requests finish."""
     delay, slow = 1.5, 3.0
     env = {"APP_SHUTDOWN_DELAY_SECONDS": str(delay)}
@@ -161,7 +166,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0() -> None:
             assert get(srv.port, "/-/liveness").status == 200
             replies = [future.result(timeout=30) for future in in_flight]
         assert [r.status for r in replies] == [200] * 6
-        assert srv.wait(timeout=30) == 0
+        assert srv.wait(timeout=30) in SIGTERM_EXITS
         stopped = time.monotonic() - signalled
     assert delay <= stopped < delay + slow + 5
     output = srv.output()
@@ -177,7 +182,7 @@ def test_second_sigterm_skips_the_delay() -> None:
         assert _first_503(srv.port, timeout=2.0).status == 503
         started = time.monotonic()
         srv.signal(signal.SIGTERM)
-        assert srv.wait(timeout=20) == 0
+        assert srv.wait(timeout=20) in SIGTERM_EXITS
         assert time.monotonic() - started < 10
 
 
@@ -203,6 +208,6 @@ def test_server_helper_stops_by_pid() -> None:
     with running_server() as srv:
         pid = srv.pid
         assert get(srv.port, "/-/liveness").status == 200
-    assert srv.process.returncode == 0
+    assert srv.process.returncode in SIGTERM_EXITS
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -1,4 +1,6 @@
-"""The delayed SIGTERM, in this process with real signals (the server tests cover it in uvicorn)."""
+"""The delayed SIGTERM, in this process with real signals. The server's handler is stood in for by
+a recording function: the app only ever gives SIGTERM back to whatever handler was there
+(tests/app/test_public_apis.py and test_server.py run it under the real uvicorn)."""
 
 import asyncio
 import os
@@ -7,20 +9,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from app.shutdown import DelayedSigterm, ShutdownState
 
 
-def uvicorn_server() -> uvicorn.Server:
-    """A real (not started) uvicorn Server: its SIGTERM handler is what the app takes over."""
-    return uvicorn.Server(uvicorn.Config("app.main:app"))
-
-
 @pytest.fixture
-def restore_sigterm() -> Iterator[None]:
+def received() -> Iterator[list[int]]:
+    """SIGTERM recorded by a plain handler (the server's, as far as the app can tell)."""
     saved = signal.getsignal(signal.SIGTERM)
-    yield
+    calls: list[int] = []
+    signal.signal(signal.SIGTERM, lambda sig, frame: calls.append(sig))
+    yield calls
     signal.signal(signal.SIGTERM, saved)
 
 
@@ -33,32 +32,28 @@ async def _until(predicate, timeout: float = 5.0) -> float:
     return loop.time() - started
 
 
-@pytest.mark.usefixtures("restore_sigterm")
-def test_sigterm_flips_readiness_then_stops_the_server_after_the_delay() -> None:
-    server, state = uvicorn_server(), ShutdownState()
-    signal.signal(signal.SIGTERM, server.handle_exit)
+def test_sigterm_flips_readiness_then_hands_the_signal_over_after_the_delay(
+    received: list[int],
+) -> None:
+    previous, state = signal.getsignal(signal.SIGTERM), ShutdownState()
 
     async def scenario() -> float:
         sigterm = DelayedSigterm(state, delay=0.3)
         assert sigterm.install()
         os.kill(os.getpid(), signal.SIGTERM)
         await _until(lambda: state.shutting_down, timeout=1.0)
-        assert not server.should_exit
-        waited = await _until(lambda: server.should_exit)
-        sigterm.uninstall()
+        assert received == []  # still serving: the server has not heard of it yet
+        waited = await _until(lambda: received == [signal.SIGTERM])
+        sigterm.uninstall()  # lifespan shutdown, after the hand-over: nothing left to do
         return waited
 
     assert 0.2 < asyncio.run(scenario()) < 2.0
-    # Stopped through should_exit, not its signal handler: no signal recorded for uvicorn to
-    # re-raise at exit, so the process ends with status 0 rather than killed by SIGTERM.
-    assert server._captured_signals == []
-    assert signal.getsignal(signal.SIGTERM) == server.handle_exit
+    assert signal.getsignal(signal.SIGTERM) is previous  # the server's handler is back
+    assert received == [signal.SIGTERM]  # once
 
 
-@pytest.mark.usefixtures("restore_sigterm")
-def test_second_sigterm_hands_over_at_once() -> None:
-    server, state = uvicorn_server(), ShutdownState()
-    signal.signal(signal.SIGTERM, server.handle_exit)
+def test_second_sigterm_hands_over_at_once(received: list[int]) -> None:
+    state = ShutdownState()
 
     async def scenario() -> None:
         sigterm = DelayedSigterm(state, delay=60)
@@ -66,26 +61,44 @@ def test_second_sigterm_hands_over_at_once() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         await _until(lambda: state.shutting_down)
         os.kill(os.getpid(), signal.SIGTERM)
-        await _until(lambda: server.should_exit, timeout=2.0)
+        await _until(lambda: received == [signal.SIGTERM], timeout=2.0)
+        await asyncio.sleep(0.05)
         sigterm.uninstall()
 
     asyncio.run(scenario())
+    assert received == [signal.SIGTERM]
 
 
-@pytest.mark.usefixtures("restore_sigterm")
-def test_a_plain_function_handler_is_called_after_the_delay() -> None:
-    calls: list[int] = []
-    signal.signal(signal.SIGTERM, lambda sig, frame: calls.append(sig))
+def test_shutdown_for_another_reason_puts_the_handler_back_without_raising(
+    received: list[int],
+) -> None:
+    """E.g. Ctrl+C during the delay: the lifespan shutdown cancels the pending hand-over."""
+    previous, state = signal.getsignal(signal.SIGTERM), ShutdownState()
+
+    async def scenario() -> None:
+        sigterm = DelayedSigterm(state, delay=0.2)
+        sigterm.install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await _until(lambda: state.shutting_down)
+        sigterm.uninstall()
+        await asyncio.sleep(0.4)
+
+    asyncio.run(scenario())
+    assert signal.getsignal(signal.SIGTERM) is previous
+    assert received == []
+
+
+def test_an_ignored_sigterm_stays_ignored(received: list[int]) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state = ShutdownState()
 
     async def scenario() -> None:
         sigterm = DelayedSigterm(state, delay=0)
         sigterm.install()
         os.kill(os.getpid(), signal.SIGTERM)
-        await _until(lambda: calls == [signal.SIGTERM])
-        sigterm.uninstall()
+        await _until(lambda: signal.getsignal(signal.SIGTERM) == signal.SIG_IGN)
 
-    asyncio.run(scenario())
+    asyncio.run(scenario())  # the hand-over raised SIGTERM again, ignored as before the app
     assert state.shutting_down
 
 

@@ -180,7 +180,7 @@ def test_the_git_files_generator_matches_across_folders_as_argo_cd_does(tmp_path
     (repo / "gitops" / "team" / "qa").mkdir(parents=True)
     (repo / "gitops" / "team" / "qa" / "values.yaml").write_text("image: {tag: x}\n")
     # Two Applications named svc-qa; the nested one's valueFiles name no gitops/<env>/values.yaml.
-    with pytest.raises(CiError, match="Application svc-qa: no gitops/<env>/values.yaml"):
+    with pytest.raises(CiError, match=r"Application svc-qa: no gitops/<env>/values\.yaml"):
         chart.environments(repo)
 
 
