@@ -14,9 +14,8 @@ import helm_python
 
 from ci.gitops.gate import Violation
 from ci.gitops.tags import NOT_ENVIRONMENTS, values_path
+from ci.gitops.values import OWNED_KEYS
 
-# The keys of gitops/<env>/values.yaml that `python -m ci deploy|promote|rollback` writes.
-OWNED_IMAGE_KEYS = frozenset({"repository", "tag", "digest", "pipelineUrl"})
 PEOPLE_VALUES = re.compile(r"values\.(?P<env>[a-z0-9][a-z0-9_-]{0,62})\.yaml")
 ARGOCD_PREFIX = "gitops/argocd/"
 
@@ -71,7 +70,7 @@ def read_values(data: bytes | None, name: str) -> tuple[dict[str, Any] | None, V
 def _people_part(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` without the keys the pipeline owns."""
     rest = dict(values)
-    image = {k: v for k, v in (rest.pop("image", None) or {}).items() if k not in OWNED_IMAGE_KEYS}
+    image = {k: v for k, v in (rest.pop("image", None) or {}).items() if k not in OWNED_KEYS}
     if image:
         rest["image"] = image
     return rest
@@ -97,7 +96,7 @@ def owned_keys_violation(
     changed = _differing_keys(_people_part(before or {}), _people_part(after))
     if not changed:
         return None
-    owned = ", ".join(f"image.{key}" for key in sorted(OWNED_IMAGE_KEYS))
+    owned = ", ".join(f"image.{key}" for key in sorted(OWNED_KEYS))
     return Violation(
         path,
         f"changes {', '.join(changed)}, which the pipeline does not own (it owns {owned}); "
