@@ -7,7 +7,8 @@ a merged promotion shows whether Argo CD runs it).
 Base: ``--base``, else ``CI_COMMIT_BEFORE_SHA`` (the branch before the push), else ``HEAD^``.
 Changed environments: ``gitops/<env>/...`` and ``values.<env>.yaml``; a change to
 ``gitops/argocd/`` means all of them. The waits run side by side; each one's output is printed
-when it ends; the exit code is the first non-zero one.
+when it ends; the exit code is the first non-zero one. On SIGTERM or SIGINT each wait is sent
+SIGTERM and waited for (it ends its git processes and removes its clone), then exit 130.
 """
 
 import argparse
@@ -72,6 +73,14 @@ def run_wait_changed(args: argparse.Namespace) -> int:
         return 0
     if not os.environ.get("ARGOCD_SERVER"):
         raise UsageError("ARGOCD_SERVER is not set: nothing to wait with")
+    from ci.gitops.commands import _terminate_as_interrupt  # the write-back's, not a copy
+
+    with _terminate_as_interrupt():  # SIGTERM unwinds too: the waits end (and clean up) first
+        return _wait_all(envs, head)
+
+
+def _wait_all(envs: list[str], head: str) -> int:
+    """``python -m ci wait`` for each environment side by side; the combined exit code."""
     waits = {
         env: subprocess.Popen(
             [sys.executable, "-m", "ci", "wait", "--env", env, "--revision", head],
@@ -92,8 +101,8 @@ def run_wait_changed(args: argparse.Namespace) -> int:
             print(f"wait-changed: {env}: {state}", flush=True)
             codes.append(process.returncode)
     finally:
-        for process in waits.values():  # interrupted: no wait outlives us
-            if process.poll() is None:
+        for process in waits.values():  # interrupted: no wait outlives us (each one ends its
+            if process.poll() is None:  # git processes and removes its clone on SIGTERM)
                 process.terminate()
                 process.wait()
     return combined_exit_code(codes)

@@ -3,8 +3,15 @@
 Exit 0: deployed (synced at the commit, or a later one still running the same image, healthy, the
 image among ``status.summary.images``). Exit 1: the sync failed or the application is Degraded
 (Argo CD's own words are printed), or the timeout passed (the last state is named). Exit 2: bad
-input (unknown environment, no ARGOCD_SERVER, a token Argo CD rejects, no such application).
-Exit 3: superseded, a later commit changed the environment's image before ours became healthy.
+input (unknown environment, a malformed ARGOCD_SERVER, timeout or token, a token Argo CD rejects,
+no such application at first contact, a redirect to another origin). Exit 3: superseded, a later
+commit changed the environment's image before ours became healthy (a newer deploy, or a rollback
+of ours: said as such). Exit 130: interrupted (SIGINT or SIGTERM; git's processes and the temp
+clone are gone first).
+
+The timeout covers the whole command, the clone of the gitops branch included; each request to
+Argo CD ends within REQUEST_SECONDS however slowly the server sends. After Argo CD has shown the
+application once, a 403, 404, 5xx or no answer is a passing state, retried until the timeout.
 """
 
 import argparse
@@ -23,8 +30,8 @@ from ci.gitops.remote import Clone, redact
 from ci.gitops.tags import validate_env_name
 from ci.gitops.writeback import Target, environments
 from ci.options import TRUE_WORDS, env_flag
-from ci.verify import positive_float
-from ci.wait.argocd import ArgoCD, Unreachable
+from ci.wait.argocd import ArgoCD, Denied, Unreachable
+from ci.wait.deadline import Deadline, seconds
 from ci.wait.revisions import Lineage, default_revision, resolve_revision
 from ci.wait.verdict import (
     Expected,
@@ -35,11 +42,14 @@ from ci.wait.verdict import (
     explain_failure,
     judge,
     revisions_in,
+    short,
     sync_revision,
 )
 
 EXIT_DEPLOYED, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED = 0, 1, 2, 3
 REQUEST_SECONDS = 10.0  # the longest one poll may take
+LAST_LOOK_SECONDS = 0.5  # a look at the deadline still gets this long
+TREE_SECONDS = 2.0  # the resource tree, to explain a failure found at the deadline
 WEBHOOK_HINT = (
     "Argo CD has not reached the commit: it polls git every 3 minutes unless a GitLab webhook"
     " tells it (see docs/operations.md)"
@@ -73,11 +83,7 @@ def settings_from_environ(
 
 
 def _seconds(variable: str, default: str) -> float:
-    raw = os.environ.get(variable) or default
-    try:
-        return positive_float(raw)
-    except argparse.ArgumentTypeError as error:
-        raise UsageError(f"{variable} {error}") from None
+    return seconds(os.environ.get(variable) or default, variable)
 
 
 def wait_for(
@@ -87,63 +93,93 @@ def wait_for(
     settings: Settings,
     log: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> int:
-    """Wait for ``revision`` (default: the commit that set ``env``'s image); the exit code."""
-    with tempfile.TemporaryDirectory(prefix="ci-wait-") as workdir:
-        clone = Clone(
-            target.url, target.branch, Path(workdir) / "repo", target.credentials, target.identity
-        )
-        tip = clone.clone()
-        known = environments(clone, tip)
-        if env not in known:
-            names = ", ".join(known) or "none"
-            raise UsageError(f"unknown environment {env!r} (known: {names})")
-        if revision:
-            ours = resolve_revision(clone, tip, revision, target.branch)
-        else:
-            ours = default_revision(clone, tip, env)
-        lineage = Lineage(clone, env, ours, tip, log=log)
+    """Wait for ``revision`` (default: the commit that set ``env``'s image); the exit code.
+
+    SIGTERM (a cancelled job) unwinds like Ctrl-C, as in the write-back: git's process group
+    (``git-remote-http`` holds the credentials in its environment) ends, the temp clone goes."""
+    from ci.gitops.commands import _terminate_as_interrupt  # the write-back's, not a copy
+
+    deadline = Deadline(settings.timeout)
+    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="ci-wait-") as workdir:
+        clone = target.clone(Path(workdir) / "repo")
+        clone.timeout = deadline.cap(clone.timeout, floor=1.0)
+        lineage = _lineage(clone, env, revision, log, deadline)
         log(
             f"waiting up to {settings.timeout:g}s for Argo CD application {settings.app} to run"
             f" {lineage.describe()} healthy"
         )
-        return poll(settings, lineage, log)
+        return poll(settings, lineage, log, deadline)
+
+
+def _lineage(
+    clone: Clone,
+    env: str,
+    revision: str | None,
+    log: Callable[[str], None],
+    deadline: Deadline,
+) -> Lineage:
+    """Clone the branch and find the commit to wait for."""
+    tip = clone.clone()
+    known = environments(clone, tip)
+    if env not in known:
+        names = ", ".join(known) or "none"
+        raise UsageError(f"unknown environment {env!r} (known: {names})")
+    if revision:
+        ours = resolve_revision(clone, tip, revision, clone.branch)
+    else:
+        ours = default_revision(clone, tip, env)
+    return Lineage(clone, env, ours, tip, log=log, deadline=deadline)
 
 
 def poll(
     settings: Settings,
     lineage: Lineage,
     log: Callable[[str], None],
-    clock: Callable[[], float] = time.monotonic,
+    deadline: Deadline,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    start = clock()
-    deadline = start + settings.timeout
+    """Look until a verdict or the deadline, which gets one last look."""
     last_app: dict[str, Any] | None = None
     last_line, last_logged = "", ""
     first = True
     while True:
-        timeout = max(0.5, min(REQUEST_SECONDS, deadline - clock()))
         try:
             # The first look asks Argo CD to refresh from git now (read-only, needs only get).
-            app = settings.client.application(settings.app, timeout, refresh=first)
+            app = _look(settings, deadline, refresh=first, seen=last_app is not None)
         except Unreachable as error:
             line = str(error)
         else:
-            kinds = {rev: lineage.classify(rev) for rev in revisions_in(app)}
-            expected = Expected(lineage.ours, lineage.image, lineage.superseded_by())
-            verdict = judge(app, expected, kinds)
+            verdict = _judge(app, lineage)
             if verdict.outcome is not Outcome.PENDING:
-                return _finish(verdict, app, settings, lineage, clock() - start)
+                return _finish(verdict, app, settings, lineage, deadline)
             last_app, line = app, verdict.line
             last_line = line
         first = False
         if line != last_logged:
             log(f"{settings.app}: {line}")
             last_logged = line
-        remaining = deadline - clock()
+        remaining = deadline.remaining()
         if remaining <= 0:
             return _timed_out(settings, lineage, last_app, last_line, line)
         sleep(min(settings.interval, remaining))  # the last look is at the deadline
+
+
+def _look(settings: Settings, deadline: Deadline, refresh: bool, seen: bool) -> dict[str, Any]:
+    """The Application; a 403 or 404 once it was seen is passing (Unreachable): Argo CD's RBAC
+    or project being reloaded, a proxy or a replica behind on its cache, not a wrong name."""
+    seconds = deadline.cap(REQUEST_SECONDS, floor=LAST_LOOK_SECONDS)
+    try:
+        return settings.client.application(settings.app, seconds, refresh=refresh)
+    except Denied as error:
+        if not seen:
+            raise
+        raise Unreachable(str(error)) from None
+
+
+def _judge(app: dict[str, Any], lineage: Lineage) -> Verdict:
+    kinds = {rev: lineage.classify(rev) for rev in revisions_in(app)}
+    expected = Expected(lineage.ours, lineage.image, lineage.superseded_by())
+    return judge(app, expected, kinds)
 
 
 def _finish(
@@ -151,17 +187,20 @@ def _finish(
     app: dict[str, Any],
     settings: Settings,
     lineage: Lineage,
-    waited: float,
+    deadline: Deadline,
 ) -> int:
     what = f"{settings.app} {lineage.describe()}"
     if verdict.outcome is Outcome.DEPLOYED:
+        waited = deadline.elapsed()
         print(f"deployed: {what}, synced and healthy after {waited:.0f}s ({verdict.line})")
         return EXIT_DEPLOYED
     if verdict.outcome is Outcome.SUPERSEDED:
-        print(f"superseded: {what}: {verdict.line}; a newer deploy won, this one is not failed")
+        print(_superseded(verdict, what, lineage))
         return EXIT_SUPERSEDED
     try:
-        tree = settings.client.resource_tree(settings.app, REQUEST_SECONDS)
+        tree = settings.client.resource_tree(
+            settings.app, deadline.cap(REQUEST_SECONDS, floor=TREE_SECONDS)
+        )
         details = explain_failure(app, tree)
     except CiError as error:
         details = (*verdict.details, f"(resource tree unavailable: {error})")
@@ -169,6 +208,17 @@ def _finish(
     for line in details:
         print(f"  {line}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _superseded(verdict: Verdict, what: str, lineage: Lineage) -> str:
+    """A rollback of our build is said as such (by which commit), not as a newer deploy."""
+    rollback = lineage.rolled_back_by(verdict.commit) if verdict.commit else None
+    if rollback is not None:
+        return (
+            f"rolled back: {what}: {short(rollback.entry.commit)} rolled this build back"
+            f" (to {rollback.tag}) before it became healthy; {verdict.line}"
+        )
+    return f"superseded: {what}: {verdict.line}; a newer deploy won, this one is not failed"
 
 
 def _timed_out(
@@ -201,7 +251,7 @@ def _timed_out(
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "wait",
-        help="wait until Argo CD runs an environment's build healthy (exit 0/1/2/3)",
+        help="wait until Argo CD runs an environment's build healthy (exit 0/1/2/3, 130)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -210,22 +260,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--revision",
         help="gitops commit to wait for (default: the newest commit that changed ENV's image)",
     )
-    env_flag(
-        parser,
-        "--timeout",
-        "WAIT_TIMEOUT",
-        default="600",
-        type=positive_float,
-        help="give up after this many seconds",
-    )
-    env_flag(
-        parser,
-        "--interval",
-        "WAIT_INTERVAL",
-        default="5",
-        type=positive_float,
-        help="seconds between polls",
-    )
+    # Durations are checked in run(): one line naming the flag, not argparse's usage text.
+    timeout_help = "give up after this many seconds (the whole command, the clone included)"
+    env_flag(parser, "--timeout", "WAIT_TIMEOUT", default="600", help=timeout_help)
+    env_flag(parser, "--interval", "WAIT_INTERVAL", default="5", help="seconds between polls")
     env_flag(
         parser, "--repo", "GITOPS_REPO", help="gitops remote (default: this checkout's origin)"
     )
@@ -251,7 +289,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.env:
         raise UsageError("--env is required")
     env = validate_env_name(args.env)
-    settings = settings_from_environ(env, args.timeout, args.interval)
+    timeout = seconds(args.timeout, "--timeout ($WAIT_TIMEOUT)")
+    interval = seconds(args.interval, "--interval ($WAIT_INTERVAL)")
+    settings = settings_from_environ(env, timeout, interval)
     return wait_for(target_from_args(args), env, args.revision, settings)
 
 

@@ -46,6 +46,7 @@ class Verdict:
     outcome: Outcome
     line: str
     details: tuple[str, ...] = ()
+    commit: str | None = None  # superseded: the later commit that changed the image
 
 
 def _get(data: Any, *path: str) -> Any:
@@ -193,6 +194,7 @@ def judge(app: Mapping[str, Any], expected: Expected, revisions: Mapping[str, Re
         return Verdict(
             Outcome.SUPERSEDED,
             f"Argo CD is at {short(newer)}, a later commit that changed the image ({state})",
+            commit=newer,
         )
     if at_sync is Revision.OURS:
         busy = at_op is Revision.OURS and phase in BUSY_PHASES
@@ -219,5 +221,6 @@ def _pending(expected: Expected, state: str) -> Verdict:
             Outcome.SUPERSEDED,
             f"{short(expected.superseded_by)}, a later commit, changed the image before ours"
             f" became healthy ({state})",
+            commit=expected.superseded_by,
         )
     return Verdict(Outcome.PENDING, state)

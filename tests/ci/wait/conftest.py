@@ -1,6 +1,7 @@
 """Fixtures: a small Argo CD API on 127.0.0.1 answering recorded Applications, optionally over
 TLS with a test CA, and a project-shaped gitops remote to wait on."""
 
+import contextlib
 import http.server
 import json
 import ssl
@@ -194,3 +195,61 @@ def follow_the_branch(remote: Remote, base: str = "synced-healthy") -> Callable[
         return at(recorded(base), remote.tip(), images=[remote.image(env)])
 
     return answer
+
+
+DIGEST_1, DIGEST_2 = "sha256:" + "a1" * 32, "sha256:" + "b2" * 32
+
+
+def deploy_here(run, remote: Remote, tag: str, digest: str = DIGEST_1, env: str = "dev") -> str:
+    """``python -m ci deploy`` through ``run`` (the ``ci`` fixture: in this process, git only,
+    unit tier); the commit it pushed."""
+    result = run("deploy", "--repo", remote.url, "--env", env, "--tag", tag, "--digest", digest)
+    assert result.returncode == 0, result.stderr
+    return remote.tip()
+
+
+Respond = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.seen.append((self.path, self.headers.get("Authorization", "")))
+        self.server.respond(self)
+
+
+@dataclass
+class Served:
+    url: str
+    seen: list[tuple[str, str]]  # (path, Authorization) of each request
+
+
+@contextlib.contextmanager
+def serving(respond: Respond, context: ssl.SSLContext | None = None) -> Iterator[Served]:
+    """An HTTP server on 127.0.0.1 whose every GET ``respond`` answers (on its own thread)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    server.daemon_threads = True
+    server.respond, server.seen = respond, []
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if context else "http"
+    thread = serving_thread(server)
+    thread.start()
+    try:
+        yield Served(f"{scheme}://127.0.0.1:{server.server_address[1]}", server.seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def redirect_to(location: str, status: int = 302) -> Respond:
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return respond

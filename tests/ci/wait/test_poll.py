@@ -2,6 +2,7 @@
 
 from ci.wait.argocd import Unreachable
 from ci.wait.commands import EXIT_FAILED, Settings, poll
+from ci.wait.deadline import Deadline
 
 
 class FakeTime:
@@ -36,7 +37,8 @@ def test_an_unreachable_server_is_asked_until_the_deadline_and_once_at_it(capsys
     argocd = UnreachableArgoCD(time)
     settings = Settings(argocd, "app-dev", timeout=3.0, interval=2.0)  # type: ignore[arg-type]
 
-    code = poll(settings, Lineage(), lambda line: None, time.clock, time.sleep)  # type: ignore[arg-type]
+    deadline = Deadline(settings.timeout, time.clock)
+    code = poll(settings, Lineage(), lambda line: None, deadline, time.sleep)  # type: ignore[arg-type]
 
     assert code == EXIT_FAILED
     assert argocd.asked_at == [100.0, 102.0, 103.0]

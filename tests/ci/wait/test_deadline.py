@@ -1,0 +1,85 @@
+"""Durations and the command's deadline: ``wait --timeout`` is kept by the whole command, against
+a server that drips its answer (real git remote, a server on 127.0.0.1, in this process)."""
+
+import threading
+import time
+
+import pytest
+
+from ci.errors import UsageError
+from ci.wait.deadline import Deadline, seconds
+from tests.ci.wait.conftest import APP, TOKEN, deploy_here, serving
+from tests.ci.wait.test_transport import dripping
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "-1", "nan", "NaN", "inf", "-inf", "1e400", "604801", "", "soon"]
+)
+def test_a_duration_is_finite_positive_and_at_most_a_week(text):
+    with pytest.raises(UsageError) as raised:
+        seconds(text, "--timeout")
+    assert str(raised.value) == (
+        f"--timeout must be a positive number of seconds, got {text!r} (finite, at most 604800:"
+        " a week)"
+    )
+    assert raised.value.exit_code == 2
+
+
+def test_durations_that_are_fine():
+    assert seconds("0.1", "x") == 0.1
+    assert seconds(" 600 ", "x") == 600.0
+    assert seconds("604800", "x") == 604800.0
+
+
+def test_a_deadline_caps_each_step():
+    now = [10.0]
+    deadline = Deadline(5.0, lambda: now[0])
+    assert deadline.cap(10.0, floor=0.5) == 5.0
+    now[0] = 14.0
+    assert (deadline.cap(10.0, floor=0.5), deadline.elapsed()) == (1.0, 4.0)
+    now[0] = 16.0
+    assert (deadline.cap(10.0, floor=0.5), deadline.remaining()) == (0.5, -1.0)
+
+
+TIMEOUT, INTERVAL = "--timeout ($WAIT_TIMEOUT)", "--interval ($WAIT_INTERVAL)"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "name", "value"),
+    [
+        (("--timeout", "nan"), {}, TIMEOUT, "nan"),
+        (("--timeout", "inf"), {}, TIMEOUT, "inf"),
+        ((), {"WAIT_TIMEOUT": "1e400"}, TIMEOUT, "1e400"),
+        (("--interval", "nan"), {}, INTERVAL, "nan"),
+        ((), {"WAIT_INTERVAL": "-inf"}, INTERVAL, "-inf"),
+    ],
+)
+def test_a_duration_that_is_not_finite_is_exit_2_with_one_line(ci, remote, args, env, name, value):
+    settings = {"ARGOCD_SERVER": "http://127.0.0.1:1", "ARGOCD_AUTH_TOKEN": TOKEN, **env}
+    result = ci("wait", "--repo", remote.url, "--env", "dev", *args, env=settings)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {name} must be a positive number of seconds, got {value!r} (finite, at most"
+        " 604800: a week)\n"
+    )
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_the_wait_keeps_its_timeout_against_a_server_that_drips(ci, remote, part):
+    deploy_here(ci, remote, "1a2b3c4d")
+    stop = threading.Event()
+    env = {"ARGOCD_SERVER": "", "ARGOCD_AUTH_TOKEN": TOKEN, "WAIT_INTERVAL": "0.2"}
+    try:
+        with serving(dripping(part, stop)) as server:
+            env["ARGOCD_SERVER"] = server.url
+            started = time.monotonic()
+            result = ci("wait", "--repo", remote.url, "--env", "dev", "--timeout", "2", env=env)
+            took = time.monotonic() - started
+    finally:
+        stop.set()
+    assert result.returncode == 1
+    assert 2 <= took < 4.5  # the timeout and the last look's floor, not the server's pace
+    assert result.stderr.startswith(f"error: timed out after 2s waiting for {APP} to run")
+    assert f"Argo CD never answered; then Argo CD at {server.url} is unreachable (no" in (
+        result.stderr
+    )
