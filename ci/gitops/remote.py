@@ -234,6 +234,25 @@ class LogEntry:
         return self.message.split("\n", 1)[0]
 
 
+# What git may see of the job's environment: where things are, proxies and CAs, never a
+# credential meant for another host (ARGOCD_AUTH_TOKEN, REGISTRY_PASSWORD, AWS_*, GITLAB_*...).
+# Git's own settings come from Clone._env alone.
+GIT_ENVIRONMENT = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TMP", "TEMP",
+        "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "SSH_AUTH_SOCK", "GIT_EXEC_PATH",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+    }
+)  # fmt: skip
+
+
+def git_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``environ`` git may inherit (``GIT_ENVIRONMENT``)."""
+    return {key: value for key, value in environ.items() if key in GIT_ENVIRONMENT}
+
+
 class Clone:
     """A partial, shallow clone of ``branch`` of ``url`` in ``directory``."""
 
@@ -258,11 +277,7 @@ class Clone:
     # -- running git -------------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("GIT_", "GITOPS_GIT_")) or key in ("GIT_EXEC_PATH",)
-        }
+        env = git_environment(os.environ)
         env.update(
             LC_ALL="C",
             LANGUAGE="C",
