@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ci.deadline import seconds
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.options import env_flag
@@ -96,13 +97,11 @@ def wait_for_version(
 
 
 def positive_float(text: str) -> float:
+    """A duration flag's value (``ci.deadline.seconds``: finite, positive, at most a week)."""
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
+        return seconds(text, "the duration")
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("the duration ")) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

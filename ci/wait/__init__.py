@@ -2,7 +2,7 @@
 
 ``verdict`` decides from one Application object (pure), ``argocd`` is the read-only HTTP client
 (two GET endpoints; the token only for ARGOCD_SERVER's origin), ``transport`` the one GET with a
-deadline for the whole exchange, ``deadline`` the durations and the command's deadline,
+deadline for the whole exchange (durations and deadlines: ``ci.deadline``),
 ``revisions`` answers from git which commits still run our image (and which one rolled ours back),
 and ``commands`` is the CLI and the poll loop that ``deploy|promote|rollback --wait`` reuse.
 """

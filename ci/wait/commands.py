@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ci.chart.argocd import application_for
+from ci.deadline import Deadline, seconds
 from ci.errors import CiError, UsageError
 from ci.gitops.remote import Clone, redact
 from ci.gitops.tags import validate_env_name
 from ci.gitops.writeback import Target, environments
 from ci.options import TRUE_WORDS, env_flag
 from ci.wait.argocd import ArgoCD, Denied, Unreachable
-from ci.wait.deadline import Deadline, seconds
 from ci.wait.revisions import Lineage, default_revision, resolve_revision
 from ci.wait.verdict import (
     Expected,

@@ -10,12 +10,12 @@ subject of older rollbacks, ``ci.gitops.history``) names our tag.
 import time
 from collections.abc import Callable
 
+from ci.deadline import Deadline
 from ci.errors import CiError, UsageError
 from ci.gitops import history
 from ci.gitops.remote import Clone
 from ci.gitops.tags import values_path
 from ci.gitops.values import Image, ValuesError, read_image
-from ci.wait.deadline import Deadline
 from ci.wait.verdict import Revision, short
 
 # How often the branch is fetched to notice a newer deploy (also on any unknown revision).

@@ -1,5 +1,6 @@
 """``python -m ci verify-deploy`` against the real service served by uvicorn over TCP."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -163,3 +164,9 @@ def test_health_url_rejects_a_bare_host() -> None:
 
 def test_positive_float_parses_seconds() -> None:
     assert positive_float("2.5") == 2.5
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e400", "-1", "0", "x"])
+def test_positive_float_refuses_what_is_not_a_finite_positive_duration(text) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="must be a positive number of seconds"):
+        positive_float(text)

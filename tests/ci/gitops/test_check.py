@@ -1,4 +1,4 @@
-"""The file-level rules of ``python -m ci check`` (``ci.gitops.check``): pure, over file contents."""
+"""The file-level rules of ``python -m ci check`` (``ci.gitops.check``), over file contents."""
 
 from ci.gitops.check import affected, owned_keys_violation, read_values, unknown_env_violation
 

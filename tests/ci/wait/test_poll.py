@@ -1,8 +1,8 @@
 """The poll loop's timing, on a fake clock: it looks one last time at the deadline, never after."""
 
+from ci.deadline import Deadline
 from ci.wait.argocd import Unreachable
 from ci.wait.commands import EXIT_FAILED, Settings, poll
-from ci.wait.deadline import Deadline
 
 
 class FakeTime:

@@ -1,45 +1,13 @@
-"""Durations and the command's deadline: ``wait --timeout`` is kept by the whole command, against
-a server that drips its answer (real git remote, a server on 127.0.0.1, in this process)."""
+"""``wait --timeout`` is kept by the whole command, against a server that drips its answer (real
+git remote, a server on 127.0.0.1, in this process); bad durations are exit 2."""
 
 import threading
 import time
 
 import pytest
 
-from ci.errors import UsageError
-from ci.wait.deadline import Deadline, seconds
 from tests.ci.wait.conftest import APP, TOKEN, deploy_here, serving
 from tests.ci.wait.test_transport import dripping
-
-
-@pytest.mark.parametrize(
-    "text", ["0", "-1", "nan", "NaN", "inf", "-inf", "1e400", "604801", "", "soon"]
-)
-def test_a_duration_is_finite_positive_and_at_most_a_week(text):
-    with pytest.raises(UsageError) as raised:
-        seconds(text, "--timeout")
-    assert str(raised.value) == (
-        f"--timeout must be a positive number of seconds, got {text!r} (finite, at most 604800:"
-        " a week)"
-    )
-    assert raised.value.exit_code == 2
-
-
-def test_durations_that_are_fine():
-    assert seconds("0.1", "x") == 0.1
-    assert seconds(" 600 ", "x") == 600.0
-    assert seconds("604800", "x") == 604800.0
-
-
-def test_a_deadline_caps_each_step():
-    now = [10.0]
-    deadline = Deadline(5.0, lambda: now[0])
-    assert deadline.cap(10.0, floor=0.5) == 5.0
-    now[0] = 14.0
-    assert (deadline.cap(10.0, floor=0.5), deadline.elapsed()) == (1.0, 4.0)
-    now[0] = 16.0
-    assert (deadline.cap(10.0, floor=0.5), deadline.remaining()) == (0.5, -1.0)
-
 
 TIMEOUT, INTERVAL = "--timeout ($WAIT_TIMEOUT)", "--interval ($WAIT_INTERVAL)"
 

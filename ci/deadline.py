@@ -1,4 +1,4 @@
-"""Durations from the command line, and the deadline a whole command keeps.
+"""Durations from the command line, and the deadline a whole command keeps (wait, verify-deploy).
 
 A duration is a finite number of seconds, more than 0 and at most a week: ``nan`` compares false
 with everything (a loop on ``remaining <= 0`` never ends), ``inf`` and ``1e400`` (which float()
