@@ -46,6 +46,7 @@ class ArgoApp:
     # Where Argo CD reads the source from and deploys it to: repoURL@targetRevision (and the
     # generator's for a generated Application), destination server and namespace, project.
     location: str = ""
+    destination: str = ""  # cluster (server or name) / namespace
 
 
 # The keys of an Application's source, and of its helm section, that the render models.
@@ -109,9 +110,13 @@ def _refuse_override_files(app: ArgoApp, repo_root: Path) -> None:
 def environments(repo_root: Path = REPO_ROOT) -> dict[str, ArgoApp]:
     """Environment name -> its Application. Environment = the gitops/<env>/ folder it deploys."""
     found: dict[str, ArgoApp] = {}
+    destinations: dict[str, str] = {}
     for app in applications(repo_root):
         if app.env in found:
             raise CiError(f"environment {app.env} is deployed by two Applications")
+        other = destinations.setdefault(app.destination, app.name)
+        if other != app.name:
+            raise CiError(f"Applications {other} and {app.name} both deploy to {app.destination}")
         found[app.env] = app
     return found
 
@@ -166,6 +171,8 @@ def _argo_app(manifest: Mapping[str, Any], origin: str = "") -> ArgoApp:
         ignore_missing_value_files=bool(helm.get("ignoreMissingValueFiles", False)),
         manifest=manifest,
         location=_location(spec, source, destination, origin),
+        destination=f"{destination.get('server') or destination.get('name', '')}"
+        f"/{destination.get('namespace', '')}",
     )
 
 

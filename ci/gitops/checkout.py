@@ -5,9 +5,7 @@ Unlike ``remote.Clone`` (a throw-away clone of a remote branch), this reads the 
 job already has; ``check`` needs the base commit and its history there (``GIT_DEPTH: 0``).
 """
 
-import io
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,25 +97,61 @@ class Checkout:
         return found
 
     def extract(self, tree: str, destination: Path) -> Path:
-        """The tree (or commit) written to ``destination`` (``git archive``). A symlink out of
-        the tree is a CiError: Argo CD's repo-server refuses such a repository too."""
-        data = self.git("archive", "--format=tar", tree)
-        destination.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            try:
-                archive.extractall(destination, filter="data")
-            except tarfile.FilterError as error:
-                name = getattr(error, "tarinfo", None)
-                where = name.name if name is not None else "a file"
+        """The tree (or commit) written to ``destination`` as git stores it: no .gitattributes
+        applied (``git archive`` would drop ``export-ignore`` files Argo CD's checkout has). A
+        submodule or a link out of the tree is a CiError: Argo CD would check the one out, and
+        refuses a repository with the other; neither can be judged here."""
+        entries = self._entries(tree)
+        blobs = self._blobs([oid for _, oid, _ in entries])
+        links = []
+        for mode, oid, path in entries:
+            target = destination / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if mode == "120000":
+                target.symlink_to(blobs[oid].decode("utf-8", "surrogateescape"))
+                links.append(target)
+            else:
+                target.write_bytes(blobs[oid])
+                target.chmod(0o755 if mode == "100755" else 0o644)
+        inside = destination.resolve()
+        for link in links:
+            if not link.resolve().is_relative_to(inside):
+                where = link.relative_to(destination).as_posix()
                 raise CiError(
                     f"{where}: a link out of the repository (Argo CD refuses the repository)"
-                ) from None
+                )
         return destination
+
+    def _entries(self, tree: str) -> list[tuple[str, str, str]]:
+        """(mode, object id, path) of every file of ``tree``; CiError at a submodule."""
+        out = self.git("ls-tree", "-r", "-z", "--full-tree", tree)
+        entries = []
+        for record in filter(None, out.decode("utf-8", "surrogateescape").split("\0")):
+            meta, _, path = record.partition("\t")
+            mode, kind, oid = meta.split()
+            if kind == "commit":
+                raise CiError(
+                    f"{path}: a submodule (Argo CD would check it out; the gate cannot see it)"
+                )
+            if ".." in path.split("/") or path.startswith("/"):
+                raise CiError(f"{path}: not a path inside the repository")
+            entries.append((mode, oid, path))
+        return entries
+
+    def _blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """The objects' contents, read in one ``git cat-file --batch``."""
+        unique = list(dict.fromkeys(oids))
+        if not unique:
+            return {}
+        out = self.git("cat-file", "--batch", input="".join(f"{o}\n" for o in unique).encode())
+        return dict(zip(unique, _batch_blobs(out), strict=True))
 
     def fetch_branch(self, branch: str, remote: str = "origin") -> str | None:
         """The tip of ``remote``'s ``branch`` fetched now (None when there is no such remote)."""
         if not self.git("remote", check=False).decode().split().count(remote):
             return None
+        if self._run(("check-ref-format", "--branch", branch), None).returncode != 0:
+            raise UsageError(f"--target-branch {branch!r} is not a branch name")
         ref = f"refs/remotes/{remote}/{branch}"
         self.git("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:{ref}")
         return self.resolve(ref, "--target-branch")
@@ -134,7 +168,10 @@ class Checkout:
 
     def first_parent_commits(self, tip: str, paths: list[str], limit: int) -> list[str]:
         """The commits of ``tip``'s first-parent history that touched ``paths``, newest first."""
-        out = self.git("rev-list", "--first-parent", f"--max-count={limit}", tip, "--", *paths)
+        out = self.git(
+            "--literal-pathspecs", "rev-list", "--first-parent", f"--max-count={limit}", tip,
+            "--", *paths,
+        )  # fmt: skip
         return out.decode().split()
 
     def paths(self, tree: str, folder: str) -> list[str]:

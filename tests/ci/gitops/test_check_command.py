@@ -421,6 +421,14 @@ def test_the_target_branch_is_fetched_from_origin(project, ci, tmp_path):
     assert result.stdout.startswith(f"prod: {HELD}; ")
 
 
+@pytest.mark.parametrize("branch", ["--upload-pack=touch x", "a..b", "main:evil"])
+def test_a_target_branch_that_is_no_branch_name_is_exit_2(project, ci, tmp_path, branch):
+    git("remote", "add", "origin", (tmp_path / "nowhere.git").as_uri(), cwd=project.path)
+    result = check(ci, project, "--target-branch", branch)
+    assert result.returncode == 2
+    assert result.stderr == f"error: --target-branch {branch!r} is not a branch name\n"
+
+
 def test_a_merge_request_that_conflicts_fails(project, ci):
     on_main(project, "prod ran 2", lambda p: p.set_tag("prod", BUILDS[1]))
     project.set_tag("prod", BUILDS[2], "promote 3")
@@ -488,6 +496,66 @@ def test_a_link_out_of_the_repository_is_refused(project, ci):
     assert result.stdout == (
         "gitops/argocd: Argo CD cannot generate the Applications: helm-chart/passwd: a link out "
         "of the repository (Argo CD refuses the repository)\n"
+    )
+
+
+def test_a_file_git_archive_would_leave_out_is_still_judged(project, ci):
+    """``export-ignore`` hides a file from ``git archive``, not from Argo CD's checkout."""
+    project.write(".gitattributes", "helm-chart/templates/job.yaml export-ignore\n")
+    project.write(
+        "helm-chart/templates/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  template:\n"
+        "    spec:\n      restartPolicy: Never\n      containers:\n"
+        "        - name: x\n          image: evil.example/x:1\n",
+    )
+    project.commit("a job nobody sees")
+    result = check(ci, project)
+    assert never_ran(project, "evil.example/x:1") in result.stdout.splitlines()
+
+
+def test_a_submodule_is_refused(project, ci, tmp_path):
+    inner = make_project(tmp_path / "inner")
+    git("submodule", "--quiet", "add", inner.path.as_uri(), "helm-chart/templates/more",
+        cwd=project.path, env={"GIT_ALLOW_PROTOCOL": "file"})  # fmt: skip
+    project.commit("a submodule")
+    result = check(ci, project)
+    assert result.returncode == 1
+    assert result.stdout == (
+        "gitops/argocd: Argo CD cannot generate the Applications: helm-chart/templates/more: a "
+        "submodule (Argo CD would check it out; the gate cannot see it)\n"
+    )
+
+
+def test_a_new_application_into_an_environments_namespace_is_refused(project, ci):
+    application = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "sneaky", "namespace": "argocd"},
+        "spec": {
+            "project": SERVICE_NAME,
+            "source": {
+                "repoURL": "https://gitlab.example.com/acme/x.git",
+                "targetRevision": "main",
+                "path": "helm-chart",
+                "helm": {
+                    "valueFiles": ["../gitops/sneaky/values.yaml"],
+                    "ignoreMissingValueFiles": True,
+                    "valuesObject": {"image": {"repository": "evil.example/x", "tag": "1"}},
+                },
+            },
+            "destination": {
+                "server": "https://kubernetes.default.svc",
+                "namespace": f"{SERVICE_NAME}-prod",
+            },
+        },
+    }
+    project.write("gitops/argocd/sneaky.yaml", json.dumps(application))
+    project.commit("a new environment, in prod's namespace")
+    result = check(ci, project)
+    assert result.stdout == (
+        "gitops/argocd: Argo CD cannot generate the Applications: Applications "
+        f"{SERVICE_NAME}-prod and sneaky both deploy to https://kubernetes.default.svc/"
+        f"{SERVICE_NAME}-prod\n"
     )
 
 
