@@ -7,19 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from ci.aws import use_gitlab_oidc
+from ci.commands import NAMES
 from ci.errors import CiError
-
-# Each module defines ``register(subparsers)``, which adds its sub-commands (one or several) and
-# sets ``run`` (a function taking the parsed arguments and returning an exit code) on each.
-COMMAND_MODULES = (
-    "ci.build",
-    "ci.chart.commands",
-    "ci.gitops.commands",
-    "ci.gitops.check_command",
-    "ci.gitops.wait_changed",
-    "ci.verify",
-    "ci.wait.commands",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name in NAMES:
+        importlib.import_module(f"ci.commands.{name}").register(subparsers)
     parser.set_defaults(commands=tuple(subparsers.choices))
     return parser
 

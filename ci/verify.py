@@ -1,4 +1,4 @@
-"""``verify-deploy``: wait until a deployed service's ``/-/health`` reports the expected version.
+"""Wait until a deployed service's ``/-/health`` reports the expected version (verify-deploy).
 
 Argo CD syncs on its own schedule, so the pipeline cannot know when the new pods serve traffic.
 This polls the health endpoint, bounded in time, until it answers 200 with ``"version"`` equal to
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 from ci.deadline import seconds
 from ci.errors import CiError, UsageError
-from ci.gitlab import GitLabContext
-from ci.options import env_flag
 
 HEALTH_PATH = "/-/health"
 
@@ -102,65 +100,3 @@ def positive_float(text: str) -> float:
         return seconds(text, "the duration")
     except UsageError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("the duration ")) from None
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "verify-deploy",
-        help="wait until the service's /-/health reports a version",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    env_flag(parser, "--url", "VERIFY_URL", help="the service's base URL")
-    env_flag(
-        parser,
-        "--version",
-        "VERIFY_VERSION",
-        "IMAGE_TAG",
-        help="the version to wait for (default: the commit's short SHA)",
-    )
-    env_flag(
-        parser,
-        "--timeout",
-        "VERIFY_TIMEOUT",
-        default="300",
-        type=positive_float,
-        help="give up after this many seconds",
-    )
-    env_flag(
-        parser,
-        "--interval",
-        "VERIFY_INTERVAL",
-        default="5",
-        type=positive_float,
-        help="seconds between polls",
-    )
-    env_flag(
-        parser,
-        "--successes",
-        "VERIFY_SUCCESSES",
-        default="3",
-        type=int,
-        help="consecutive polls that must report the version",
-    )
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.url:
-        raise UsageError("no URL to verify: pass --url or set $VERIFY_URL")
-    version = args.version or GitLabContext.from_environ().commit_short_sha
-    if not version:
-        raise UsageError("no version to wait for: pass --version or set $VERIFY_VERSION")
-    if args.successes < 1:
-        raise UsageError(f"--successes must be at least 1, got {args.successes}")
-    url = health_url(args.url)
-    waited = wait_for_version(
-        url,
-        version,
-        timeout=args.timeout,
-        interval=args.interval,
-        successes=args.successes,
-    )
-    print(f"{url} reports version {version} (after {waited:.1f}s)")
-    return 0

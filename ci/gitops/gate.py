@@ -5,7 +5,7 @@ at a tip of the target branch in the environment before it in the promotion orde
 environment itself: a rollback), no held environment changes what it runs, and anything else
 that loosens the rules (releasing a hold, changing ``gitops/promotion.yaml``, moving where Argo
 CD reads from or deploys to, removing an environment) carries a ``Promotion-Override: <reason>``
-trailer in the MR's own commits. ``check_command`` reads git and renders; this decides.
+trailer in the MR's own commits. ``review`` reads git and renders; this decides.
 
 Two kinds of results: a *violation* fails whatever the trailers say (a render that fails, a held
 environment whose hold stays, a pipeline-owned file with people's keys); a *finding* fails unless

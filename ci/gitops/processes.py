@@ -72,3 +72,22 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled job): unwound like Ctrl-C, so git's process group ends and temp
+    clones are removed."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises ``Terminated`` inside the block (every command that runs git uses it)."""
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -44,7 +44,7 @@ def env(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("ECR_REPOSITORY_URL", REGISTRY)
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ci.build",))
+    monkeypatch.setattr(cli, "NAMES", ("build",))
     return monkeypatch
 
 

@@ -15,7 +15,7 @@ from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
 from ci.gitops.merge_request import without_skip_ci
 from ci.gitops.message import Change, commit_message
-from ci.wait.commands import EXIT_SUPERSEDED, UNVERIFIED, WaitPlan, plan_wait
+from ci.wait.loop import EXIT_SUPERSEDED, UNVERIFIED, WaitPlan, plan_wait
 from tests.e2e.gitlab_ci_local import PipelineRun, needs_of
 
 ROOT = Path(__file__).resolve().parents[2]

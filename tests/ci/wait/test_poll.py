@@ -2,7 +2,7 @@
 
 from ci.deadline import Deadline
 from ci.wait.argocd import Unreachable
-from ci.wait.commands import EXIT_FAILED, Settings, poll
+from ci.wait.loop import EXIT_FAILED, Settings, poll
 
 
 class FakeTime:

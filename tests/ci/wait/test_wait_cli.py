@@ -396,7 +396,7 @@ def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_ima
 def test_a_change_sent_as_a_merge_request_is_not_waited_for(capsys):
     from ci.gitops.writeback import Outcome, Target
     from ci.wait.argocd import ArgoCD
-    from ci.wait.commands import Settings, WaitPlan, wait_after_write
+    from ci.wait.loop import Settings, WaitPlan, wait_after_write
 
     plan = WaitPlan(Settings(ArgoCD("http://127.0.0.1:1"), APP, 1, 1))
     outcome = Outcome("merge-request", "opened", commit="f" * 40)

@@ -1,4 +1,5 @@
-"""``python -m ci wait``: poll Argo CD until it runs the environment's build healthy, or fails.
+"""Waiting for Argo CD to run an environment's build healthy (``python -m ci wait``, and
+``deploy|promote|rollback --wait`` after their push), or fail.
 
 Exit 0: deployed (synced at the commit, or a later one still running the same image, healthy, the
 image among ``status.summary.images``). Exit 1: the sync failed or the application is Degraded
@@ -14,7 +15,6 @@ Argo CD ends within REQUEST_SECONDS however slowly the server sends. After Argo 
 application once, a 403, 404, 5xx or no answer is a passing state, retried until the timeout.
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -27,10 +27,10 @@ from typing import Any
 from ci.chart.argocd import application_for
 from ci.deadline import Deadline, seconds
 from ci.errors import CiError, UsageError
+from ci.gitops.processes import terminate_as_interrupt
 from ci.gitops.remote import Clone, redact
-from ci.gitops.tags import validate_env_name
 from ci.gitops.writeback import Target, environments
-from ci.options import TRUE_WORDS, env_flag
+from ci.options import TRUE_WORDS
 from ci.wait.argocd import ArgoCD, Denied, Unreachable
 from ci.wait.revisions import Lineage, default_revision, resolve_revision
 from ci.wait.verdict import (
@@ -97,10 +97,8 @@ def wait_for(
 
     SIGTERM (a cancelled job) unwinds like Ctrl-C, as in the write-back: git's process group
     (``git-remote-http`` holds the credentials in its environment) ends, the temp clone goes."""
-    from ci.gitops.commands import _terminate_as_interrupt  # the write-back's, not a copy
-
     deadline = Deadline(settings.timeout)
-    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="ci-wait-") as workdir:
+    with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="ci-wait-") as workdir:
         clone = target.clone(Path(workdir) / "repo")
         clone.timeout = deadline.cap(clone.timeout, floor=1.0)
         lineage = _lineage(clone, env, revision, log, deadline)
@@ -245,73 +243,12 @@ def _timed_out(
     return EXIT_FAILED
 
 
-# --- the CLI ------------------------------------------------------------------------------------
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "wait",
-        help="wait until Argo CD runs an environment's build healthy (exit 0/1/2/3, 130)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    env_flag(parser, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
-    parser.add_argument(
-        "--revision",
-        help="gitops commit to wait for (default: the newest commit that changed ENV's image)",
-    )
-    # Durations are checked in run(): one line naming the flag, not argparse's usage text.
-    timeout_help = "give up after this many seconds (the whole command, the clone included)"
-    env_flag(parser, "--timeout", "WAIT_TIMEOUT", default="600", help=timeout_help)
-    env_flag(parser, "--interval", "WAIT_INTERVAL", default="5", help="seconds between polls")
-    env_flag(
-        parser, "--repo", "GITOPS_REPO", help="gitops remote (default: this checkout's origin)"
-    )
-    env_flag(
-        parser,
-        "--branch",
-        "GITOPS_BRANCH",
-        "CI_DEFAULT_BRANCH",
-        default="main",
-        help="branch Argo CD follows",
-    )
-    parser.epilog = (
-        "Argo CD: $ARGOCD_SERVER (base URL), $ARGOCD_AUTH_TOKEN (read-only project token),"
-        " $ARGOCD_CA_FILE (PEM of a private CA), $ARGOCD_APP (default: the Application"
-        " gitops/argocd/ generates for ENV)."
-    )
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from ci.gitops.commands import target_from_args
-
-    if not args.env:
-        raise UsageError("--env is required")
-    env = validate_env_name(args.env)
-    timeout = seconds(args.timeout, "--timeout ($WAIT_TIMEOUT)")
-    interval = seconds(args.interval, "--interval ($WAIT_INTERVAL)")
-    settings = settings_from_environ(env, timeout, interval)
-    return wait_for(target_from_args(args), env, args.revision, settings)
-
-
 # --- deploy | promote | rollback --wait -----------------------------------------------------------
 
 UNVERIFIED = (
     "not verified: ARGOCD_SERVER is not set, so nobody checked that Argo CD runs this build"
     " (set it and ARGOCD_AUTH_TOKEN to wait for the deploy)"
 )
-
-
-def add_wait_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--wait",
-        action="store_const",
-        const="true",
-        default=os.environ.get("GITOPS_WAIT", ""),
-        help="after pushing, wait until Argo CD runs the commit healthy, as `wait` does"
-        " (env: $GITOPS_WAIT: true, or auto: only when $ARGOCD_SERVER is set)",
-    )
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from pathlib import Path
 from ci.errors import UsageError
 from ci.gitops.check import affected
 from ci.gitops.checkout import Checkout
+from ci.gitops.processes import terminate_as_interrupt
 from ci.gitops.tags import environments_from_paths
 from ci.options import env_flag, env_switch
-from ci.wait.commands import EXIT_DEPLOYED, EXIT_SUPERSEDED
+from ci.wait.loop import EXIT_DEPLOYED, EXIT_SUPERSEDED
 
 WAIT_STATES = {EXIT_DEPLOYED: "done", EXIT_SUPERSEDED: "superseded"}
 
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
     )
     env_flag(parser, "--base", "GITOPS_WAIT_BASE", help="commit before the change")
     env_switch(parser, "--dry-run", "GITOPS_DRY_RUN", help="print the environments; wait for none")
-    parser.set_defaults(run=run_wait_changed)
+    parser.set_defaults(run=run)
 
 
 def default_base(checkout: Checkout, environ: Mapping[str, str]) -> str:
@@ -60,7 +61,7 @@ def changed_environments(checkout: Checkout, base: str, head: str) -> list[str]:
     return sorted(set(found.envs) & set(present))
 
 
-def run_wait_changed(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     checkout = Checkout(Path.cwd())
     head = checkout.resolve("HEAD", "HEAD")
     base = checkout.resolve(args.base) if args.base else default_base(checkout, os.environ)
@@ -73,9 +74,7 @@ def run_wait_changed(args: argparse.Namespace) -> int:
         return 0
     if not os.environ.get("ARGOCD_SERVER"):
         raise UsageError("ARGOCD_SERVER is not set: nothing to wait with")
-    from ci.gitops.commands import _terminate_as_interrupt  # the write-back's, not a copy
-
-    with _terminate_as_interrupt():  # SIGTERM unwinds too: the waits end (and clean up) first
+    with terminate_as_interrupt():  # SIGTERM unwinds too: the waits end (and clean up) first
         return _wait_all(envs, head)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ci.gitops.wait_changed import combined_exit_code
+from ci.commands.wait_changed import combined_exit_code
 from harness.network import free_port
 from tests.support.cli import run_ci
 from tests.support.git_remotes import git

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from app import SERVICE_NAME
-from ci.gitops.check_command import collect
 from ci.gitops.checkout import Checkout
+from ci.gitops.review import collect
 from tests.support.git_remotes import git
 from tests.support.gitops_project import make_project
 

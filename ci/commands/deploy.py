@@ -1,0 +1,72 @@
+"""``python -m ci deploy --env ENV --tag TAG``: commit an image tag into an environment."""
+
+import argparse
+import os
+
+from ci.commands.flags import (
+    add_dry_run,
+    add_merge_request,
+    add_target_flags,
+    add_wait_flag,
+    required,
+)
+from ci.commands.write_back import registry_verifier, run_write
+from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
+from ci.gitops.writeback import Request
+from ci.options import env_flag, env_switch
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("deploy", help="commit an image tag into an environment")
+    env_flag(parser, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
+    env_flag(parser, "--tag", "IMAGE_TAG", help="image tag to deploy (the build's short SHA)")
+    env_flag(
+        parser,
+        "--repository",
+        "IMAGE_REPOSITORY",
+        help="also set image.repository (REGISTRY/NAME, from the build's dotenv)",
+    )
+    parser.add_argument(
+        "--digest",
+        help="also pin image.digest (sha256:...; default: $IMAGE_DIGEST from the build's dotenv"
+        " when --tag is $IMAGE_TAG; with --verify-image: read from the registry)",
+    )
+    env_switch(parser, "--force", "GITOPS_FORCE", help="deploy even when a newer build is live")
+    env_switch(
+        parser,
+        "--verify-image",
+        "GITOPS_VERIFY_IMAGE",
+        help="check the registry has the image first",
+    )
+    add_dry_run(parser)
+    add_merge_request(parser)
+    add_wait_flag(parser)
+    add_target_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env = validate_env_name(required(args.env, "--env"))
+    tag = validate_tag(required(args.tag, "--tag"))
+    repository = validate_repository(args.repository) if args.repository else None
+    request = Request(
+        action="deploy",
+        env=env,
+        tag=tag,
+        repository=repository,
+        digest=_digest(args.digest, tag),
+        built_here=bool(os.environ.get("CI_PIPELINE_URL")) and os.environ.get("IMAGE_TAG") == tag,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    return run_write(args, request, registry_verifier() if args.verify_image else None)
+
+
+def _digest(flag: str | None, tag: str) -> str | None:
+    """``--digest``, else the build dotenv's ``IMAGE_DIGEST`` when it is about this very tag."""
+    if flag is not None:
+        return validate_digest(flag)
+    built = os.environ.get("IMAGE_DIGEST", "")
+    if built and os.environ.get("IMAGE_TAG") == tag:
+        return validate_digest(built)
+    return None

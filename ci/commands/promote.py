@@ -1,0 +1,39 @@
+"""``python -m ci promote --from dev --to prod``: copy one environment's image to another."""
+
+import argparse
+
+from ci.commands.flags import (
+    add_dry_run,
+    add_merge_request,
+    add_target_flags,
+    add_wait_flag,
+    required,
+)
+from ci.commands.write_back import run_write
+from ci.errors import UsageError
+from ci.gitops.tags import validate_env_name
+from ci.gitops.writeback import Request
+from ci.options import env_flag, env_switch
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("promote", help="copy one environment's tag to another")
+    env_flag(parser, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
+    env_flag(parser, "--to", "GITOPS_TO", dest="env", help="environment to write")
+    env_switch(parser, "--force", "GITOPS_FORCE", help="promote even into a held environment")
+    add_dry_run(parser)
+    add_merge_request(parser)
+    add_wait_flag(parser)
+    add_target_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = validate_env_name(required(args.source_env, "--from"))
+    env = validate_env_name(required(args.env, "--to"))
+    if source == env:
+        raise UsageError("--from and --to name the same environment")
+    request = Request(
+        action="promote", env=env, source_env=source, force=args.force, dry_run=args.dry_run
+    )
+    return run_write(args, request)
