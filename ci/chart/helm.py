@@ -16,7 +16,6 @@ from typing import Any
 import helm_python
 import yaml
 
-from app import SERVICE_NAME
 from ci.chart import helm_sdk
 from ci.chart.argocd import REPO_ROOT, ArgoApp, application_for, one_line
 from ci.errors import CiError, UsageError
@@ -190,4 +189,4 @@ _SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 # The chart has no default image (each environment's gitops file must set it), so the chart's own
 # defaults are linted with this one stand-in.
-LINT_IMAGE = {"image": {"repository": f"registry.invalid/{SERVICE_NAME}", "tag": "lint"}}
+LINT_IMAGE = {"image": {"repository": "registry.invalid/chart-lint", "tag": "lint"}}

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops import history, render
@@ -49,6 +48,7 @@ from ci.gitops.tags import (
     values_path,
 )
 from ci.gitops.values import ValuesError, read_image, set_image
+from ci.project import service_name
 
 # What helm-chart/values.schema.json accepts for image.pipelineUrl (an Argo CD link URL); any
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
@@ -152,8 +152,8 @@ def _names(known: list[str], limit: int = 10) -> str:
 
 def _service(repository: str | None) -> str:
     if repository:
-        return repository.rstrip("/").rsplit("/", 1)[-1] or SERVICE_NAME
-    return SERVICE_NAME
+        return repository.rstrip("/").rsplit("/", 1)[-1] or service_name()
+    return service_name()
 
 
 def read_hold(clone: Clone, commit: str, env: str) -> Hold | None:
