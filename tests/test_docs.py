@@ -106,3 +106,40 @@ def test_the_readme_lists_every_command():
     listed = re.search(r"python -m ci COMMAND`: ([^)]*)\)", row)
     assert listed, row
     assert tuple(listed.group(1).split(", ")) == command_names()
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+CODE = re.compile(r"`([^`]+)`")
+
+
+def listed_modules(markdown: str) -> set[str]:
+    """The modules named in the first column of the tables: full paths, or file names in the
+    folder of the full path before them in the same cell."""
+    found = set()
+    for line in markdown.splitlines():
+        if not line.startswith("| `"):
+            continue
+        folder = ""
+        for name in CODE.findall(line.split(" | ")[0]):
+            if "/" in name:
+                folder = name.rsplit("/", 1)[0]
+                found.add(name)
+            elif name.endswith(".py") and folder:
+                found.add(f"{folder}/{name}")
+    return {name for name in found if name.endswith(".py")}
+
+
+def test_the_architecture_lists_every_module_of_app_and_ci():
+    actual = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("app", "ci")
+        for path in (ROOT / package).rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    }
+    listed = {
+        name
+        for name in listed_modules(ARCHITECTURE.read_text())
+        if name.startswith(("app/", "ci/"))
+    }
+    assert sorted(actual - listed) == [], "modules missing from docs/architecture.md"
+    assert sorted(listed - actual) == [], "docs/architecture.md lists modules that do not exist"
