@@ -54,8 +54,6 @@ from ci.project import service_name
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
 PIPELINE_URL = re.compile(r"https?://[^\s|]+")
 T = TypeVar("T")
-# Render every changed environment before a push (``bench.gitops`` turns it off to measure it).
-RENDER = True
 
 
 @dataclass(frozen=True)
@@ -541,8 +539,7 @@ def apply(
                 assert plan.change is not None
                 if request.action == "rollback" and request.rollback_from is None:
                     request = replace(request, rollback_from=plan.change.previous)
-                if RENDER:
-                    render.check(clone, tip, plan.files, plan.render)
+                render.check(clone, tip, plan.files, plan.render)
                 if request.dry_run:
                     line = (
                         f"dry run: would commit {plan.message.splitlines()[0]!r} (nothing pushed)"
