@@ -379,19 +379,20 @@ def test_a_rollback_that_sets_its_hold_passes(project, ci):
 
 
 def test_a_trailer_on_the_target_branch_does_not_excuse_the_merge_request(project, ci):
+    diff_base = main_tip(project)  # where the MR forked: GitLab's CI_MERGE_REQUEST_DIFF_BASE_SHA
     project.set_tag("prod", "9999ffff", "promote an untested build")
     on_main(project, "unrelated" + OVERRIDE, lambda p: p.write("README.md", "x\n"))
     # A merged-results pipeline: HEAD merges the MR into the target's tip.
     git("checkout", "--quiet", "--detach", "main", cwd=project.path)
     git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'mr'", "mr", cwd=project.path)
-    result = check(ci, project)
+    result = check(ci, project, env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": diff_base})
     assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
 
 
 def test_a_build_that_was_never_a_tip_of_main_never_ran(project, ci):
     git("checkout", "--quiet", "-b", "sneak", "main", cwd=project.path)
     project.set_tag("dev", "9999ffff", "dev runs it (never merged alone)")
-    project.set_tag("dev", BUILDS[2], "revert")
+    project.set_tag("dev", "4444dddd", "then another build")
     git("checkout", "--quiet", "main", cwd=project.path)
     git("merge", "--quiet", "--no-ff", "-m", "merge sneak", "sneak", cwd=project.path)
     project.branch("mr2")
