@@ -8,13 +8,21 @@ request from a push; so the trust policy must admit every branch of the project,
 """
 
 import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from app import SERVICE_NAME
 from tests.support import iam
 
-HOST = "gitlab.example.com"
-PROJECT = "acme/python-microservice"
+# The GitLab project, from its one home (the chart's `home:`, what `make rename` rewrites).
+HOME = re.search(
+    r"^home: *(\S+)", (Path(__file__).parents[2] / "helm-chart/Chart.yaml").read_text(), re.M
+)[1]
+HOST = urlsplit(HOME).netloc
+PROJECT = urlsplit(HOME).path.strip("/")
 PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{HOST}"
 TRUST = iam.load("ci-role-trust-policy.json")
 
@@ -80,7 +88,7 @@ def test_make_rename_renders_the_policies() -> None:
     from scripts.rename import Identity, plan
 
     files = {f"aws/{name}": (iam.AWS_DIR / name).read_text() for name in iam.POLICY_FILES}
-    old = Identity("python-microservice", f"https://{HOST}/{PROJECT}")
+    old = Identity(SERVICE_NAME, f"https://{HOST}/{PROJECT}")
     new = Identity("billing", "https://git.corp.io/platform/billing")
     changed = {path: json.loads(text) for path, (text, _) in plan(files, old, new).items()}
     trust = changed["aws/ci-role-trust-policy.json"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from ci import registry
 from tests.support import iam
 from tests.support.cli import run_ci
@@ -24,7 +25,7 @@ from tests.support.registry import recording_server
 
 pytestmark = pytest.mark.integration
 
-NAME = "python-microservice"
+NAME = SERVICE_NAME
 ARN = "arn:aws:ecr:eu-central-1:123456789012:repository/"
 PUSH = {
     "ecr:BatchCheckLayerAvailability",

@@ -141,7 +141,8 @@ def test_timeout_must_be_positive() -> None:
     code, _, err = finish(verify("--url", "http://x", "--version", "x", "--timeout", "0"))
     assert code == 2
     assert err.splitlines()[-1].endswith(
-        "argument --timeout: must be a positive number of seconds, got '0'"
+        "argument --timeout: must be a positive number of seconds, got '0' (finite, at most"
+        " 604800: a week)"
     )
 
 
