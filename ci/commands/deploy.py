@@ -3,13 +3,7 @@
 import argparse
 import os
 
-from ci.commands.flags import (
-    add_dry_run,
-    add_merge_request,
-    add_target_flags,
-    add_wait_flag,
-    required,
-)
+from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import registry_verifier, run_write
 from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
 from ci.gitops.writeback import Request
@@ -38,10 +32,7 @@ def register(subparsers) -> None:
         "GITOPS_VERIFY_IMAGE",
         help="check the registry has the image first",
     )
-    add_dry_run(parser)
-    add_merge_request(parser)
-    add_wait_flag(parser)
-    add_target_flags(parser)
+    add_write_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -58,6 +58,16 @@ def add_wait_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_write_flags(parser: argparse.ArgumentParser, wait: bool = True) -> None:
+    """The flags of every write-back: --dry-run, --merge-request, --wait (when it changes an
+    image), --repo and --branch."""
+    add_dry_run(parser)
+    add_merge_request(parser)
+    if wait:
+        add_wait_flag(parser)
+    add_target_flags(parser)
+
+
 def required(value: str | None, flag: str) -> str:
     if not value:
         raise UsageError(f"{flag} is required")

@@ -2,7 +2,7 @@
 
 import argparse
 
-from ci.commands.flags import add_dry_run, add_merge_request, add_target_flags, required
+from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import reason, run_write, who
 from ci.gitlab import GitLabContext
 from ci.gitops.tags import validate_env_name
@@ -14,9 +14,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("hold", help="hold an environment: deploy and promote refuse it")
     env_flag(parser, "--env", "GITOPS_ENV", help="environment to hold")
     env_flag(parser, "--reason", "GITOPS_REASON", help="why (shown to whoever is refused)")
-    add_dry_run(parser)
-    add_merge_request(parser)
-    add_target_flags(parser)
+    add_write_flags(parser, wait=False)
     parser.set_defaults(run=run)
 
 

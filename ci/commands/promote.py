@@ -2,13 +2,7 @@
 
 import argparse
 
-from ci.commands.flags import (
-    add_dry_run,
-    add_merge_request,
-    add_target_flags,
-    add_wait_flag,
-    required,
-)
+from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import run_write
 from ci.errors import UsageError
 from ci.gitops.tags import validate_env_name
@@ -21,10 +15,7 @@ def register(subparsers) -> None:
     env_flag(parser, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
     env_flag(parser, "--to", "GITOPS_TO", dest="env", help="environment to write")
     env_switch(parser, "--force", "GITOPS_FORCE", help="promote even into a held environment")
-    add_dry_run(parser)
-    add_merge_request(parser)
-    add_wait_flag(parser)
-    add_target_flags(parser)
+    add_write_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -2,13 +2,7 @@
 
 import argparse
 
-from ci.commands.flags import (
-    add_dry_run,
-    add_merge_request,
-    add_target_flags,
-    add_wait_flag,
-    required,
-)
+from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import reason, run_write, who
 from ci.gitlab import GitLabContext
 from ci.gitops.tags import validate_env_name, validate_tag
@@ -21,10 +15,7 @@ def register(subparsers) -> None:
     env_flag(parser, "--env", "GITOPS_ENV", help="environment to roll back")
     env_flag(parser, "--to", "GITOPS_ROLLBACK_TO", dest="tag", help="tag to roll back to")
     env_flag(parser, "--reason", "GITOPS_REASON", help="why (recorded in the hold)")
-    add_dry_run(parser)
-    add_merge_request(parser)
-    add_wait_flag(parser)
-    add_target_flags(parser)
+    add_write_flags(parser)
     parser.set_defaults(run=run)
 
 

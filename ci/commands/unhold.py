@@ -2,7 +2,7 @@
 
 import argparse
 
-from ci.commands.flags import add_dry_run, add_merge_request, add_target_flags, required
+from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import run_write, who
 from ci.gitlab import GitLabContext
 from ci.gitops.tags import validate_env_name
@@ -13,9 +13,7 @@ from ci.options import env_flag
 def register(subparsers) -> None:
     parser = subparsers.add_parser("unhold", help="release a held environment")
     env_flag(parser, "--env", "GITOPS_ENV", help="environment to release")
-    add_dry_run(parser)
-    add_merge_request(parser)
-    add_target_flags(parser)
+    add_write_flags(parser, wait=False)
     parser.set_defaults(run=run)
 
 

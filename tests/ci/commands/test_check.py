@@ -72,6 +72,11 @@ def never_ran(project: Project, reference: str, env: str = "prod", source: str =
     )
 
 
+def cannot_generate(detail: str) -> str:
+    """check's one line when Argo CD (as modelled) cannot generate the Applications."""
+    return f"gitops/argocd: Argo CD cannot generate the Applications: {detail}\n"
+
+
 def on_main(project: Project, message: str, edit) -> None:
     """Commit ``edit(project)`` on main, then come back to the branch."""
     branch = git("rev-parse", "--abbrev-ref", "HEAD", cwd=project.path).strip()
@@ -275,10 +280,7 @@ def test_a_nested_environment_folder_is_what_argo_cd_would_generate(project, ci)
     project.commit("a nested values file")
     result = check(ci, project)
     assert result.returncode == 1
-    assert result.stdout == (
-        "gitops/argocd: Argo CD cannot generate the Applications: environment prod is deployed "
-        "by two Applications\n"
-    )
+    assert result.stdout == cannot_generate("environment prod is deployed by two Applications")
 
 
 def test_moving_where_argo_cd_reads_from_needs_an_override(project, ci):
@@ -483,9 +485,8 @@ def test_a_pipeline_file_that_is_not_utf8_is_named(project, ci):
     project.write(PROD, b"image:\n  tag: \xff\xfe\n")
     project.commit("binary")
     result = check(ci, project)
-    assert result.stdout == (
-        "gitops/argocd: Argo CD cannot generate the Applications: gitops/prod/values.yaml: not "
-        "UTF-8 (the git files generator reads it)\n"
+    assert result.stdout == cannot_generate(
+        "gitops/prod/values.yaml: not UTF-8 (the git files generator reads it)"
     )
 
 
@@ -494,9 +495,8 @@ def test_a_link_out_of_the_repository_is_refused(project, ci):
     project.commit("a link")
     result = check(ci, project)
     assert result.returncode == 1
-    assert result.stdout == (
-        "gitops/argocd: Argo CD cannot generate the Applications: helm-chart/passwd: a link out "
-        "of the repository (Argo CD refuses the repository)\n"
+    assert result.stdout == cannot_generate(
+        "helm-chart/passwd: a link out of the repository (Argo CD refuses the repository)"
     )
 
 
@@ -521,9 +521,9 @@ def test_a_submodule_is_refused(project, ci, tmp_path):
     project.commit("a submodule")
     result = check(ci, project)
     assert result.returncode == 1
-    assert result.stdout == (
-        "gitops/argocd: Argo CD cannot generate the Applications: helm-chart/templates/more: a "
-        "submodule (Argo CD would check it out; the gate cannot see it)\n"
+    assert result.stdout == cannot_generate(
+        "helm-chart/templates/more: a submodule (Argo CD would check it out; the gate cannot "
+        "see it)"
     )
 
 
@@ -553,10 +553,9 @@ def test_a_new_application_into_an_environments_namespace_is_refused(project, ci
     project.write("gitops/argocd/sneaky.yaml", json.dumps(application))
     project.commit("a new environment, in prod's namespace")
     result = check(ci, project)
-    assert result.stdout == (
-        "gitops/argocd: Argo CD cannot generate the Applications: Applications "
-        f"{SERVICE_NAME}-prod and sneaky both deploy to https://kubernetes.default.svc/"
-        f"{SERVICE_NAME}-prod\n"
+    assert result.stdout == cannot_generate(
+        f"Applications {SERVICE_NAME}-prod and sneaky both deploy to "
+        f"https://kubernetes.default.svc/{SERVICE_NAME}-prod"
     )
 
 
