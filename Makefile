@@ -24,6 +24,10 @@ $(VENV)/.installed: requirements.txt requirements.dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements.dev.txt
 	touch $@
 
+.PHONY: lock
+lock: install  ## Write requirements.lock (every image package, hash-pinned) from requirements.txt; LOCK_ARGS=base pins the Dockerfile's base image by digest
+	$(BIN)/python scripts/lock.py $(LOCK_ARGS)
+
 tools: install  ## Install the system tools the integration tests drive (apt as root, npm)
 	$(BIN)/python scripts/install_tools.py
 

@@ -2,13 +2,20 @@
 
 Steps: make sure the ECR repository exists (scan on push, immutable tags, AES256), skip when the
 tag is already in the registry, log in (the ECR token goes to ``buildah login --password-stdin``,
-never onto a command line), ``buildah bud --layers``, ``buildah push``, and write the dotenv file
-(IMAGE, IMAGE_REPOSITORY, IMAGE_TAG, and IMAGE_DIGEST as the registry reports it) that later jobs
-read. ``plan()`` is pure: it decides the
-commands; ``execute()`` runs them. ``--dry-run`` prints the plan and touches nothing.
+never onto a command line), ``buildah bud --layers --timestamp``, ``buildah push``, and write the
+dotenv file (IMAGE, IMAGE_REPOSITORY, IMAGE_TAG, and IMAGE_DIGEST as the registry reports it) that
+later jobs read. ``plan()`` is pure: it decides the commands; ``execute()`` runs them.
+``--dry-run`` prints the plan and touches nothing.
+
+Reproducible: the build's time is the commit's (``SOURCE_DATE_EPOCH``, else GitLab's
+``CI_COMMIT_TIMESTAMP``, else HEAD's commit time from git), never the clock. It becomes buildah's
+``--timestamp`` (every file's mtime, the image's and its history's dates) and the ``created``
+label, so two builds of one commit give one digest. A base image from a registry must be pinned
+by digest (a tag can be re-pointed); a local ``localhost/`` image (the tests') cannot be pulled.
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import re
@@ -24,7 +31,6 @@ from ci.aws import use_gitlab_oidc
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.tags import TAG_PATTERN
-from ci.options import env_flag, env_switch
 from ci.registry import ImageRef, RegistryAuth
 
 # ECR settings for a repository this command creates; an existing repository is left alone.
@@ -42,6 +48,8 @@ NAME_RE = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
 REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._/-]+)?")
+DIGEST_PINNED_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
+BASE_ARG_RE = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class BuildInputs:
     revision: str = ""
     source_url: str = ""
     created: str = ""
+    timestamp: int = 0
     context: str = "."
     dockerfile: str = "Dockerfile"
     base_image: str | None = None
@@ -113,15 +122,66 @@ def dotenv_text(image: ImageRef, digest: str | None = None) -> str:
     return text + (f"IMAGE_DIGEST={digest}\n" if digest else "")
 
 
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def rfc3339(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_commit_time(value: str) -> int:
+    """Seconds since the epoch, from an integer or an ISO 8601 time with its offset."""
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    with contextlib.suppress(ValueError):
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            return int(moment.timestamp())
+    raise UsageError(f"commit time {value!r} is not epoch seconds or ISO 8601 with an offset")
+
+
+def git_commit_time(context: str) -> int | None:
+    """HEAD's committer time in the build context's git checkout; None outside one."""
+    argv = ["git", "-C", context, "log", "-1", "--format=%ct", "HEAD"]
+    with contextlib.suppress(FileNotFoundError):
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        output = result.stdout.strip()
+        return int(output) if result.returncode == 0 and output.isdigit() else None
+    return None
+
+
+def source_date_epoch(value: str | None, context: str, git: Callable[[str], int | None]) -> int:
+    """The build's time: the given commit time, else the checkout's; never the clock."""
+    if value:
+        return parse_commit_time(value)
+    if (found := git(context)) is None:
+        raise UsageError(f"commit time unknown: set SOURCE_DATE_EPOCH ({context} is not in git)")
+    return found
+
+
+def check_base_pinned(base: str | None, dockerfile: Path) -> str | None:
+    """A registry base image must be pinned by digest (a tag can be re-pointed): an unpinned
+    ``--base-image`` is refused; the Dockerfile's own default only warned about (the line to
+    print), so the first build of a fresh copy still runs until ``make lock`` pins it."""
+    if base is not None:
+        if base.startswith("localhost/") or DIGEST_PINNED_RE.search(base):
+            return None
+        raise UsageError(
+            f"base image {base} (--base-image) is not pinned by digest: give NAME@sha256:..."
+        )
+    text = dockerfile.read_text() if dockerfile.is_file() else ""
+    found = BASE_ARG_RE.search(text)
+    if not found or found[1].startswith("localhost/") or DIGEST_PINNED_RE.search(found[1]):
+        return None
+    return (
+        f"warning: base image {found[1]} ({dockerfile}'s ARG) is not pinned by digest: run "
+        "`python scripts/lock.py base` (make lock LOCK_ARGS=base)"
+    )
 
 
 def resolve_inputs(
     args: argparse.Namespace,
     gitlab: GitLabContext,
     environ: Mapping[str, str] | None = None,
-    clock: Callable[[], str] = now_rfc3339,
+    git: Callable[[str], int | None] | None = None,
 ) -> BuildInputs:
     """Validate the flags (with GitLab's variables as fallbacks); UsageError names what is wrong."""
     env = os.environ if environ is None else environ
@@ -146,6 +206,9 @@ def resolve_inputs(
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
     if not args.dry_run and not dockerfile.is_file():
         raise UsageError(f"Dockerfile not found: {dockerfile}")
+    if warning := check_base_pinned(args.base_image or None, dockerfile):
+        print(warning, file=sys.stderr)
+    epoch = source_date_epoch(args.source_date_epoch, str(context), git or git_commit_time)
     volumes = args.build_volume or env.get("BUILD_VOLUMES", "").split()
     return BuildInputs(
         image=ImageRef(registry=registry_url, name=name, tag=tag),
@@ -153,7 +216,8 @@ def resolve_inputs(
         endpoint_url=args.endpoint_url or None,
         revision=args.revision or gitlab.commit_sha,
         source_url=args.source_url or gitlab.project_url,
-        created=args.created or clock(),
+        created=args.created or rfc3339(epoch),
+        timestamp=epoch,
         context=str(context),
         dockerfile=str(dockerfile),
         base_image=args.base_image or None,
@@ -181,7 +245,8 @@ def plan(inputs: BuildInputs) -> BuildPlan:
     if inputs.cache:
         repositories.append((cache_image.path, ECR_CACHE_SETTINGS))
 
-    build = ["bud", "--layers", "--file", inputs.dockerfile, "--tag", image.reference]
+    build = ["bud", "--layers", "--timestamp", str(inputs.timestamp)]
+    build += ["--file", inputs.dockerfile, "--tag", image.reference]
     if inputs.isolation:
         build += ["--isolation", inputs.isolation]
     build_args = {
@@ -293,44 +358,3 @@ def execute(inputs: BuildInputs, build_plan: BuildPlan, out=sys.stdout) -> int:
     pinned = f"@{digest}" if digest else " (the registry reported no digest)"
     print(f"wrote {build_plan.dotenv_path}: IMAGE={image.reference}{pinned}", file=out)
     return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    inputs = resolve_inputs(args, GitLabContext.from_environ())
-    build_plan = plan(inputs)
-    if args.dry_run:
-        print(build_plan.describe(inputs.region))
-        return 0
-    return execute(inputs, build_plan)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "build",
-        help="build the image with buildah and push it to ECR (once per tag)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    env_flag(parser, "--registry", "ECR_REPOSITORY_URL", help="registry host[/path]")
-    env_flag(parser, "--name", "PROJECT_NAME", help="image name; else $CI_PROJECT_NAME")
-    parser.add_argument("--tag", help="image tag (default: $CI_COMMIT_SHORT_SHA)")
-    env_flag(parser, "--region", "AWS_REGION", "AWS_DEFAULT_REGION", help="AWS region of ECR")
-    env_flag(parser, "--endpoint-url", "AWS_ENDPOINT_URL", help="AWS API endpoint override")
-    parser.add_argument("--revision", help="full commit SHA label (default: $CI_COMMIT_SHA)")
-    parser.add_argument("--source-url", help="source URL label (default: $CI_PROJECT_URL)")
-    env_flag(parser, "--created", "IMAGE_CREATED", help="build time label (default: now, UTC)")
-    env_flag(parser, "--context", "BUILD_CONTEXT", default=".", help="build context directory")
-    env_flag(parser, "--file", "DOCKERFILE", help="Dockerfile (default: CONTEXT/Dockerfile)")
-    env_flag(parser, "--base-image", "BASE_IMAGE", help="override the Dockerfile's BASE_IMAGE")
-    parser.add_argument(
-        "--build-volume",
-        action="append",
-        metavar="SRC:DST[:ro]",
-        help="mount for RUN steps only, repeatable (env: $BUILD_VOLUMES, space-separated)",
-    )
-    env_switch(
-        parser, "--cache", "BUILD_CACHE", help="use the registry as layer cache (NAME-cache)"
-    )
-    env_flag(parser, "--dotenv", "BUILD_DOTENV", default="build.env", help="dotenv file to write")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    parser.set_defaults(run=run)

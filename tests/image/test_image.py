@@ -41,6 +41,7 @@ TAG = "0a1b2c3d"
 REVISION = TAG + "4e5f" * 8
 SOURCE_URL = f"https://gitlab.example.com/team/{SERVICE_NAME}"
 CREATED = "2026-11-25T00:00:00Z"
+COMMIT_EPOCH = "1795564800"  # CREATED: the commit time is the build's time
 CMD = [
     "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--loop", "uvloop",
     "--http", "httptools", "--proxy-headers", "--no-access-log",
@@ -77,7 +78,8 @@ def stack(tmp_path_factory):
                 "CI_COMMIT_SHORT_SHA": TAG,
                 "CI_COMMIT_SHA": REVISION,
                 "CI_PROJECT_URL": SOURCE_URL,
-                "IMAGE_CREATED": CREATED,
+                "SOURCE_DATE_EPOCH": COMMIT_EPOCH,
+                "IMAGE_CREATED": "",
                 "REGISTRY_INSECURE": "true",
                 "REGISTRY_AUTH_FILE": str(work / "auth.json"),
                 "BASE_IMAGE": base,
@@ -163,6 +165,7 @@ def test_pushed_image_labels_and_config(stack, built):
     assert labels["org.opencontainers.image.revision"] == REVISION
     assert labels["org.opencontainers.image.source"] == SOURCE_URL
     assert labels["org.opencontainers.image.created"] == CREATED
+    assert json.loads(result.stdout)["Created"] == CREATED  # the image's date: the commit's
     config = json.loads(skopeo_inspect(stack, built["image"], "--config").stdout)["config"]
     assert config["User"] == "10001:10001"
     assert config["Cmd"] == CMD
