@@ -11,3 +11,8 @@ class UsageError(CiError):
     """Bad input (flags, environment names, tags, files): exit code 2."""
 
     exit_code = 2
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (an error message from a library may span several)."""
+    return " ".join(text.split())

@@ -17,8 +17,8 @@ import helm_python
 import yaml
 
 from ci.chart import helm_sdk
-from ci.chart.argocd import REPO_ROOT, ArgoApp, application_for, one_line
-from ci.errors import CiError, UsageError
+from ci.chart.argocd import REPO_ROOT, ArgoApp, application_for
+from ci.errors import CiError, UsageError, one_line
 
 CHART_DIR = "helm-chart"
 # libyaml's safe loader when PyYAML has it (parsing renders is most of a check's time).

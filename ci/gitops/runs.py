@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from ci.chart import environments, objects, render_app
-from ci.chart.argocd import ArgoApp, one_line
+from ci.chart.argocd import ArgoApp
 from ci.chart.faults import files_at_fault
-from ci.errors import CiError
+from ci.errors import CiError, one_line
 
 POD_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 

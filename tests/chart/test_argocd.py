@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ci import chart
-from ci.chart.argocd import glob_regex
+from ci.chart.applicationset import glob_regex
 from ci.errors import CiError
 from tests.chart.conftest import REPO_ROOT
 
