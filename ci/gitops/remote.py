@@ -123,6 +123,13 @@ def normalize_url(repo: str) -> tuple[str, Credentials | None]:
         )
     if not at:
         return repo, None
+    return _split_userinfo(repo, scheme, userinfo, hostport, rest[len(authority) :])
+
+
+def _split_userinfo(
+    repo: str, scheme: str, userinfo: str, hostport: str, tail: str
+) -> tuple[str, Credentials | None]:
+    """The URL without its user-info, and the credentials it held (HTTP(S) only)."""
     if scheme.lower() not in ("http", "https"):
         if ":" in userinfo:
             # git would get it in argv: only HTTPS passes a password through the helper.
@@ -132,7 +139,7 @@ def normalize_url(repo: str) -> tuple[str, Credentials | None]:
             )
         return repo, None  # ssh://user@host: the user name is not a secret
     username, _, password = userinfo.partition(":")
-    clean = f"{scheme}://{hostport}{rest[len(authority) :]}"
+    clean = f"{scheme}://{hostport}{tail}"
     try:
         user = urllib.parse.unquote(username, errors="strict")
         secret = urllib.parse.unquote(password, errors="strict")

@@ -40,8 +40,6 @@ def check(
     envs = list(envs)
     if not envs:
         return
-    from ci import chart  # Helm's engine: loaded only when something is rendered
-
     with tempfile.TemporaryDirectory(prefix="ci-render-") as scratch:
         root = Path(scratch)
         tree = _Tree(clone, tip, root)
@@ -51,25 +49,31 @@ def check(
             if path.startswith(("gitops/argocd/", *(f"{folder}/" for folder in env_folders))):
                 tree.put(path, text)
         for env in envs:
-            try:
-                app = chart.application_for(env, root)
-            except (CiError, UnicodeDecodeError, yaml.YAMLError) as error:
-                raise RenderError(
-                    f"{env}: Argo CD would not render it: {_short(str(error))}"
-                ) from None
-            needed = [app.chart_path, *_value_file_paths(app, root)]
-            tree.materialize([path for path in needed if not (root / path).exists()])
-            for path, text in files.items():
-                if (root / path).exists() or path in needed:
-                    tree.put(path, text)
-            for path in needed[1:]:
-                _require_utf8(root, path, env)
-            try:
-                chart.render_app(app, root)
-            except CiError as error:
-                if not explain:
-                    raise RenderError(str(error)) from None
-                raise RenderError(_explain(env, app, root, str(error), clone, tip)) from None
+            _render_env(env, tree, files, explain)
+
+
+def _render_env(env: str, tree: "_Tree", files: Mapping[str, str | None], explain: bool) -> None:
+    """Render ``env`` on the tree (its value files fetched first), or raise RenderError."""
+    from ci import chart  # Helm's engine: loaded only when something is rendered
+
+    root = tree.root
+    try:
+        app = chart.application_for(env, root)
+    except (CiError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise RenderError(f"{env}: Argo CD would not render it: {_short(str(error))}") from None
+    needed = [app.chart_path, *_value_file_paths(app, root)]
+    tree.materialize([path for path in needed if not (root / path).exists()])
+    for path, text in files.items():
+        if (root / path).exists() or path in needed:
+            tree.put(path, text)
+    for path in needed[1:]:
+        _require_utf8(root, path, env)
+    try:
+        chart.render_app(app, root)
+    except CiError as error:
+        if not explain:
+            raise RenderError(str(error)) from None
+        raise RenderError(_explain(env, app, root, str(error), tree.clone, tree.commit)) from None
 
 
 def _require_utf8(root: Path, path: str, env: str) -> None:
