@@ -177,14 +177,8 @@ def check_base_pinned(base: str | None, dockerfile: Path) -> str | None:
     )
 
 
-def resolve_inputs(
-    args: argparse.Namespace,
-    gitlab: GitLabContext,
-    environ: Mapping[str, str] | None = None,
-    git: Callable[[str], int | None] | None = None,
-) -> BuildInputs:
-    """Validate the flags (with GitLab's variables as fallbacks); UsageError names what is wrong."""
-    env = os.environ if environ is None else environ
+def _image(args: argparse.Namespace, gitlab: GitLabContext) -> ImageRef:
+    """REGISTRY/NAME:TAG from the flags, GitLab's variables as fallbacks; UsageError else."""
     registry_url = (args.registry or "").strip().rstrip("/")
     name = (args.name or gitlab.project_name or "").strip()
     tag = (args.tag or gitlab.commit_short_sha or "").strip()
@@ -200,6 +194,18 @@ def resolve_inputs(
         raise UsageError("image tag is not set (--tag or CI_COMMIT_SHORT_SHA)")
     if not TAG_PATTERN.fullmatch(tag):
         raise UsageError(f"image tag {tag!r} is not a valid tag")
+    return ImageRef(registry=registry_url, name=name, tag=tag)
+
+
+def resolve_inputs(
+    args: argparse.Namespace,
+    gitlab: GitLabContext,
+    environ: Mapping[str, str] | None = None,
+    git: Callable[[str], int | None] | None = None,
+) -> BuildInputs:
+    """Validate the flags (with GitLab's variables as fallbacks); UsageError names what is wrong."""
+    env = os.environ if environ is None else environ
+    image = _image(args, gitlab)
     if not args.region:
         raise UsageError("AWS region is not set (--region or AWS_REGION)")
     context = Path(args.context)
@@ -211,7 +217,7 @@ def resolve_inputs(
     epoch = source_date_epoch(args.source_date_epoch, str(context), git or git_commit_time)
     volumes = args.build_volume or env.get("BUILD_VOLUMES", "").split()
     return BuildInputs(
-        image=ImageRef(registry=registry_url, name=name, tag=tag),
+        image=image,
         region=args.region,
         endpoint_url=args.endpoint_url or None,
         revision=args.revision or gitlab.commit_sha,
@@ -236,15 +242,9 @@ def buildah(inputs: BuildInputs, *args: str) -> tuple[str, ...]:
     return ("buildah", *driver, *args)
 
 
-def plan(inputs: BuildInputs) -> BuildPlan:
-    """The commands a build runs, decided from the inputs alone (no I/O)."""
+def _bud_args(inputs: BuildInputs, tls: tuple[str, ...], cache_image: ImageRef) -> list[str]:
+    """``buildah bud``'s arguments: the commit's time, build args, volumes, the layer cache."""
     image = inputs.image
-    tls = ("--tls-verify=false",) if inputs.insecure else ()
-    cache_image = ImageRef(image.registry, image.name + CACHE_SUFFIX, image.tag)
-    repositories: list[tuple[str, dict]] = [(image.path, ECR_SETTINGS)]
-    if inputs.cache:
-        repositories.append((cache_image.path, ECR_CACHE_SETTINGS))
-
     build = ["bud", "--layers", "--timestamp", str(inputs.timestamp)]
     build += ["--file", inputs.dockerfile, "--tag", image.reference]
     if inputs.isolation:
@@ -262,14 +262,21 @@ def plan(inputs: BuildInputs) -> BuildPlan:
     for volume in inputs.volumes:
         build += ["--volume", volume]
     if inputs.cache:
-        build += [
-            *tls,
-            "--cache-from",
-            cache_image.repository,
-            "--cache-to",
-            cache_image.repository,
-        ]
-    build.append(inputs.context)
+        build += [*tls, "--cache-from", cache_image.repository]
+        build += ["--cache-to", cache_image.repository]
+    return [*build, inputs.context]
+
+
+def plan(inputs: BuildInputs) -> BuildPlan:
+    """The commands a build runs, decided from the inputs alone (no I/O)."""
+    image = inputs.image
+    tls = ("--tls-verify=false",) if inputs.insecure else ()
+    cache_image = ImageRef(image.registry, image.name + CACHE_SUFFIX, image.tag)
+    repositories: list[tuple[str, dict]] = [(image.path, ECR_SETTINGS)]
+    if inputs.cache:
+        repositories.append((cache_image.path, ECR_CACHE_SETTINGS))
+
+    build = _bud_args(inputs, tls, cache_image)
 
     return BuildPlan(
         image=image,
