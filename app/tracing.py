@@ -12,7 +12,7 @@ continues the caller's trace (W3C traceparent), names the span after the route t
 """
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app import SERVICE_NAME
 from app.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -155,19 +155,24 @@ class Traced:
             span.record_exception(exc)
             raise
         finally:
-            route = route_of(scope)
-            if route != UNMATCHED:
-                span.set_attribute("http.route", route)
-                span.update_name(f"{name} {route}")
-            if status:
-                span.set_attribute("http.response.status_code", status)
-            if error is not None or not status or status >= 500:
-                span.set_attribute(
-                    "error.type", type(error).__qualname__ if error is not None else str(status)
-                )
-                span.set_status(self._error)
-            span.end()
+            self._finish(span, name, route_of(scope), status, error)
             self._detach(token)
+
+    def _finish(
+        self, span: Any, name: str, route: str, status: int, error: BaseException | None
+    ) -> None:
+        """The route, the status and the error (a 5xx, an exception or no answer), then end."""
+        if route != UNMATCHED:
+            span.set_attribute("http.route", route)
+            span.update_name(f"{name} {route}")
+        if status:
+            span.set_attribute("http.response.status_code", status)
+        if error is not None or not status or status >= 500:
+            span.set_attribute(
+                "error.type", type(error).__qualname__ if error is not None else str(status)
+            )
+            span.set_status(self._error)
+        span.end()
 
 
 def _request_attributes(scope: Scope, method: str) -> dict[str, str | int]:
