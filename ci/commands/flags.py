@@ -7,14 +7,9 @@ import re
 from collections.abc import Mapping
 
 from ci.errors import UsageError
+from ci.gitops.credentials import Identity, credentials_from_environ, default_repo, normalize_url
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
-from ci.gitops.remote import (
-    GIT_TIMEOUT_SECONDS,
-    Identity,
-    credentials_from_environ,
-    default_repo,
-    normalize_url,
-)
+from ci.gitops.remote import GIT_TIMEOUT_SECONDS
 from ci.gitops.writeback import Retry, Target
 from ci.options import env_flag, env_switch
 

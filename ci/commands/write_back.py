@@ -10,8 +10,8 @@ import sys
 from ci.commands.flags import retry, target_from_args
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.credentials import redact
 from ci.gitops.processes import terminate_as_interrupt
-from ci.gitops.remote import redact
 from ci.gitops.writeback import Request, apply
 from ci.wait.loop import plan_wait, wait_after_write
 

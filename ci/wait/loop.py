@@ -27,8 +27,9 @@ from typing import Any
 from ci.chart.argocd import application_for
 from ci.deadline import Deadline, seconds
 from ci.errors import CiError, UsageError
+from ci.gitops.credentials import redact
 from ci.gitops.processes import terminate_as_interrupt
-from ci.gitops.remote import Clone, redact
+from ci.gitops.remote import Clone
 from ci.gitops.writeback import Target, environments
 from ci.options import TRUE_WORDS
 from ci.wait.argocd import ArgoCD, Denied, Unreachable

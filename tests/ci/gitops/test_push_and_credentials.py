@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.gitops.remote import default_repo
+from ci.gitops.credentials import default_repo
 from tests.support.cli import run_ci, start_ci
 from tests.support.git_remotes import git, http_git_server, install_hook, show
 

@@ -7,8 +7,13 @@ import pytest
 from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.credentials import (
+    credentials_from_environ,
+    default_repo,
+    normalize_url,
+    redact,
+)
 from ci.gitops.message import Change, commit_message, parse_trailers
-from ci.gitops.remote import credentials_from_environ, default_repo, normalize_url, redact
 from ci.gitops.tags import environments_from_paths, looks_like_commit, validate_tag
 from tests.support.git_remotes import git
 

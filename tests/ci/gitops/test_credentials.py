@@ -1,6 +1,6 @@
-"""``ci.gitops.remote``'s pure parts: what git may see of the job's environment."""
+"""``ci.gitops.credentials``: what git may see of the job's environment."""
 
-from ci.gitops.remote import git_environment
+from ci.gitops.credentials import git_environment
 
 
 def test_git_inherits_no_credential_meant_for_another_host():
