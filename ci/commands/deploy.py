@@ -5,8 +5,9 @@ import os
 
 from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import registry_verifier, run_write
+from ci.gitops.plans.action import Action
+from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
-from ci.gitops.writeback import Request
 from ci.options import env_flag, env_switch
 
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     tag = validate_tag(required(args.tag, "--tag"))
     repository = validate_repository(args.repository) if args.repository else None
     request = Request(
-        action="deploy",
+        action=Action.DEPLOY,
         env=env,
         tag=tag,
         repository=repository,

@@ -5,8 +5,9 @@ import argparse
 from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import reason, run_write, who
 from ci.gitlab import GitLabContext
+from ci.gitops.plans.action import Action
+from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name
-from ci.gitops.writeback import Request
 from ci.options import env_flag
 
 
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     env = validate_env_name(required(args.env, "--env"))
     request = Request(
-        action="hold",
+        action=Action.HOLD,
         env=env,
         reason=reason(args.reason, required=True),
         by=who(GitLabContext.from_environ()),

@@ -5,8 +5,9 @@ import argparse
 from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import run_write
 from ci.errors import UsageError
+from ci.gitops.plans.action import Action
+from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name
-from ci.gitops.writeback import Request
 from ci.options import env_flag, env_switch
 
 
@@ -25,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     if source == env:
         raise UsageError("--from and --to name the same environment")
     request = Request(
-        action="promote", env=env, source_env=source, force=args.force, dry_run=args.dry_run
+        action=Action.PROMOTE, env=env, source_env=source, force=args.force, dry_run=args.dry_run
     )
     return run_write(args, request)

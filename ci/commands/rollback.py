@@ -5,8 +5,9 @@ import argparse
 from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import reason, run_write, who
 from ci.gitlab import GitLabContext
+from ci.gitops.plans.action import Action
+from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name, validate_tag
-from ci.gitops.writeback import Request
 from ci.options import env_flag
 
 
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     env = validate_env_name(required(args.env, "--env"))
     tag = validate_tag(args.tag) if args.tag else None
     request = Request(
-        action="rollback",
+        action=Action.ROLLBACK,
         env=env,
         tag=tag,
         reason=reason(args.reason, required=False),

@@ -5,8 +5,9 @@ import argparse
 from ci.commands.flags import add_write_flags, required
 from ci.commands.write_back import run_write, who
 from ci.gitlab import GitLabContext
+from ci.gitops.plans.action import Action
+from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name
-from ci.gitops.writeback import Request
 from ci.options import env_flag
 
 
@@ -20,4 +21,4 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     env = validate_env_name(required(args.env, "--env"))
     by = who(GitLabContext.from_environ())
-    return run_write(args, Request(action="unhold", env=env, by=by, dry_run=args.dry_run))
+    return run_write(args, Request(action=Action.UNHOLD, env=env, by=by, dry_run=args.dry_run))

@@ -11,8 +11,9 @@ from ci.commands.flags import retry, target_from_args
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.credentials import redact
+from ci.gitops.plans.model import Request
 from ci.gitops.processes import terminate_as_interrupt
-from ci.gitops.writeback import Request, apply
+from ci.gitops.writeback import apply
 from ci.wait.loop import plan_wait, wait_after_write
 
 
@@ -22,7 +23,8 @@ def run_write(args: argparse.Namespace, request: Request, verify=None) -> int:
     context = GitLabContext.from_environ()
     publish = None
     if getattr(args, "merge_request", False):
-        from ci.gitops.merge_request import GitLabSettings, publisher
+        from ci.gitops.gitlab_api import GitLabSettings
+        from ci.gitops.merge_request import publisher
 
         publish = publisher(GitLabSettings.from_environ(os.environ), context, target.branch)
     # bad settings: nothing pushed (hold and unhold have no --wait)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from ci.gitlab import GitLabContext
+from ci.gitops.plans.action import Action
 
 # The write-back's identity (the bot) unless GITOPS_AUTHOR_NAME / GITOPS_AUTHOR_EMAIL say otherwise.
 DEFAULT_AUTHOR_NAME = "gitops-bot"
@@ -16,7 +17,7 @@ ROLLBACK_JOB = "Rollback-Job"
 class Change:
     """One edit of an environment's gitops files, described for people."""
 
-    action: str  # deploy | promote | rollback | hold | unhold
+    action: Action
     env: str
     service: str
     tag: str | None
@@ -34,14 +35,14 @@ class Change:
 
 
 def subject(change: Change) -> str:
-    if change.action == "hold":
+    if change.action == Action.HOLD:
         return f"hold({change.env}): {change.reason} {SKIP_CI}"
-    if change.action == "unhold":
+    if change.action == Action.UNHOLD:
         return f"unhold({change.env}): released {SKIP_CI}"
     detail = ""
-    if change.action == "promote" and change.source_env:
+    if change.action == Action.PROMOTE and change.source_env:
         detail = f" from {change.source_env}"
-    elif change.action == "rollback" and change.previous:
+    elif change.action == Action.ROLLBACK and change.previous:
         detail = f" (was {change.previous})"
     if change.forced_over or change.forced_hold:
         detail += " (forced)"
@@ -49,7 +50,7 @@ def subject(change: Change) -> str:
 
 
 def body(change: Change) -> str:
-    if change.action in ("hold", "unhold"):
+    if change.action in (Action.HOLD, Action.UNHOLD):
         return change.hold_note or ""
     lines = [f"Set image.tag in {change.path} from {change.previous or '(unset)'} to {change.tag}."]
     if change.repository:
@@ -71,7 +72,7 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if change.source_commit:
         found.append(("Source-Commit", change.source_commit))
-    if change.action == "rollback" and change.previous:
+    if change.action == Action.ROLLBACK and change.previous:
         found.append((ROLLED_BACK_FROM, change.previous))
         job = rollback_job(context)
         if job:
@@ -118,3 +119,10 @@ def parse_trailers(message: str) -> dict[str, str]:
         if sep and key and " " not in key:
             result[key] = value.strip()
     return result
+
+
+def with_trailer(message: str, key: str, value: str) -> str:
+    """``message`` with the trailer ``key: value`` added to its trailer block (made if none)."""
+    text = message.rstrip("\n")
+    separator = "\n" if parse_trailers(text) else "\n\n"
+    return f"{text}{separator}{key}: {value}\n"

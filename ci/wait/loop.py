@@ -28,6 +28,7 @@ from ci.chart.argocd import application_for
 from ci.deadline import Deadline, seconds
 from ci.errors import CiError, UsageError
 from ci.gitops.credentials import redact
+from ci.gitops.plans.action import Status
 from ci.gitops.processes import terminate_as_interrupt
 from ci.gitops.remote import Clone
 from ci.gitops.writeback import Target, environments
@@ -274,17 +275,17 @@ def plan_wait(mode: str, env: str) -> WaitPlan | None:
 
 def wait_after_write(plan: WaitPlan | None, target: Target, env: str, outcome) -> int:
     """The exit code of a write-back that ended with ``outcome`` (a ``writeback.Outcome``)."""
-    if plan is None or outcome.status == "dry-run":
+    if plan is None or outcome.status == Status.DRY_RUN:
         return 0
     if plan.settings is None:
         print(plan.note)
         return 0
-    if outcome.status == "stale":
+    if outcome.status == Status.STALE:
         print(f"superseded: a newer build than the one asked for already runs in {env}")
         return EXIT_SUPERSEDED
-    if outcome.status not in ("pushed", "unchanged"):  # e.g. a merge request: not on the branch
+    if outcome.status not in (Status.PUSHED, Status.UNCHANGED):  # e.g. a merge request
         print(f"not waiting: the change is not on the branch yet ({outcome.status})")
         return 0
     # pushed: our commit; unchanged: the commit that set the image it already has.
-    revision = outcome.commit if outcome.status == "pushed" else None
+    revision = outcome.commit if outcome.status == Status.PUSHED else None
     return wait_for(target, env, revision, plan.settings, log=lambda line: print(redact(line)))

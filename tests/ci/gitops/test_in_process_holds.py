@@ -6,9 +6,8 @@ import getpass
 import pytest
 
 from ci.gitops import remote as remote_module
-from ci.gitops.message import parse_trailers
+from ci.gitops.message import parse_trailers, with_trailer
 from ci.gitops.promotion import OVERRIDE_TRAILER
-from ci.gitops.writeback import with_trailer
 from tests.support.git_remotes import git, push_person_commit, show
 
 DEV = "gitops/dev/values.yaml"

@@ -11,15 +11,13 @@ import pytest
 
 from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
+from ci.gitops.gitlab_api import LABEL, rate_limit_wait, retry_after_seconds
 from ci.gitops.merge_request import (
-    LABEL,
     Progress,
     branch_name,
     cut_short_line,
     description,
     pipeline_id,
-    rate_limit_wait,
-    retry_after_seconds,
     without_skip_ci,
 )
 from ci.gitops.message import Change

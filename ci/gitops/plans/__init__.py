@@ -1,0 +1,4 @@
+"""The write-back's decisions: one pure planner per action (``deploy``, ``promote``,
+``rollback``, ``hold``, ``unhold``), each ``plan(state, request) -> Plan``, reading the branch only
+through the ``Repository`` protocol (``model``); ``registry`` picks the planner for an action.
+The I/O around them (clone, render, commit, push, retry) is ``ci.gitops.writeback``."""
