@@ -185,3 +185,43 @@ GIT_ENVIRONMENT = frozenset(
 def git_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The variables of ``environ`` git may inherit (``GIT_ENVIRONMENT``)."""
     return {key: value for key, value in environ.items() if key in GIT_ENVIRONMENT}
+
+
+# printf, not echo: sh's echo would interpret backslashes in a token.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || exit 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$GITOPS_GIT_USERNAME" "$GITOPS_GIT_PASSWORD"; }; f'
+)
+
+
+def git_process_env(
+    environ: Mapping[str, str], identity: Identity, credentials: Credentials | None
+) -> dict[str, str]:
+    """A git process's whole environment: what it may inherit, a fixed locale, no prompts, the
+    identity, and the credentials only through the helper's own variables."""
+    env = git_environment(environ)
+    env.update(
+        LC_ALL="C",
+        LANGUAGE="C",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+        GIT_AUTHOR_NAME=identity.name,
+        GIT_AUTHOR_EMAIL=identity.email,
+        GIT_COMMITTER_NAME=identity.name,
+        GIT_COMMITTER_EMAIL=identity.email,
+        # An empty helper first drops any helper from the user's or system's config.
+        GIT_CONFIG_COUNT="4",
+        GIT_CONFIG_KEY_0="credential.helper",
+        GIT_CONFIG_VALUE_0="",
+        GIT_CONFIG_KEY_1="credential.helper",
+        GIT_CONFIG_VALUE_1=CREDENTIAL_HELPER if credentials else "",
+        GIT_CONFIG_KEY_2="advice.detachedHead",
+        GIT_CONFIG_VALUE_2="false",
+        GIT_CONFIG_KEY_3="fetch.writeCommitGraph",
+        GIT_CONFIG_VALUE_3="false",
+    )
+    if credentials:
+        env["GITOPS_GIT_USERNAME"] = credentials.username
+        env["GITOPS_GIT_PASSWORD"] = credentials.password
+    return env

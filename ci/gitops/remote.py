@@ -11,73 +11,33 @@ given through ``GIT_CONFIG_*`` variables prints them from ``GITOPS_GIT_USERNAME`
 """
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.errors import CiError, UsageError
+from ci.errors import CiError
 from ci.gitops.credentials import (
     Credentials,
     Identity,
-    git_environment,
+    git_process_env,
     redact,
+)
+from ci.gitops.git_outcomes import (
+    PushRefused,
+    PushResult,
+    failure,
+    push_outcome,
 )
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
 from ci.gitops.processes import run_group
 
 GIT_TIMEOUT_SECONDS = 120.0
-# printf, not echo: sh's echo would interpret backslashes in a token.
-CREDENTIAL_HELPER = (
-    '!f() { test "$1" = get || exit 0; '
-    'printf \'username=%s\\npassword=%s\\n\' "$GITOPS_GIT_USERNAME" "$GITOPS_GIT_PASSWORD"; }; f'
-)
-# Network trouble worth another try (a flaky remote), unlike refused credentials.
-TRANSIENT = (
-    "unable to connect",
-    "connection refused",
-    "connection reset",
-    "connection timed out",
-    "operation timed out",
-    "failed to connect",
-    "could not resolve host",
-    "temporary failure in name resolution",
-    "the remote end hung up unexpectedly",
-    "early eof",
-    "rpc failed",
-    "couldn't connect to server",
-    "http/2 stream",
-    "returned error: 502",
-    "returned error: 503",
-    "returned error: 504",
-)
-AUTH_FAILURE = (
-    "authentication failed",
-    "http basic: access denied",
-    "returned error: 401",
-    "returned error: 403",
-    "could not read username",
-    "could not read password",
-    "permission denied",
-    "access denied",
-)
 
 
 class GitTimeout(CiError):
     """A git command ran out of time (its process group has been ended)."""
-
-
-class TransientGitError(CiError):
-    """The remote could not be reached or dropped the connection: worth a bounded retry."""
-
-
-@dataclass
-class PushResult:
-    ok: bool
-    retryable: bool = False
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,32 +77,7 @@ class Clone:
     # -- running git -------------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        env = git_environment(os.environ)
-        env.update(
-            LC_ALL="C",
-            LANGUAGE="C",
-            GIT_TERMINAL_PROMPT="0",
-            GIT_ASKPASS="",
-            SSH_ASKPASS="",
-            GIT_AUTHOR_NAME=self.identity.name,
-            GIT_AUTHOR_EMAIL=self.identity.email,
-            GIT_COMMITTER_NAME=self.identity.name,
-            GIT_COMMITTER_EMAIL=self.identity.email,
-            # An empty helper first drops any helper from the user's or system's config.
-            GIT_CONFIG_COUNT="4",
-            GIT_CONFIG_KEY_0="credential.helper",
-            GIT_CONFIG_VALUE_0="",
-            GIT_CONFIG_KEY_1="credential.helper",
-            GIT_CONFIG_VALUE_1=CREDENTIAL_HELPER if self.credentials else "",
-            GIT_CONFIG_KEY_2="advice.detachedHead",
-            GIT_CONFIG_VALUE_2="false",
-            GIT_CONFIG_KEY_3="fetch.writeCommitGraph",
-            GIT_CONFIG_VALUE_3="false",
-        )
-        if self.credentials:
-            env["GITOPS_GIT_USERNAME"] = self.credentials.username
-            env["GITOPS_GIT_PASSWORD"] = self.credentials.password
-        return env
+        return git_process_env(os.environ, self.identity, self.credentials)
 
     def git(
         self,
@@ -197,23 +132,8 @@ class Clone:
 
     def error(self, action: str, stderr: str) -> CiError:
         """One redacted line for a failed git command."""
-        text = redact(stderr, self._secrets)
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        lowered = text.lower()
-        if any(marker in lowered for marker in AUTH_FAILURE):
-            who = f" as {self.credentials.username}" if self.credentials else " (no credentials)"
-            return CiError(f"authentication to {redact(self.url)} failed{who}")
-        if "remote branch" in lowered and "not found" in lowered:
-            return UsageError(f"branch {self.branch!r} not found in {redact(self.url)}")
-        first = next(
-            (i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:"))), None
-        )
-        tail = lines[first:] if first is not None else lines[-1:]
-        detail = " ".join(line.removeprefix("fatal: ").removeprefix("error: ") for line in tail)
-        message = f"git {action} failed for {redact(self.url)}: {detail or 'no output'}"
-        if any(marker in lowered for marker in TRANSIENT):
-            return TransientGitError(message)
-        return CiError(message)
+        user = self.credentials.username if self.credentials else None
+        return failure(action, redact(stderr, self._secrets), redact(self.url), self.branch, user)
 
     # -- fetching ----------------------------------------------------------------------------
 
@@ -438,32 +358,12 @@ class Clone:
             f"{commit}:refs/heads/{self.branch}",
             check=False,
         )
-        ref = f"refs/heads/{self.branch}"
-        status = next(
-            (
-                line
-                for line in result.stdout.splitlines()
-                if line[:1] in PORCELAIN_FLAGS and f":{ref}\t" in line
-            ),
-            None,
-        )
-        if status is None:
+        outcome = push_outcome(result, f"refs/heads/{self.branch}", self._secrets)
+        if outcome is None:
             raise self.error("push", result.stderr)
-        fields = status.split("\t")
-        flag, summary = status[0], (fields[2] if len(fields) > 2 else "").strip()
-        if flag in OK_FLAGS and result.returncode == 0:
-            return PushResult(ok=True)
-        if flag == "!" and RACE_SUMMARY.fullmatch(summary):
-            return PushResult(ok=False, retryable=True, reason=summary)
-        remote_lines = [
-            " ".join(line.removeprefix("remote:").split())
-            for line in redact(result.stderr, self._secrets).splitlines()
-            if line.startswith("remote:") and line.removeprefix("remote:").strip()
-        ]
-        detail = redact(summary, self._secrets) or "refused"
-        if remote_lines:
-            detail += ": " + " / ".join(remote_lines)
-        raise PushRefused(f"push to {redact(self.url)} refused: {_clip(detail)}")
+        if isinstance(outcome, str):
+            raise PushRefused(f"push to {redact(self.url)} refused: {outcome}")
+        return outcome
 
     def branch_tip(self, timeout: float = 15.0) -> str | None:
         """The branch's commit on the remote now (``ls-remote``), None if it cannot be asked."""
@@ -480,23 +380,3 @@ class Clone:
             return None
         words = stdout.decode("utf-8", "replace").split()
         return words[0] if words else None
-
-
-class PushRefused(CiError):
-    """The server refused the push for good (protected branch, policy hook): not retried."""
-
-
-# git push --porcelain: one line per ref, "<flag>\t<from>:<to>\t<summary>".
-PORCELAIN_FLAGS = (" ", "+", "-", "*", "=", "!")
-OK_FLAGS = (" ", "*", "=")
-# Per-ref outcomes that mean "the branch moved since we fetched": client-side checks of the
-# advertised ref, and receive-pack's own ref-transaction failures (a concurrent push won).
-RACE_SUMMARY = re.compile(
-    r"\[rejected\] \((fetch first|non-fast-forward|stale info)\)"
-    r"|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)[^)]*\)"
-)
-MAX_DETAIL = 400
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."

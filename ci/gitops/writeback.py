@@ -23,6 +23,8 @@ from ci.errors import CiError
 from ci.gitlab import GitLabContext
 from ci.gitops import history as branch_history
 from ci.gitops import render
+from ci.gitops.credentials import Credentials, Identity
+from ci.gitops.git_outcomes import TransientGitError
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change
 from ci.gitops.plans import registry
 from ci.gitops.plans.action import Action, Status
@@ -36,14 +38,7 @@ from ci.gitops.plans.model import (
     read_hold,
 )
 from ci.gitops.plans.model import require_env as _require_env
-from ci.gitops.remote import (
-    GIT_TIMEOUT_SECONDS,
-    Clone,
-    Credentials,
-    GitTimeout,
-    Identity,
-    TransientGitError,
-)
+from ci.gitops.remote import GIT_TIMEOUT_SECONDS, Clone, GitTimeout
 
 __all__ = [
     "HeldError",
