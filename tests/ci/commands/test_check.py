@@ -223,26 +223,27 @@ def test_the_image_moved_out_of_the_pipeline_file_is_judged(project, ci):
     assert check(ci, project).stdout == never_ran(project, image("9999ffff")) + "\n"
 
 
+def add_to_helm(project: Project, lines: str, message: str) -> None:
+    """Commit ``lines`` into the ApplicationSet template's ``source.helm``."""
+    helm = "          releaseName:"
+    project.write(APPSET, project.read(APPSET).replace(helm, lines + helm))
+    project.commit(message)
+
+
 def test_values_object_in_the_argocd_manifests_is_judged(project, ci):
-    text = project.read(APPSET).replace(
-        "          releaseName:",
-        "          valuesObject:\n            image:\n              tag: 9999ffff\n"
-        "          releaseName:",
+    add_to_helm(
+        project, "          valuesObject:\n            image:\n              tag: 9999ffff\n", "vo"
     )
-    project.write(APPSET, text)
-    project.commit("valuesObject")
     result = check(ci, project)
     assert result.stdout == never_ran(project, image("9999ffff")) + "\n"
 
 
 def test_helm_parameters_are_refused_as_not_modelled(project, ci):
-    text = project.read(APPSET).replace(
-        "          releaseName:",
-        "          parameters:\n            - name: image.tag\n              value: 9999ffff\n"
-        "          releaseName:",
+    add_to_helm(
+        project,
+        "          parameters:\n            - name: image.tag\n              value: 9999ffff\n",
+        "parameters",
     )
-    project.write(APPSET, text)
-    project.commit("parameters")
     result = check(ci, project)
     assert result.returncode == 1
     assert result.stdout.startswith("gitops/argocd: Argo CD cannot generate the Applications: ")
