@@ -30,20 +30,23 @@ def target_tip(checkout: Checkout, branch: str) -> str:
     return fetched or checkout.resolve(f"refs/heads/{branch}", "--target-branch")
 
 
-# Renders by tree id: a tree id names its content, so two commits (or two repositories) with
-# the same tree render once. Bounded: cleared when full.
+# Renders by tree id (and by commit id, once looked up): an object id names its content, so two
+# commits (or two repositories) with the same tree render once. Bounded: cleared when full.
 _RUNS: dict[str, Runs] = {}
 _RUNS_KEPT = 512
 
 
 def runs_at(checkout: Checkout, commit: str) -> Runs:
-    """What each environment runs at ``commit`` (or a tree id)."""
-    tree = checkout.git("rev-parse", "--verify", f"{commit}^{{tree}}").decode().strip()
-    if tree not in _RUNS:
-        if len(_RUNS) >= _RUNS_KEPT:
-            _RUNS.clear()
-        _RUNS[tree] = _render_tree(checkout, tree)
-    return _RUNS[tree]
+    """What each environment runs at ``commit`` (or a tree id): rendered once per tree, and a
+    commit looked up once (history walks ask for the same commits for every image)."""
+    if commit not in _RUNS:
+        tree = checkout.git("rev-parse", "--verify", f"{commit}^{{tree}}").decode().strip()
+        if tree not in _RUNS:
+            if len(_RUNS) >= _RUNS_KEPT:
+                _RUNS.clear()
+            _RUNS[tree] = _render_tree(checkout, tree)
+        _RUNS[commit] = _RUNS[tree]
+    return _RUNS[commit]
 
 
 def _render_tree(checkout: Checkout, tree: str) -> Runs:
