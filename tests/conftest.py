@@ -93,3 +93,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             "mark it @pytest.mark.integration (tests/conftest.py)"
         )
     return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (a stable sort: every xdist worker collects the same order)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -13,6 +13,12 @@ branches' deploys racing to dev (the older superseded, a warning; the newer gree
 reuse this checkout's ``.venv`` (symlinked), the Dockerfile builds on a locally made Debian base
 image (no registry can be pulled from here), and later pipelines reuse the builds of earlier ones
 where their tag is already in the registry (``ci build`` skips those).
+
+The test jobs run their real commands (``make unit``, ``make integration``) on a narrow selection
+(``TEST_JOBS_SELECTION``, through pytest's own ``PYTEST_ADDOPTS``): the tiers themselves run in
+full beside this test in ``make test``, so running them again inside the pipeline would prove the
+wiring no better and double ``make test``. ``E2E_FULL_TEST_JOBS=1`` runs them in full, as the
+pipeline's critical path is measured (docs/benchmarks.md).
 """
 
 import json
@@ -55,6 +61,9 @@ AUTOMATIC_JOBS = {
 PIPELINE_TIMEOUT = 1800.0
 DEV_APP = f"{SERVICE_NAME}-dev"
 WAIT_TIMEOUT = 300
+# One unit-tier file and the one integration test of tests/test_tiers.py: each test job runs,
+# writes its reports and passes or fails as in full. No coverage floor on so few tests.
+TEST_JOBS_SELECTION = '-k "test_endpoints or test_tiers" --cov-fail-under=0'
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",
     "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
@@ -69,6 +78,13 @@ def git(*args: str, cwd: Path) -> str:
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
     )
     return done.stdout.strip()
+
+
+def narrowed_test_jobs() -> dict[str, str]:
+    """The variables that narrow the pipeline's test jobs, unless E2E_FULL_TEST_JOBS=1."""
+    if os.environ.get("E2E_FULL_TEST_JOBS") == "1":
+        return {}
+    return {"PYTEST_ADDOPTS": TEST_JOBS_SELECTION}
 
 
 def snapshot_checkout(dest: Path) -> None:
@@ -281,6 +297,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "WAIT_INTERVAL": "1",
                 "VERIFY_INTERVAL": "1",
                 "VERIFY_TIMEOUT": "60",
+                **narrowed_test_jobs(),
             }
             stage = Stage(argo, remote, variables, log)
             served_before = served(stage.dev_url)  # the bootstrap image cannot be pulled
@@ -666,7 +683,11 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
         lines.append(f"  {label} pipeline: {run.wall:.1f}s")
         if "verify-dev" in run.finished:  # the critical path: the new build verified in dev
             by_needs = run.end_by_needs("verify-dev", needs)
-            lines.append(f"    critical path to verify-dev's end, by needs: {by_needs:.1f}s")
+            narrowed = " (test jobs narrowed: E2E_FULL_TEST_JOBS=1 measures it)"
+            lines.append(
+                f"    critical path to verify-dev's end, by needs: {by_needs:.1f}s"
+                + (narrowed if narrowed_test_jobs() else "")
+            )
             as_run = run.finished["verify-dev"]
             lines.append(f"      (as gitlab-ci-local ran it, batch by batch: {as_run:.1f}s)")
         for stage, seconds in run.stage_windows(e2e.stage_of).items():

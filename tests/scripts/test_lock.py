@@ -122,6 +122,7 @@ def test_pin_base_image_keeps_the_name_and_replaces_a_digest():
         lock.pin_base_image("FROM python\n", digest)
 
 
+@pytest.mark.long
 @pytest.mark.integration
 def test_resolving_again_changes_nothing():
     """pip resolves requirements.txt against the package index (PyPI) for every platform."""

@@ -122,6 +122,7 @@ def test_the_renamed_chart_renders_with_the_new_name(renamed):
     assert OLD.name not in done.stdout
 
 
+@pytest.mark.long
 def test_the_renamed_copys_unit_tier_passes(renamed):
     """`make unit`'s selection, run by the copy's own pytest and conftest."""
     copy, _ = renamed

@@ -8,6 +8,7 @@ before it decided from the renders."""
 import hashlib
 import json
 import os
+import shutil
 
 import pytest
 
@@ -43,16 +44,23 @@ def image(tag: str, digest: str = "") -> str:
     return f"{REPOSITORY}:{tag}" + (f"@{digest}" if digest else "")
 
 
-@pytest.fixture
-def project(tmp_path) -> Project:
+@pytest.fixture(scope="module")
+def built_project(tmp_path_factory) -> Project:
     """main: dev ran three builds (the last is live), prod runs the first; then a branch ``mr``."""
-    project = make_project(tmp_path / "project")
+    project = make_project(tmp_path_factory.mktemp("check") / "project")
     project.set_tag("dev", BUILDS[0])
     project.set_tag("prod", BUILDS[0], f"promote(prod): {SERVICE_NAME} {BUILDS[0]}")
     project.set_tag("dev", BUILDS[1])
     project.set_tag("dev", BUILDS[2])
     project.branch("mr")
     return project
+
+
+@pytest.fixture
+def project(built_project, tmp_path) -> Project:
+    """A copy of ``built_project`` of the test's own (built once: five commits per test add up)."""
+    shutil.copytree(built_project.path, tmp_path / "project", symlinks=True)
+    return Project(tmp_path / "project")
 
 
 def check(ci, project: Project, *args: str, env: dict[str, str] | None = None):

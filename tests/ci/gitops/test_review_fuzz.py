@@ -267,6 +267,7 @@ def test_the_history_is_what_the_oracle_assumes(repo):
     assert D1 in text
 
 
+@pytest.mark.long
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
