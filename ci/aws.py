@@ -1,4 +1,5 @@
-"""AWS credentials in the pipeline: GitLab's OIDC ID token first, static keys as the fallback.
+"""AWS in the pipeline: credentials (GitLab's OIDC ID token first, static keys as the fallback)
+and the settings of the ECR repositories ``python -m ci build`` creates.
 
 A job with ``id_tokens: {GITLAB_OIDC_TOKEN: ...}`` gets a signed JWT in that variable; the AWS SDK
 reads a web identity token from a file. ``use_gitlab_oidc()`` writes the token to a private file
@@ -6,6 +7,12 @@ and sets ``AWS_WEB_IDENTITY_TOKEN_FILE``, so boto3 itself calls sts:AssumeRoleWi
 ``$AWS_ROLE_ARN`` (and refreshes it). Without the role or the token it changes nothing, and
 static ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` apply; when both are set, the SDK's own
 order puts the static keys first.
+
+Repositories: the image's tags are commit SHAs and immutable, except cosign's: it keeps a digest's
+signatures and attestations under ``sha256-<hex>.sig`` and ``sha256-<hex>.att`` and re-pushes that
+tag to add one (the SBOM, then the provenance), so those tags stay mutable
+(``IMMUTABLE_WITH_EXCLUSION``). Creating a repository is the only time these apply: an existing
+one keeps its settings (docs/operations.md, "ECR and the OIDC role").
 """
 
 import os
@@ -14,6 +21,22 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 TOKEN_VARIABLE = "GITLAB_OIDC_TOKEN"
+
+# ECR's WILDCARD filter ("*" matches any run of characters): cosign's tags for a digest.
+SIGNATURE_TAGS = "sha256-*"
+_SCAN_AND_ENCRYPT = {
+    "imageScanningConfiguration": {"scanOnPush": True},
+    "encryptionConfiguration": {"encryptionType": "AES256"},
+}
+# The image's repository: no tag can be moved to another build, signatures can be added.
+IMAGE_REPOSITORY_SETTINGS = {
+    **_SCAN_AND_ENCRYPT,
+    "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+    "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": SIGNATURE_TAGS}],
+}
+# buildah's layer cache (BUILD_CACHE) is re-pushed under the same tags: mutable, no filters
+# (ECR accepts exclusion filters only with the *_WITH_EXCLUSION settings).
+CACHE_REPOSITORY_SETTINGS = {**_SCAN_AND_ENCRYPT, "imageTagMutability": "MUTABLE"}
 
 
 def use_gitlab_oidc(

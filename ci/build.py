@@ -27,20 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import registry
-from ci.aws import use_gitlab_oidc
+from ci.aws import CACHE_REPOSITORY_SETTINGS, IMAGE_REPOSITORY_SETTINGS, use_gitlab_oidc
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.tags import TAG_PATTERN
 from ci.registry import ImageRef, RegistryAuth
 
-# ECR settings for a repository this command creates; an existing repository is left alone.
-ECR_SETTINGS = {
-    "imageScanningConfiguration": {"scanOnPush": True},
-    "imageTagMutability": "IMMUTABLE",
-    "encryptionConfiguration": {"encryptionType": "AES256"},
-}
-# The layer cache is re-pushed under the same tags, so its repository has mutable tags.
-ECR_CACHE_SETTINGS = {**ECR_SETTINGS, "imageTagMutability": "MUTABLE"}
+# ECR settings for a repository this command creates (ci.aws: immutable tags but cosign's
+# sha256-* ones; the cache's mutable); an existing repository is left alone.
+ECR_SETTINGS = IMAGE_REPOSITORY_SETTINGS
+ECR_CACHE_SETTINGS = CACHE_REPOSITORY_SETTINGS
 CACHE_SUFFIX = "-cache"
 
 # Docker/OCI naming rules (distribution/reference); the tag grammar is ci.gitops.tags'.

@@ -5,7 +5,10 @@ request) and, as registry, a recording HTTP server (ci.registry's manifest check
 stand-in on PATH that succeeds: its own registry traffic (push, cache pull) is not ci/'s code,
 so its actions are AWS's documented ones (ECR user guide, "IAM permissions for pushing an
 image"; pulling layers needs GetDownloadUrlForLayer). The deploy and check paths reach AWS only
-through ci.registry's ECR login (GetAuthorizationToken) before the same manifest check.
+through ci.registry's ECR login (GetAuthorizationToken) before the same manifest check. cosign
+(the sign job; signature checks before deploy, promote and check) is likewise not ci/'s code: it
+pushes ``sha256-<hex>.sig``/``.att`` manifests, reads the ones there to add to them, and reads
+their layers to verify, i.e. the push actions and the pull ones on the image's repository.
 """
 
 import base64
@@ -36,6 +39,7 @@ PUSH = {
     "ecr:BatchGetImage",
 }
 PULL = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+COSIGN = PUSH | PULL  # sign and attest (push, read to append), verify (read the layers)
 TARGET = "AmazonEC2ContainerRegistry_V20150921."
 
 
@@ -93,7 +97,7 @@ def used_by_build_deploy_and_check(tmp_path: Path, monkeypatch) -> dict[str, set
         key = "*" if name == "*" else ARN + name
         used.setdefault(key, set()).add(action)
     assert manifest_checks > 0  # HEAD manifests: ECR authorizes them as BatchGetImage
-    used[ARN + NAME] |= PUSH
+    used[ARN + NAME] |= PUSH | COSIGN
     used[ARN + NAME + "-cache"] |= PUSH | PULL
     return used
 

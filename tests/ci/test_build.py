@@ -314,7 +314,7 @@ def test_ecr_repository_created_once_with_the_settings(monkeypatch):
         assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is False
         (repo,) = client.describe_repositories()["repositories"]
         assert repo["repositoryName"] == SERVICE_NAME
-        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
         assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
 

@@ -152,7 +152,7 @@ def test_build_pushes_and_writes_the_dotenv(stack, built):
 def test_ecr_repository_settings(stack, built):
     (repo,) = stack["moto"].ecr().describe_repositories()["repositories"]
     assert repo["repositoryName"] == NAME
-    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
 
