@@ -9,6 +9,7 @@ GET only: HEAD is app/head.py's. FastAPI's own OpenTelemetry instrumentation is 
 layers (app/observe.py, app/tracing.py) measure and trace every request, fast path included.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -152,9 +153,15 @@ def metrics_router(metrics: Metrics) -> APIRouter:
     return router
 
 
-def create_fastapi(settings: Settings, probes: Probes, metrics: Metrics | None = None) -> FastAPI:
-    """The FastAPI app. It has no lifespan of its own: start-up and shutdown are the Service's
-    (app/application.py), so this app can be built after the server already answers probes."""
+def create_fastapi(
+    settings: Settings,
+    probes: Probes,
+    metrics: Metrics | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The FastAPI app: the service's own ``routers`` first (app/routers.py), then the template's.
+    It has no lifespan of its own: start-up and shutdown are the Service's (app/application.py),
+    so this app can be built after the server already answers probes."""
     api = FastAPIOffline(
         static_url=DOCS_ASSETS_PATH,
         title=SERVICE_NAME,
@@ -163,6 +170,8 @@ def create_fastapi(settings: Settings, probes: Probes, metrics: Metrics | None =
         telemetry=NO_TELEMETRY,
     )
     install_error_handlers(api)
+    for router in routers:
+        api.include_router(router)
     api.include_router(probes_router(probes))
     api.include_router(echo_router(settings.echo_max_length))
     if metrics is not None:

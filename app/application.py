@@ -10,6 +10,7 @@ Traced (only when tracing is on: a server span per request, app/tracing.py)
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from app.asgi import ASGIApp, LazyApp, Receive, Scope, Send
@@ -24,6 +25,7 @@ from app.settings import Settings
 from app.shutdown import DelayedSigterm, ShutdownState
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
     from opentelemetry.sdk.trace import TracerProvider
 
     from app.tracing import Traced
@@ -89,19 +91,22 @@ def create_app(
     state: ShutdownState | None = None,
     fast_path: bool = True,
     tracer_provider: "TracerProvider | None" = None,
+    routers: "Callable[[], Sequence[APIRouter]] | None" = None,
 ) -> "Service | Traced":
     """The service as an ASGI app. Host facts are looked up here, once.
 
     fast_path=False leaves FastAPI to answer everything (the reference in tests); the layers
-    around it are the same. tracer_provider: tracing on (app/tracing.py), None: off.
+    around it are the same. tracer_provider: tracing on (app/tracing.py), None: off. routers:
+    the service's own endpoints, called when FastAPI is built (default: app/routers.py's).
     """
     state = state or ShutdownState()
     metrics = Metrics(settings.version, settings.revision) if settings.metrics else None
 
     def build_fastapi() -> ASGIApp:
         from app.api import create_fastapi  # imports FastAPI: deferred, see LazyApp
+        from app.routers import routers as own_routers
 
-        return create_fastapi(settings, probes, metrics)
+        return create_fastapi(settings, probes, metrics, (routers or own_routers)())
 
     fallback = LazyApp(build_fastapi)
     probes = Probes(settings, host or detect_host(), state, built=lambda: fallback.built)

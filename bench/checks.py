@@ -2,7 +2,10 @@
 
 import json
 import socket
+from collections.abc import Mapping
 from urllib.parse import quote
+
+from bench.apps.items import ITEM_PATH
 
 # The endpoints under load, by short name.
 ENDPOINTS = {
@@ -10,7 +13,12 @@ ENDPOINTS = {
     "health": "/-/health",
     "liveness": "/-/liveness",
     "readiness": "/-/readiness",
+    # A team's own route (bench/apps/items.py): served only by the template with that route
+    # added and by a bare FastAPI app, side by side.
+    "item": "/api/items/42",
 }
+TEAM_ENDPOINTS = ("item",)
+ITEM = {"id": 42, "name": "item 42"}
 # Text that must come back from echo unchanged.
 TRICKY_TEXT = "a & b = c <b>é</b> ✓ 😀 "
 
@@ -35,8 +43,21 @@ def check_response(
         expected = {"text": "hello" if sent == "hello" else TRICKY_TEXT}
         if data != expected:
             return f"GET {target} gave {data!r}, expected {expected!r}"
+    elif target == ENDPOINTS["item"] and data != ITEM:
+        return f"GET {target} gave {data!r}, expected {ITEM!r}"
     elif target == "/-/health":
         return check_health(data, build)
+    return None
+
+
+def check_observed(target: str, headers: Mapping[str, str], metrics: bytes) -> str | None:
+    """What the template left out on a team's route: the response's X-Request-ID, or the request
+    in the duration histogram under its route template. `headers`: names in lower case;
+    `metrics`: /-/metrics fetched after the request."""
+    if not headers.get("x-request-id"):
+        return f"GET {target} gave no X-Request-ID header"
+    if f'http_route="{ITEM_PATH}"'.encode() not in metrics:
+        return f"GET /-/metrics counts no request with http_route {ITEM_PATH!r}"
     return None
 
 
@@ -54,5 +75,6 @@ def check_health(data: object, build: str | None) -> str | None:
 
 
 def check_targets() -> list[str]:
-    """Every endpoint under load, plus an echo that must survive quoting."""
-    return [*ENDPOINTS.values(), "/api/echo?text=" + quote(TRICKY_TEXT, safe="")]
+    """Every endpoint of the template's own under load, plus an echo that must survive quoting."""
+    own = [target for name, target in ENDPOINTS.items() if name not in TEAM_ENDPOINTS]
+    return [*own, "/api/echo?text=" + quote(TRICKY_TEXT, safe="")]

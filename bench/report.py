@@ -4,22 +4,32 @@ import dataclasses
 import statistics
 from collections.abc import Iterable, Sequence
 
-SERVERS = ("service", "ceiling", "seed", "metrics-off", "traced")
+SERVERS = ("service", "ceiling", "seed", "metrics-off", "traced", "team", "bare")
 LABELS = {
     "service": "(a) service",
     "ceiling": "(b) raw ASGI",
     "seed": "(c) seed-style",
     "metrics-off": "(a) metrics off",
     "traced": "(a) tracing on",
+    "team": "(d) template + route",
+    "bare": "(e) bare FastAPI",
 }
-# The service (defaults: metrics and request ids on) at the highest connection count, as a
-# minimum multiple of another server's requests/s.
+# What is compared, side by side: (server, versus, how the server is named in the ratio).
+COMPARISONS = (
+    ("service", "ceiling", "service"),
+    ("service", "seed", "service"),
+    ("team", "bare", "template"),
+)
+# The server (defaults: metrics and request ids on) at the highest connection count, as a
+# minimum multiple of the other's requests/s, by (endpoint, versus).
 TARGETS = {
     ("echo", "ceiling"): 0.80,
     ("echo", "seed"): 3.0,
     ("health", "ceiling"): 0.90,
     ("liveness", "ceiling"): 0.90,
     ("readiness", "ceiling"): 0.90,
+    # A team's own route: the template with it added, over the same route in bare FastAPI.
+    ("item", "bare"): 0.90,
 }
 # What observability costs: (numerator, denominator, what the ratio shows).
 COSTS = (
@@ -27,6 +37,7 @@ COSTS = (
     ("traced", "service", "tracing on / off"),
     ("metrics-off", "ceiling", "metrics off / raw ASGI"),
 )
+RATIO_NAMES = {server: name for server, _, name in COMPARISONS}
 # Cold start passes if the service is no slower than the seed-style app, within this noise margin.
 COLD_START_MARGIN = 0.10
 
@@ -70,6 +81,7 @@ class Ratio:
     # The other server's CPU time per request over the service's: the throughput ratio the two
     # would reach if CPU-bound alone, much steadier than requests/s on a shared, busy machine.
     cpu_ratio: float | None = None
+    server: str = "service"  # the numerator
 
 
 def _order(values: Iterable[str], preferred: Sequence[str]) -> list[str]:
@@ -106,25 +118,25 @@ def summarize(samples: Iterable[Sample], endpoints: Sequence[str] = ()) -> list[
 
 
 def ratios(rows: Sequence[Row], connections: int) -> list[Ratio]:
-    """The service against the ceiling and the seed-style app, per endpoint, at `connections`."""
+    """Each COMPARISONS pair measured at `connections` (the service against the ceiling and the
+    seed-style app; the template with a team's route against bare FastAPI), per endpoint."""
     by_key = {(r.endpoint, r.server): r for r in rows if r.connections == connections}
     result = []
     for endpoint in dict.fromkeys(r.endpoint for r in rows):
-        service = by_key.get((endpoint, "service"))
-        for versus in ("ceiling", "seed"):
-            other = by_key.get((endpoint, versus))
+        for name, versus, _ in COMPARISONS:
+            server, other = by_key.get((endpoint, name)), by_key.get((endpoint, versus))
             target = TARGETS.get((endpoint, versus))
-            if service is None or other is None:
+            if server is None or other is None:
                 continue
-            ratio = service.rps / other.rps if other.rps else None
-            if service.errors or other.errors:
+            ratio = server.rps / other.rps if other.rps else None
+            if server.errors or other.errors:
                 verdict = "ERRORS"
             elif target is None or ratio is None:
                 verdict = "-"
             else:
                 verdict = "PASS" if ratio >= target else "MISS"
-            cpu_ratio = other.cpu_us / service.cpu_us if service.cpu_us and other.cpu_us else None
-            result.append(Ratio(endpoint, versus, ratio, target, verdict, cpu_ratio))
+            cpu_ratio = other.cpu_us / server.cpu_us if server.cpu_us and other.cpu_us else None
+            result.append(Ratio(endpoint, versus, ratio, target, verdict, cpu_ratio, name))
     return result
 
 
@@ -201,7 +213,7 @@ def ratio_table(items: Sequence[Ratio]) -> str:
     body = [
         [
             r.endpoint,
-            f"service / {LABELS.get(r.versus, r.versus)}",
+            f"{RATIO_NAMES.get(r.server, r.server)} / {LABELS.get(r.versus, r.versus)}",
             "-" if r.ratio is None else f"{r.ratio:.2f}x",
             "-" if r.target is None else f">= {r.target:.2f}x",
             r.verdict,

@@ -2,7 +2,9 @@
 
 (a) the service with the production command, read from the Dockerfile's exec-form CMD; (b) the
 raw-ASGI ceiling on the same uvicorn with the same flags; (c) the seed-style baseline on uvicorn's
-pure-Python stack. Each runs in its own process group, which is all we ever signal.
+pure-Python stack; and, for what the template costs a team's own route, (d) the template with
+that route added and (e) the route in a bare FastAPI app, both on (a)'s command. Each runs in its
+own process group, which is all we ever signal.
 """
 
 import dataclasses
@@ -26,6 +28,9 @@ from harness.network import PortLost, check_owner, free_port
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CEILING_APP = "bench.apps.raw_asgi:app"
 SEED_APP = "bench.apps.seed_style:app"
+# A team's route (bench/apps/items.py): added to the template, and in a bare FastAPI app.
+TEAM_APP = "bench.apps.team_route:app"
+BARE_APP = "bench.apps.bare_fastapi:app"
 # An ASGI app spec as uvicorn takes it: "package.module:attribute".
 APP_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 BIND_FAILED = "address already in use"  # uvicorn's words when its port is taken
@@ -174,11 +179,20 @@ def cpu_seconds(pid: int) -> float:
 
 def http_get(port: int, target: str, timeout: float = 5.0) -> tuple[int, str, bytes]:
     """(status, content-type, body) of one GET to 127.0.0.1:port."""
+    status, headers, body = http_response(port, target, timeout)
+    return status, headers.get("content-type", ""), body
+
+
+def http_response(
+    port: int, target: str, timeout: float = 5.0
+) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with names in lower case, body) of one GET to 127.0.0.1:port."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", target)
         response = conn.getresponse()
-        return response.status, response.getheader("content-type", ""), response.read()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers, response.read()
     finally:
         conn.close()
 

@@ -8,6 +8,11 @@ prints requests/s, p50/p99, the ratios against the targets, cold start and RSS a
 With variants (the default), two more copies of (a) run in the same rounds on echo and health at
 the highest connection count: metrics off (APP_METRICS=false), and tracing on (every request
 sampled, spans exported over OTLP/HTTP to a sink in this process), for the cost of each.
+
+On the "item" endpoint, what the template costs a team's own route: (d) the template with a
+route added as its own are (an APIRouter included in the FastAPI app; metrics and request ids on,
+the defaults) against (e) the same route in a bare FastAPI app, both on (a)'s command and flags.
+Only those two serve it, and they serve nothing else under load.
 """
 
 import argparse
@@ -20,15 +25,18 @@ from collections.abc import Collection
 from pathlib import Path
 
 from bench import report
-from bench.checks import ENDPOINTS, check_response, check_targets
+from bench.checks import ENDPOINTS, TEAM_ENDPOINTS, check_observed, check_response, check_targets
 from bench.otlp_sink import OTLPSink
 from bench.processes import split_cpus
 from bench.servers import (
+    BARE_APP,
     CEILING_APP,
     REPO_ROOT,
+    TEAM_APP,
     BenchError,
     Server,
     http_get,
+    http_response,
     local_command,
     read_production_cmd,
     seed_command,
@@ -40,6 +48,9 @@ from bench.wrk import Wrk, WrkError
 BUILD = "bench"
 VARIANTS = ("metrics-off", "traced")
 VARIANT_ENDPOINTS = ("echo", "health")
+# The template with a team's route, and that route in a bare FastAPI app: loaded on
+# TEAM_ENDPOINTS only.
+TEAM_SERVERS = ("team", "bare")
 
 
 def seconds(text: str) -> float:
@@ -123,7 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_servers(dockerfile: Path, otlp_endpoint: str | None = None) -> list[Server]:
-    """The three servers, and the service's variants when otlp_endpoint is given."""
+    """The three servers, the team route's two, and the service's variants when otlp_endpoint
+    is given."""
     production = read_production_cmd(dockerfile)
     bin_dir = Path(sys.executable).parent
     uvicorn = str(bin_dir / "uvicorn") if (bin_dir / "uvicorn").exists() else "uvicorn"
@@ -136,6 +148,8 @@ def build_servers(dockerfile: Path, otlp_endpoint: str | None = None) -> list[Se
         Server("service", service, env),
         Server("ceiling", lambda port: with_app(service(port), CEILING_APP), env),
         Server("seed", lambda port: seed_command(uvicorn, port), env),
+        Server("team", lambda port: with_app(service(port), TEAM_APP), env),
+        Server("bare", lambda port: with_app(service(port), BARE_APP), env),
     ]
     if otlp_endpoint is not None:
         traced_env = server_env({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint})
@@ -148,10 +162,33 @@ def build_servers(dockerfile: Path, otlp_endpoint: str | None = None) -> list[Se
 
 def runs_in(server: Server, endpoint: str, connections: int, load_connections: int) -> bool:
     """Whether a server is loaded with this endpoint and connection count (the variants: only
-    echo and health, at the count the ratios are taken at)."""
+    echo and health, at the count the ratios are taken at; the team route's servers: only its
+    endpoint, and only they)."""
+    if (server.name in TEAM_SERVERS) != (endpoint in TEAM_ENDPOINTS):
+        return False
     if server.name not in VARIANTS:
         return True
     return endpoint in VARIANT_ENDPOINTS and connections == load_connections
+
+
+def loaded_servers(servers: list[Server], args: argparse.Namespace) -> list[Server]:
+    """The servers some run of the plan loads (-e item: only the team route's two)."""
+    top = ratio_connections(args.connections)
+    return [
+        s
+        for s in servers
+        if any(runs_in(s, e, c, top) for e in args.endpoints for c in args.connections)
+    ]
+
+
+def ready_path(server: Server) -> str:
+    """What answers 200 once a server is ready: the template's readiness; the bare app has only
+    the team's route."""
+    return ENDPOINTS["item"] if server.name == "bare" else "/-/readiness"
+
+
+def warm_up_target(server: Server) -> str:
+    return ENDPOINTS["item"] if server.name in TEAM_SERVERS else ENDPOINTS["echo"]
 
 
 def say(message: str) -> None:
@@ -191,23 +228,50 @@ def measure_cold_starts(
 
 
 def check_server(server: Server) -> list[str]:
-    build = None if server.name == "seed" else BUILD
+    if server.name == "bare":
+        problems = check_team_route(server.port, observed=False)
+    else:
+        build = None if server.name == "seed" else BUILD
+        problems = []
+        if server.name in ("service", "team", *VARIANTS):  # metrics on, but for metrics-off
+            status, _, body = http_get(server.port, "/-/metrics")
+            metrics_on = status == 200 and b"http_server_request_duration_seconds_count{" in body
+            if metrics_on != (server.name != "metrics-off"):
+                problems.append(f"GET /-/metrics gave {status}, metrics_on={metrics_on}")
+        problems += check_own_endpoints(server.port, build)
+        if server.name == "team":
+            problems += check_team_route(server.port, observed=True)
+    return [f"{server.name}: {p}" for p in problems]
+
+
+def check_own_endpoints(port: int, build: str | None) -> list[str]:
+    """The template's own endpoints under load, and an echo that must survive quoting."""
     problems = []
-    if server.name in ("service", *VARIANTS):  # the defaults: metrics on; the variant: off
-        status, _, body = http_get(server.port, "/-/metrics")
-        metrics_on = status == 200 and b"http_server_request_duration_seconds_count{" in body
-        if metrics_on != (server.name != "metrics-off"):
-            problems.append(f"GET /-/metrics gave {status}, metrics_on={metrics_on}")
     for target in check_targets():
         try:
-            status, content_type, body = http_get(server.port, target)
+            status, content_type, body = http_get(port, target)
         except OSError as exc:
             problems.append(f"GET {target}: {exc}")
             continue
         problem = check_response(target, status, content_type, body, build)
         if problem:
             problems.append(problem)
-    return [f"{server.name}: {p}" for p in problems]
+    return problems
+
+
+def check_team_route(port: int, observed: bool) -> list[str]:
+    """The team's route answers; `observed` (the template): with its request id, and counted in
+    the histogram under its route template."""
+    target = ENDPOINTS["item"]
+    try:
+        status, headers, body = http_response(port, target)
+        problem = check_response(target, status, headers.get("content-type", ""), body)
+        if problem is None and observed:
+            metrics_status, _, metrics = http_get(port, "/-/metrics")
+            problem = check_observed(target, headers, metrics if metrics_status == 200 else b"")
+    except OSError as exc:
+        problem = f"GET {target}: {exc}"
+    return [problem] if problem else []
 
 
 def _cpu_list(cpus: Collection[int] | None) -> str:
@@ -221,12 +285,12 @@ def ratio_connections(connections: list[int]) -> int:
 def start_all(servers: list[Server], wrk: Wrk, connections: int) -> None:
     """Start every server, check its answers, warm it up (first connections, lazy imports)."""
     for server in servers:  # ready = what a Kubernetes Service waits for
-        server.start_serving("/-/readiness")
+        server.start_serving(ready_path(server))
     problems = [p for server in servers for p in check_server(server)]
     if problems:
         raise BenchError("wrong answers, not benchmarking: " + "; ".join(problems))
     for server in servers:
-        wrk.run(f"http://127.0.0.1:{server.port}{ENDPOINTS['echo']}", connections, 1)
+        wrk.run(f"http://127.0.0.1:{server.port}{warm_up_target(server)}", connections, 1)
 
 
 def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[report.Sample]:
@@ -275,12 +339,14 @@ def load(servers: list[Server], wrk: Wrk, args: argparse.Namespace) -> list[repo
 
 def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
-        sink = stack.enter_context(OTLPSink()) if args.variants else None
+        variants = args.variants and any(e in VARIANT_ENDPOINTS for e in args.endpoints)
+        sink = stack.enter_context(OTLPSink()) if variants else None
         return run_with(args, sink)
 
 
 def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     servers = build_servers(args.dockerfile, sink.endpoint if sink is not None else None)
+    servers = loaded_servers(servers, args)
     cpus = split_cpus()
     load_cpus, server_cpus = cpus if cpus is not None else (None, None)
     for server in servers:
@@ -310,7 +376,9 @@ def run_with(args: argparse.Namespace, sink: OTLPSink | None) -> int:
     )
     say(f"{runs} wrk runs of {args.duration:g}s: about {runs * args.duration / 60:.1f} min")
 
-    cold, ready = measure_cold_starts(servers, args.cold_starts)
+    # The team route's servers are the service's start plus a route: not timed again.
+    timed = [s for s in servers if s.name not in TEAM_SERVERS]
+    cold, ready = measure_cold_starts(timed, args.cold_starts)
     rss: dict[str, int] = {}
     with Wrk(wrk_path, threads=args.threads, cpus=load_cpus) as wrk:
         try:

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from bench.checks import TRICKY_TEXT, check_response, check_targets
+from bench.checks import ENDPOINTS, TRICKY_TEXT, check_observed, check_response, check_targets
 
 JSON = "application/json"
 
@@ -72,3 +72,21 @@ def test_good_answers_pass():
 )
 def test_wrong_answers_are_named(target, status, content_type, body, build, problem):
     assert check_response(target, status, content_type, body, build).startswith(problem)
+
+
+def test_the_team_route_is_checked_for_its_item_and_not_among_the_templates_own():
+    item = ENDPOINTS["item"]
+    assert item not in check_targets()
+    assert check_response(item, 200, JSON, b'{"id":42,"name":"item 42"}') is None
+    assert check_response(item, 200, JSON, b'{"id":42}') == (
+        "GET /api/items/42 gave {'id': 42}, expected {'id': 42, 'name': 'item 42'}"
+    )
+
+
+def test_the_template_must_give_the_team_route_an_id_and_count_it_by_its_template():
+    item, counted = ENDPOINTS["item"], b'..._count{http_route="/api/items/{item_id}"} 3.0'
+    assert check_observed(item, {"x-request-id": "abc"}, counted) is None
+    assert check_observed(item, {}, counted) == "GET /api/items/42 gave no X-Request-ID header"
+    assert check_observed(item, {"x-request-id": "abc"}, b'http_route="/api/items/42"') == (
+        "GET /-/metrics counts no request with http_route '/api/items/{item_id}'"
+    )

@@ -47,6 +47,7 @@ def test_bad_flags_exit_2(capsys, argv: list[str], message: str) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_counts_the_service_and_its_ceiling_on_health() -> None:
     """Both servers under valgrind, a few hundred requests each: a count per request for each,
     the service's above the ceiling's (it does more: the request id, the histogram)."""

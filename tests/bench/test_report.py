@@ -133,3 +133,28 @@ def test_costs_of_metrics_and_tracing_side_by_side():
     assert "echo      tracing on / off           0.50x  -\n" in text
     assert "(a) service      echo         64   9000  0.10 ms  1.00 ms    50 us" in text
     assert "Cost of observability" not in report(rows[-2:], 64, {}, {})
+
+
+def test_a_team_route_in_the_template_against_bare_fastapi():
+    """The template with a team's route over the same route in a bare FastAPI app: >= 0.90x."""
+    rows = [
+        _row("team", "item", 9000, cpu_us=50),
+        _row("bare", "item", 10000, cpu_us=45),
+        _row("service", "echo", 8000),  # compared with nothing here
+    ]
+    (ratio,) = ratios(rows, 64)
+    assert (ratio.server, ratio.versus, ratio.ratio, ratio.target, ratio.verdict) == (
+        "team",
+        "bare",
+        0.9,
+        0.90,
+        "PASS",
+    )
+    assert round(ratio.cpu_ratio, 2) == 0.9
+    text = report(rows, 64, {}, {})
+    assert "(d) template + route  item         64   9000" in text
+    assert "(e) bare FastAPI      item         64  10000" in text
+    assert "item      template / (e) bare FastAPI     0.90x  >= 0.90x  PASS" in text
+    slower = [_row("team", "item", 8900), _row("bare", "item", 10000)]
+    assert [r.verdict for r in ratios(slower, 64)] == ["MISS"]
+    assert misses(slower, 64, {}) == 1

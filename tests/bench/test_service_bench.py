@@ -32,12 +32,13 @@ def test_bad_flags_exit_2(capsys):
         main(["--endpoints", "nope"])
     assert info.value.code == 2
     assert (
-        "unknown endpoint 'nope' (known: echo, health, liveness, readiness)"
+        "unknown endpoint 'nope' (known: echo, health, liveness, readiness, item)"
         in capsys.readouterr().err
     )
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_short_bench_runs_all_three_servers_end_to_end():
     """One round of 1s runs on liveness: checks, wrk, ratios, cold start and RSS all come out."""
     require_tools("wrk")
@@ -59,6 +60,7 @@ def test_short_bench_runs_all_three_servers_end_to_end():
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_variants_show_what_metrics_and_tracing_cost():
     """The service with metrics off and with tracing on, side by side with the defaults, on
     health at the ratio connection count only."""
@@ -74,6 +76,29 @@ def test_variants_show_what_metrics_and_tracing_cost():
     assert any(line.startswith("health    tracing on / off ") for line in out)
     (exports,) = [line for line in out if line.startswith("tracing on: ")]
     assert not exports.startswith("tracing on: 0 ")  # the spans did reach the OTLP sink
+
+
+@pytest.mark.integration
+def test_a_team_route_in_the_template_runs_side_by_side_with_bare_fastapi():
+    """-e item: only the template with a team's route and the bare FastAPI app start, on the
+    Dockerfile's command, checked (the route's answer, its request id, its histogram series)
+    and compared against the 0.90x target."""
+    require_tools("wrk")
+    argv = ["-d", "1", "-r", "1", "-e", "item", "-c", "1,2", "--cold-starts", "1"]
+    proc = run_bench("service", *argv, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    flags = "--host 127.0.0.1 --port PORT --loop uvloop --http httptools"
+    assert f"bench.apps.team_route:app {flags}" in out
+    assert f"bench.apps.bare_fastapi:app {flags}" in out
+    for label in ("(a) service", "(b) raw ASGI", "(c) seed-style", "(a) metrics off"):
+        assert label not in out  # not loaded on item: not started
+    assert any(
+        line.startswith("item      template / (e) bare FastAPI ") for line in out.split("\n")
+    )
+    assert ">= 0.90x" in out
+    assert "ERRORS" not in out
+    assert "tracing on:" not in out  # no variant runs on item: no OTLP sink
 
 
 def _processes_with(token: str) -> list[int]:
@@ -96,6 +121,7 @@ def _cmdline(pid: int) -> str:
 
 
 @pytest.mark.integration
+@pytest.mark.long
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_bench_stops_every_server_it_started(sig, code):
     require_tools("wrk")
@@ -158,6 +184,29 @@ class _RecordingWrk:
     def run(self, url: str, connections: int, duration: float) -> WrkResult:
         self.urls.append(url)
         return WrkResult(1000, 1_000_000, 0, 0, 0, 0, 0, 100, 200)
+
+
+def test_the_team_route_is_loaded_on_its_two_servers_only() -> None:
+    args = service_bench.parse_args([])
+    assert args.endpoints[-1] == "item"  # in every default run
+    named = {name: _CountedServer(name) for name in ("service", "metrics-off", "team", "bare")}
+    plan = {
+        name: [
+            (e, c) for e in args.endpoints for c in (1, 64) if service_bench.runs_in(s, e, c, 64)
+        ]
+        for name, s in named.items()
+    }
+    assert plan["team"] == plan["bare"] == [("item", 1), ("item", 64)]
+    assert ("item", 64) not in plan["service"]
+    assert plan["metrics-off"] == [("echo", 64), ("health", 64)]
+    only_item = service_bench.parse_args(["-e", "item"])
+    assert [s.name for s in service_bench.loaded_servers(list(named.values()), only_item)] == [
+        "team",
+        "bare",
+    ]
+    assert service_bench.ready_path(named["bare"]) == "/api/items/42"  # it has no probes
+    assert service_bench.ready_path(named["team"]) == "/-/readiness"
+    assert service_bench.warm_up_target(named["team"]) == "/api/items/42"
 
 
 @pytest.mark.parametrize(("fresh", "starts"), [(True, 3), (False, 1)])
