@@ -46,7 +46,9 @@ def test_the_wait_keeps_its_timeout_against_a_server_that_drips(ci, remote, part
     finally:
         stop.set()
     assert result.returncode == 1
-    assert 2 <= took < 4.5  # the timeout and the last look's floor, not the server's pace
+    # The timeout and the last look's floor (and the clone, slow on a loaded machine), far from
+    # the server's pace (DRIP_LIMIT, 10 s).
+    assert 2 <= took < 6
     assert result.stderr.startswith(f"error: timed out after 2s waiting for {APP} to run")
     assert f"Argo CD never answered; then Argo CD at {server.url} is unreachable (no" in (
         result.stderr
