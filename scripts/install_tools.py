@@ -1,8 +1,9 @@
 """Install the system tools that the integration tests drive, where this machine allows it.
 
 As root with apt (CI, a fresh Debian box) the missing Debian packages are installed; the npm tools
-go into ./node_modules from package.json. Elsewhere it says what is missing and the tests that
-need it skip (or fail, under CI=true).
+go into ./node_modules from package.json; the Go-built tools (cosign, syft) into ./.tools/bin, built
+from their modules at pinned versions. Elsewhere it says what is missing and the tests that need it
+skip (or fail, under CI=true).
 """
 
 import json
@@ -39,6 +40,17 @@ DEBIAN_COMMANDS = {
     "npm": "npm",
 }
 ROOT = Path(__file__).resolve().parent.parent
+
+# Command -> (Go package of its main, pinned version), built with `go install` (the installation
+# method both projects document; no release binary can be downloaded here). cosign v3: its
+# key-based flow runs offline with `--tlog-upload=false` and `--insecure-ignore-tlog`.
+GO_TOOLS = {
+    "cosign": ("github.com/sigstore/cosign/v3/cmd/cosign", "v3.1.3"),
+    "syft": ("github.com/anchore/syft/cmd/syft", "v1.57.1"),
+}
+# The binaries (`$TOOLS_DIR/bin`): a run that finds them at their pinned versions builds nothing.
+TOOLS_DIR = Path(os.environ.get("TOOLS_DIR") or ROOT / ".tools")
+GO_BIN_DIR = TOOLS_DIR / "bin"
 
 
 def missing_packages(commands: list[str] | None = None) -> list[str]:
@@ -80,9 +92,58 @@ def install_npm() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], check=True, cwd=ROOT)
 
 
+def go_command() -> str | None:
+    """Go on PATH, else where its official archive puts it."""
+    return shutil.which(
+        "go", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/go/bin"])
+    )
+
+
+def go_module_version(binary: Path, go: str) -> str | None:
+    """The version of the main module a Go binary was built from (`go version -m`), or None."""
+    result = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if fields[:1] == ["mod"] and len(fields) >= 3:
+            return fields[2]
+    return None
+
+
+def stale_go_tools(wanted: list[str], bin_dir: Path, go: str) -> list[str]:
+    """The Go tools (of those wanted) not in bin_dir at their pinned version."""
+    return [
+        name
+        for name in wanted
+        if not (bin_dir / name).is_file()
+        or go_module_version(bin_dir / name, go) != GO_TOOLS[name][1]
+    ]
+
+
+def install_go(commands: list[str]) -> None:
+    wanted = [name for name in (commands or GO_TOOLS) if name in GO_TOOLS]
+    go = go_command()
+    if not wanted:
+        return
+    if go is None:  # a cached tools folder still serves (its cache key is this file)
+        missing = [name for name in wanted if not (GO_BIN_DIR / name).is_file()]
+        if missing:
+            print(f"install_tools: go not found; not built: {' '.join(missing)}", file=sys.stderr)
+        return
+    # Go's own module and build caches (per user, ~/go/pkg/mod and ~/.cache/go-build) stay
+    # where they are: a fresh clone on the same machine (CI's) links from them in seconds.
+    env = {**os.environ, "GOBIN": str(GO_BIN_DIR)}
+    for name in stale_go_tools(wanted, GO_BIN_DIR, go):
+        package, version = GO_TOOLS[name]
+        print(f"install_tools: building {name} {version} (go install)", file=sys.stderr)
+        subprocess.run([go, "install", f"{package}@{version}"], check=True, env=env)
+
+
 def main(commands: list[str]) -> int:
     """Install everything, or only the named commands (the pipeline's build job: ``buildah``)."""
-    install_debian(missing_packages(commands))
+    debian = [cmd for cmd in commands if cmd not in GO_TOOLS]
+    if debian or not commands:
+        install_debian(missing_packages(debian))
+    install_go(commands)
     if not commands:
         install_npm()
     return 0

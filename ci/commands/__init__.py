@@ -7,6 +7,7 @@ merge request, --wait) and ``write_back`` (running a write-back request).
 
 NAMES = (
     "build",
+    "sign",
     "chart_lint",
     "render",
     "deploy",

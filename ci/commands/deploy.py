@@ -4,11 +4,12 @@ import argparse
 import os
 
 from ci.commands.flags import add_write_flags, required
-from ci.commands.write_back import registry_verifier, run_write
+from ci.commands.write_back import run_write
 from ci.gitops.plans.action import Action
 from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
 from ci.options import env_flag, env_switch
+from ci.trust import run_verified
 
 
 def register(subparsers) -> None:
@@ -31,7 +32,8 @@ def register(subparsers) -> None:
         parser,
         "--verify-image",
         "GITOPS_VERIFY_IMAGE",
-        help="check the registry has the image first",
+        help="check the registry has the image first, and, with gitops/cosign.pub on the branch"
+        " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
     )
     add_write_flags(parser)
     parser.set_defaults(run=run)
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         dry_run=args.dry_run,
     )
-    return run_write(args, request, registry_verifier() if args.verify_image else None)
+    return run_verified(lambda verify: run_write(args, request, verify), args.verify_image)
 
 
 def _digest(flag: str | None, tag: str) -> str | None:

@@ -9,6 +9,7 @@ from ci.gitops.plans.action import Action
 from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name
 from ci.options import env_flag, env_switch
+from ci.trust import run_verified
 
 
 def register(subparsers) -> None:
@@ -16,6 +17,13 @@ def register(subparsers) -> None:
     env_flag(parser, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
     env_flag(parser, "--to", "GITOPS_TO", dest="env", help="environment to write")
     env_switch(parser, "--force", "GITOPS_FORCE", help="promote even into a held environment")
+    env_switch(
+        parser,
+        "--verify-image",
+        "GITOPS_VERIFY_IMAGE",
+        help="check the registry has the image first, and, with gitops/cosign.pub on the branch"
+        " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
+    )
     add_write_flags(parser)
     parser.set_defaults(run=run)
 
@@ -28,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     request = Request(
         action=Action.PROMOTE, env=env, source_env=source, force=args.force, dry_run=args.dry_run
     )
-    return run_write(args, request)
+    return run_verified(lambda verify: run_write(args, request, verify), args.verify_image)

@@ -19,6 +19,7 @@ from ci.gitops.promotion import OVERRIDE_TRAILER, PROMOTION_FILE, parse_order
 from ci.gitops.runs import EnvRun, Runs, what_runs
 from ci.gitops.tags import values_path
 from ci.gitops.values import ValuesError
+from ci.provenance import PUBLIC_KEY_PATH
 
 # How many of an environment's changes on the target branch "ran it" looks back through.
 MAX_HISTORY = 500
@@ -150,7 +151,8 @@ def collect(
     violations, notices = gate.judge(change, TipHistory(checkout, target).ran)
     violations = file_violations(checkout, target, merged, after) + violations
     if verify_image:
-        problems, found = _verify_new_images(before, after, os.environ)
+        key = _text(checkout.read(target, PUBLIC_KEY_PATH))
+        problems, found = _verify_new_images(before, after, os.environ, key)
         violations += problems
         notices += found
     return violations, notices
@@ -161,20 +163,49 @@ def _text(data: bytes | None) -> str | None:
 
 
 def _verify_new_images(
-    before: Runs, after: Runs, environ: Mapping[str, str]
+    before: Runs, after: Runs, environ: Mapping[str, str], committed_key: str | None = None
 ) -> tuple[list[gate.Violation], list[str]]:
-    """Each image a merge adds to an environment must be in its registry (digest included)."""
+    """Each image a merge adds to an environment must be in its registry (digest included);
+    with a public key (the target branch's ``gitops/cosign.pub``, or COSIGN_PUBLIC_KEY_FILE),
+    signed with it and with the provenance of its tag's commit (``ci.trust``)."""
     from ci.registry import verify_reference
+    from ci.trust import configured_key, unverified_line
 
+    key = configured_key(environ, committed_key)
     violations, notices = [], []
     for env, run in sorted(after.envs.items()):
         for reference in sorted(_new(run, before.envs.get(env))):
-            problem = verify_reference(reference, environ)
+            problem = verify_reference(reference, environ) or _signature(reference, key, environ)
             if problem:
                 violations.append(gate.Violation(env, problem))
-            else:
+            elif key is None:
                 notices.append(f"{env}: image {reference} is in the registry")
+                notices.append(unverified_line(reference).removeprefix("warning: "))
+            else:
+                notices.append(f"{env}: image {reference} is in the registry, signed")
     return violations, notices
+
+
+def _signature(reference: str, key, environ: Mapping[str, str]) -> str | None:
+    """Why ``reference`` (in its registry: checked first) is not signed with ``key`` as
+    expected, or None (also when there is no key)."""
+    from ci.registry import auth_from_environ, insecure_from_env, manifest, split_reference
+    from ci.trust import verify_image
+
+    parts = split_reference(reference)
+    if key is None or isinstance(parts, str):
+        return None
+    image, _, digest = parts
+    if not digest:
+        auth = auth_from_environ(image, environ)
+        digest = manifest(image, image.tag, auth, insecure_from_env(environ)).digest or ""
+    if not digest:
+        return f"the registry sent no digest for {reference}: cannot verify its signature"
+    try:
+        verify_image(image, digest, key, environ)
+    except CiError as error:
+        return str(error)
+    return None
 
 
 def _new(run: EnvRun, old: EnvRun | None) -> frozenset[str]:

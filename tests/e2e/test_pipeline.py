@@ -21,6 +21,7 @@ wiring no better and double ``make test``. ``E2E_FULL_TEST_JOBS=1`` runs them in
 pipeline's critical path is measured (docs/benchmarks.md).
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -56,7 +57,7 @@ FEATURE_BRANCH = "feature/e2e"
 AUTOMATIC_JOBS = {
     *("lint", "chart-lint", "ci-config"),
     *("unit", "integration"),
-    *("build", "deploy-dev", "verify-dev"),
+    *("build", "sign", "deploy-dev", "verify-dev"),
 }
 PIPELINE_TIMEOUT = 1800.0
 DEV_APP = f"{SERVICE_NAME}-dev"
@@ -239,6 +240,26 @@ def second_checkout(remote: Path, dest: Path, branch: str, commit: str) -> Path:
     return dest
 
 
+def signing_key(work: Path, tmp: Path) -> dict[str, str]:
+    """A cosign key pair for this run: its public half committed as ``gitops/cosign.pub`` (so
+    every deploy verifies), the sign job's variables (the key as a file variable's path)."""
+    cosign = require_tools("cosign")["cosign"]
+    keys = tmp / "cosign"
+    keys.mkdir()
+    password = "e2e-Cosign-Pass-7"
+    env = {"COSIGN_PASSWORD": password, "PATH": "/usr/bin:/bin", "HOME": str(keys)}
+    subprocess.run([cosign, "generate-key-pair"], cwd=keys, env=env, check=True, timeout=60)
+    (work / "gitops" / "cosign.pub").write_text((keys / "cosign.pub").read_text())
+    git("add", "gitops/cosign.pub", cwd=work)
+    return {
+        "SIGNING": "true",
+        "COSIGN_PRIVATE_KEY": str(keys / "cosign.key"),
+        "COSIGN_PASSWORD": password,
+        # cosign and syft as `make tools` built them here (the copy has no .tools/).
+        "TOOLS_DIR": str(Path(cosign).parent.parent),
+    }
+
+
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     require_tools("buildah", "skopeo", "docker-registry", "htpasswd", "rsync", "git", "debootstrap")
@@ -253,6 +274,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     git("remote", "add", "origin", f"file://{remote}", cwd=work)
     git("fetch", "--quiet", "origin", cwd=work)
     git("remote", "set-head", "origin", DEFAULT_BRANCH, cwd=work)
+    signing = signing_key(work, tmp)  # gitops/cosign.pub, committed with the change below
     # The pushed change this pipeline runs for: a code change (rules:changes compare with
     # origin/main here, with the push's before-SHA on GitLab); gitops-only ones build nothing.
     readme = work / "README.md"
@@ -299,6 +321,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "VERIFY_TIMEOUT": "60",
                 **narrowed_test_jobs(),
             }
+            variables.update(signing)
             stage = Stage(argo, remote, variables, log)
             served_before = served(stage.dev_url)  # the bootstrap image cannot be pulled
             scenarios: dict[str, Scenario] = {}
@@ -320,7 +343,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             compare_changes_with(work, None)  # a new branch
             feature_list = gitlab_ci_local.list_jobs(work, home, variables)
             started = time.monotonic()
-            feature_run = stage.run(work, home, ["--manual", "deploy-dev", "build", "deploy-dev"])
+            feature_run = stage.run(
+                work, home, ["--manual", "deploy-dev", "build", "sign", "deploy-dev"]
+            )
             scenarios["feature branch"] = stage.observe({"feature": feature_run}, started)
             feature_gitops = scenarios["feature branch"].gitops_commit
 
@@ -358,7 +383,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "dev: more logs (an invalid level)",
             )
             compare_changes_with(work, before)
-            broken = stage.run(work, home, ["build", "deploy-dev"])
+            broken = stage.run(work, home, ["build", "sign", "deploy-dev"])
             scenarios["cannot start"] = stage.observe({"broken": broken}, started)
             # The fix is merged: Argo CD runs the broken commit's build with valid settings.
             push_change(work, {"values.dev.yaml": dev_values}, "dev: a valid log level")
@@ -379,7 +404,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             race = second_checkout(remote, tmp / "race", "feature/race", main_full_sha)
             race_home = tmp / "race-home"
             race_home.mkdir()
-            manual_deploy = ["--manual", "deploy-dev", "build", "deploy-dev"]
+            manual_deploy = ["--manual", "deploy-dev", "build", "sign", "deploy-dev"]
             runs: dict[str, PipelineRun] = {}
 
             def pipeline(label: str, cwd: Path, home_dir: Path) -> None:
@@ -505,6 +530,39 @@ def pinned(e2e: E2E, tag: str) -> str:
     return f"{e2e.registry_host}/{NAME}:{tag}@{skopeo_inspect(e2e, tag)['Digest']}"
 
 
+def cosign(e2e: E2E, tmp_path: Path, *args: str) -> list[dict]:
+    """The real cosign against the pushed image, with the repository's public key: what an
+    admission controller runs. Its JSON lines."""
+    key = tmp_path / "cosign.pub"
+    key.write_text(git("show", f"{DEFAULT_BRANCH}:gitops/cosign.pub", cwd=e2e.remote) + "\n")
+    user, _, password = e2e.registry_creds.partition(":")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {e2e.registry_host: {"auth": token}}})
+    )
+    argv = [require_tools("cosign")["cosign"], *args, "--key", str(key), "--insecure-ignore-tlog"]
+    digest = skopeo_inspect(e2e, e2e.main_sha)["Digest"]
+    argv += ["--allow-http-registry", "--output", "json", f"{e2e.registry_host}/{NAME}@{digest}"]
+    env = {"DOCKER_CONFIG": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith(("[", "{"))]
+
+
+def test_the_pushed_digest_is_signed_with_its_provenance(e2e: E2E, tmp_path: Path) -> None:
+    """The sign job signed the main build's digest and attested its SLSA provenance: cosign
+    verifies both with the committed gitops/cosign.pub, and the provenance names the commit."""
+    digest = skopeo_inspect(e2e, e2e.main_sha)["Digest"]
+    [[claims]] = cosign(e2e, tmp_path, "verify")
+    assert claims["critical"]["image"]["docker-manifest-digest"] == digest
+    [envelope] = cosign(e2e, tmp_path, "verify-attestation", "--type", "slsaprovenance1")
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["subject"][0]["digest"] == {"sha256": digest.removeprefix("sha256:")}
+    source = statement["predicate"]["buildDefinition"]["externalParameters"]["source"]
+    assert source["commit"].startswith(e2e.main_sha)
+    assert (e2e.workdir / "gl-sbom.cdx.json").is_file()
+
+
 @pytest.mark.parametrize("branch", ["main", "feature"])
 def test_registry_holds_each_commit_tag_reporting_its_version(e2e: E2E, branch: str) -> None:
     """The image says its own tag: in /-/health (APP_VERSION) and the OCI labels.
@@ -561,7 +619,7 @@ def test_feature_branch_lists_deploy_dev_as_manual(e2e: E2E) -> None:
 def test_feature_branch_manual_deploy_lands_its_tag_in_dev(e2e: E2E, tmp_path: Path) -> None:
     run = e2e.feature_run
     assert run.returncode == 0, run.tail()
-    assert run.jobs_with("PASS") == {"build", "deploy-dev"}, run.tail()
+    assert run.jobs_with("PASS") == {"build", "sign", "deploy-dev"}, run.tail()
     assert "verify-dev" not in run.started
     values = gitops_values(e2e.remote, e2e.feature_gitops_commit, "dev")
     assert values["image"]["tag"] == e2e.feature_sha != e2e.main_sha
@@ -644,7 +702,7 @@ def test_a_build_that_cannot_start_fails_deploy_and_the_previous_keeps_serving(e
     run = scenario.runs["broken"]
     # The job's verdict is what GitLab shows (gitlab-ci-local exits 0 for a job whose
     # allow_failure lists exit codes, even when its exit code is not among them).
-    assert run.verdicts == {"build": "PASS", "deploy-dev": "FAIL"}, run.tail()
+    assert run.verdicts == {"build": "PASS", "sign": "PASS", "deploy-dev": "FAIL"}, run.tail()
     # The deploy pushed the new build, then Argo CD (the stand-in) reported it Degraded.
     assert gitops_values(e2e.remote, scenario.gitops_commit, "dev")["image"]["tag"] == (
         e2e.broken_sha
@@ -663,9 +721,9 @@ def test_racing_deploys_the_older_is_superseded_the_newer_green(e2e: E2E) -> Non
     scenario = e2e.scenarios["race"]
     older, newer = scenario.runs["older"], scenario.runs["newer"]
     assert newer.returncode == 0, newer.tail()
-    assert newer.verdicts == {"build": "PASS", "deploy-dev": "PASS"}, newer.tail()
+    assert newer.verdicts == {"build": "PASS", "sign": "PASS", "deploy-dev": "PASS"}, newer.tail()
     assert older.returncode == 0, older.tail()  # an allowed failure: the pipeline passes
-    assert older.verdicts == {"build": "PASS", "deploy-dev": "WARN"}, older.tail()
+    assert older.verdicts == {"build": "PASS", "sign": "PASS", "deploy-dev": "WARN"}, older.tail()
     assert "superseded" in job_output(older, "deploy-dev")
     assert gitops_values(e2e.remote, scenario.gitops_commit, "dev")["image"]["tag"] == (
         e2e.main_sha

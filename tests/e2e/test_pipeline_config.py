@@ -315,7 +315,14 @@ def test_promote_prod_follows_dev_and_the_integration_tests_when_the_pipeline_ha
 def test_dev_is_gated_by_the_fast_checks_and_prod_by_every_test() -> None:
     """Lint, unit and the build gate dev (about a minute); the integration tier gates prod."""
     all_jobs = jobs(config())
-    assert all_jobs["deploy-dev"]["needs"] == ["lint", "chart-lint", "ci-config", "unit", "build"]
+    assert all_jobs["deploy-dev"]["needs"] == [
+        "lint",
+        "chart-lint",
+        "ci-config",
+        "unit",
+        "build",
+        {"job": "sign", "optional": True},  # present when SIGNING is on
+    ]
     assert all_jobs["unit"]["needs"] == []
     assert all_jobs["integration"]["needs"] == ["unit"]  # fail fast: after the unit tier passed
 
@@ -367,3 +374,22 @@ def test_the_critical_path_follows_needs_not_gitlab_ci_locals_batches(tmp_path: 
         "a: {stage: test, script: [x]}\nb: {extends: .base, script: [y]}\n"
     )
     assert needs_of(config) == {"a": [], "b": ["a"]}  # no needs: every earlier stage's job
+
+
+def test_sign_runs_apart_from_build_with_the_key_scoped_to_it() -> None:
+    """The build's script never sees the signing key: only the sign job is in the `signing`
+    environment its variables are scoped to; it hands GitLab the SBOM as a cyclonedx report."""
+    all_jobs = jobs(config())
+    sign = all_jobs["sign"]
+    assert sign["needs"] == ["build"]
+    assert sign["environment"] == {"name": "signing", "action": "prepare"}
+    assert sign["script"] == ["python -m ci sign"]
+    assert sign["artifacts"]["reports"] == {"cyclonedx": "gl-sbom.cdx.json"}
+    assert sign["rules"][0]["if"] == '$SIGNING == "true"'
+    scoped = [
+        name
+        for name, job in all_jobs.items()
+        if isinstance(job.get("environment"), dict) and job["environment"]["name"] == "signing"
+    ]
+    assert scoped == ["sign"]
+    assert "sign" not in str(all_jobs["build"])

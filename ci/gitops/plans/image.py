@@ -11,6 +11,7 @@ from ci.gitops.plans.model import Plan, Request, State, Verifier, own_build
 from ci.gitops.tags import DIGEST_PATTERN, values_path
 from ci.gitops.values import Image, read_image, set_image
 from ci.project import service_name
+from ci.provenance import PUBLIC_KEY_PATH
 
 # What helm-chart/values.schema.json accepts for image.pipelineUrl (an Argo CD link URL); any
 # other value is treated as unknown, so a write-back never makes the chart fail to render.
@@ -80,7 +81,8 @@ def image_plan(
 ) -> Plan:
     """The commit that sets ``build`` (with ``extra``) in the environment's values file."""
     repository = request.repository or values.current.repository
-    verified = verified_digest(state.verify, repository, build.tag, build.digest, values.path)
+    key = state.repo.read_file(state.tip, PUBLIC_KEY_PATH) if state.verify else None
+    verified = verified_digest(state.verify, repository, build.tag, build.digest, values.path, key)
     digest = _matching(verified, DIGEST_PATTERN)
     url = _matching(build.pipeline_url, PIPELINE_URL)
     new_text = set_image(
@@ -128,14 +130,24 @@ def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
 
 
 def verified_digest(
-    verify: Verifier | None, repository: str | None, tag: str, digest: str | None, path: str
+    verify: Verifier | None,
+    repository: str | None,
+    tag: str,
+    digest: str | None,
+    path: str,
+    public_key: str | None = None,
 ) -> str | None:
-    """With --verify-image: the registry must have the image, and the digest given must be its."""
+    """With --verify-image: the registry must have the image, and the digest given must be its.
+    With the branch's ``gitops/cosign.pub`` (``public_key``), the verifier also checks the
+    digest's signature and provenance with that key (``ci.trust``)."""
     if verify is None:
         return digest
     if not repository:
         raise UsageError(f"--verify-image needs --repository or image.repository in {path}")
-    registry_digest = verify(repository, tag)
+    if public_key is None:
+        registry_digest = verify(repository, tag)
+    else:  # a Verifier that checks signatures takes the key and the digest to check
+        registry_digest = verify(repository, tag, public_key=public_key, digest=digest)  # type: ignore[call-arg]
     if digest and registry_digest and digest != registry_digest:
         raise CiError(
             f"the registry has {registry_digest} for {repository}:{tag}, not the digest"
