@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.errors import UsageError
 from ci.gitlab import GitLabContext
 from ci.provenance import (
@@ -18,10 +19,10 @@ from ci.provenance import (
     statements,
 )
 
-SOURCE = "https://gitlab.example.com/group/python-microservice"
+SOURCE = f"https://gitlab.example.com/group/{SERVICE_NAME}"
 COMMIT = "0123abcd" + "e" * 32
 DIGEST = "sha256:" + "a" * 64
-IMAGE = "registry.example.com/python-microservice:0123abcd"
+IMAGE = f"registry.example.com/{SERVICE_NAME}:0123abcd"
 CONTEXT = GitLabContext(
     project_url=SOURCE,
     commit_sha=COMMIT,

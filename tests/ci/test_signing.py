@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.errors import CiError, UsageError
 from ci.registry import ImageRef
 from ci.signing import SigningKey, last_words, registry_access, tool
@@ -30,7 +31,7 @@ def test_the_key_is_a_reference_never_the_key_itself(tmp_path: Path) -> None:
     )
     # A GitLab file variable: the variable holds the file's path.
     assert SigningKey.from_environ({"COSIGN_PRIVATE_KEY": str(key_file)}).reference == str(key_file)
-    kms = "awskms:///alias/python-microservice-signing"
+    kms = f"awskms:///alias/{SERVICE_NAME}-signing"
     assert SigningKey.from_environ({"COSIGN_KEY": kms, "COSIGN_PRIVATE_KEY": PEM}).reference == kms
     with pytest.raises(UsageError) as raised:
         SigningKey.from_environ({"COSIGN_PRIVATE_KEY": "secret-ish text"})
@@ -51,7 +52,7 @@ def config_of(access) -> dict:
 
 
 def test_the_registry_login_goes_to_the_configured_host_only_and_is_removed_after() -> None:
-    image = ImageRef.parse("registry.example.com:5000/python-microservice:0123abcd")
+    image = ImageRef.parse(f"registry.example.com:5000/{SERVICE_NAME}:0123abcd")
     with registry_access(image, ENVIRON) as access:
         folder = Path(access.env["DOCKER_CONFIG"])
         mode = stat.S_IMODE(os.stat(folder / "config.json").st_mode)
@@ -61,13 +62,13 @@ def test_the_registry_login_goes_to_the_configured_host_only_and_is_removed_afte
         assert "registry-Secret-9" not in repr(access)
     assert mode == 0o600
     assert not folder.exists()
-    other = ImageRef.parse("elsewhere.example.com/python-microservice:0123abcd")
+    other = ImageRef.parse(f"elsewhere.example.com/{SERVICE_NAME}:0123abcd")
     with registry_access(other, ENVIRON) as access:
         assert config_of(access) == {"auths": {}}
 
 
 def test_a_plain_http_registry_is_named_to_both_tools() -> None:
-    image = ImageRef.parse("127.0.0.1:5000/python-microservice:0123abcd")
+    image = ImageRef.parse(f"127.0.0.1:5000/{SERVICE_NAME}:0123abcd")
     with registry_access(image, {**ENVIRON, "REGISTRY_INSECURE": "true"}) as access:
         assert access.flags == ("--allow-http-registry", "--allow-insecure-registry")
         assert access.env["SYFT_REGISTRY_INSECURE_USE_HTTP"] == "true"

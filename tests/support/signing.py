@@ -16,11 +16,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import SERVICE_NAME
 from tests.support.registry import LocalRegistry
 from tests.support.tools import require_tools
 
 PASSWORD = "cosign-Key-Pass-31"
-SOURCE = "https://gitlab.example.com/group/python-microservice"
+SOURCE = f"https://gitlab.example.com/group/{SERVICE_NAME}"
 
 
 @dataclass(frozen=True)
