@@ -22,7 +22,7 @@ from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
 from tests.e2e.test_pipeline import DEFAULT_BRANCH, git, snapshot_checkout
 from tests.support.registry import running_registry
-from tests.support.tools import require_tools
+from tests.support.tools import require_tools, tools_bin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -57,6 +57,8 @@ class Setup:
             "REGISTRY_PASSWORD": PASSWORD,
             # The registry credentials go to this registry only (ci.registry).
             "ECR_REPOSITORY_URL": f"{self.registry_host}/{NAME}",
+            # cosign as `make tools` built it (the copy has no .tools/, gitops-check would build).
+            "TOOLS_DIR": str(tools_bin().parent),
             **extra,
         }
 
