@@ -33,10 +33,6 @@ from ci.gitlab import GitLabContext
 from ci.gitops.tags import TAG_PATTERN
 from ci.registry import ImageRef, RegistryAuth
 
-# ECR settings for a repository this command creates (ci.aws: immutable tags but cosign's
-# sha256-* ones; the cache's mutable); an existing repository is left alone.
-ECR_SETTINGS = IMAGE_REPOSITORY_SETTINGS
-ECR_CACHE_SETTINGS = CACHE_REPOSITORY_SETTINGS
 CACHE_SUFFIX = "-cache"
 
 # Docker/OCI naming rules (distribution/reference); the tag grammar is ci.gitops.tags'.
@@ -268,9 +264,9 @@ def plan(inputs: BuildInputs) -> BuildPlan:
     image = inputs.image
     tls = ("--tls-verify=false",) if inputs.insecure else ()
     cache_image = ImageRef(image.registry, image.name + CACHE_SUFFIX, image.tag)
-    repositories: list[tuple[str, dict]] = [(image.path, ECR_SETTINGS)]
+    repositories: list[tuple[str, dict]] = [(image.path, IMAGE_REPOSITORY_SETTINGS)]
     if inputs.cache:
-        repositories.append((cache_image.path, ECR_CACHE_SETTINGS))
+        repositories.append((cache_image.path, CACHE_REPOSITORY_SETTINGS))
 
     build = _bud_args(inputs, tls, cache_image)
 

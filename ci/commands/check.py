@@ -9,7 +9,8 @@ merge must have run at a tip of the target branch in the environment before it i
 ``gitops/promotion.yaml``, no held environment may change, and releasing a hold, changing the
 policy or moving an Application needs a ``Promotion-Override: <reason>`` trailer in the MR's own
 commits. Holds, the order and history are read from the target branch, never from the MR.
-With ``--verify-image`` each new image must exist in its registry. One line per problem on
+With ``--verify-image`` each new image must exist in its registry and, once the target branch
+has ``gitops/cosign.pub``, be signed with its provenance (``ci.trust``). One line per problem on
 stdout, exit 1; bad input exit 2.
 """
 
@@ -17,9 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ci.commands.flags import add_verify_image
 from ci.gitops.checkout import Checkout
 from ci.gitops.review import collect, target_tip
-from ci.options import env_flag, env_switch
+from ci.options import env_flag
 
 
 def register(subparsers) -> None:
@@ -40,12 +42,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--base", help="judge against this commit instead of the target branch's fetched tip"
     )
-    env_switch(
-        parser,
-        "--verify-image",
-        "GITOPS_VERIFY_IMAGE",
-        help="check each new image reference exists in the registry",
-    )
+    add_verify_image(parser, what="each new image")
     parser.set_defaults(run=run)
 
 

@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from ci.commands.flags import add_write_flags, required
+from ci.commands.flags import add_verify_image, add_write_flags, required
 from ci.commands.write_back import run_write
 from ci.gitops.plans.action import Action
 from ci.gitops.plans.model import Request
@@ -28,13 +28,7 @@ def register(subparsers) -> None:
         " when --tag is $IMAGE_TAG; with --verify-image: read from the registry)",
     )
     env_switch(parser, "--force", "GITOPS_FORCE", help="deploy even when a newer build is live")
-    env_switch(
-        parser,
-        "--verify-image",
-        "GITOPS_VERIFY_IMAGE",
-        help="check the registry has the image first, and, with gitops/cosign.pub on the branch"
-        " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
-    )
+    add_verify_image(parser)
     add_write_flags(parser)
     parser.set_defaults(run=run)
 

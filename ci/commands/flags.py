@@ -53,6 +53,18 @@ def add_wait_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verify_image(parser: argparse.ArgumentParser, what: str = "the image") -> None:
+    """--verify-image (env: $GITOPS_VERIFY_IMAGE): the registry and signature check of
+    deploy, promote and check (ci.trust)."""
+    env_switch(
+        parser,
+        "--verify-image",
+        "GITOPS_VERIFY_IMAGE",
+        help=f"check the registry has {what} first, and, with gitops/cosign.pub on the branch"
+        " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
+    )
+
+
 def add_write_flags(parser: argparse.ArgumentParser, wait: bool = True) -> None:
     """The flags of every write-back: --dry-run, --merge-request, --wait (when it changes an
     image), --repo and --branch."""

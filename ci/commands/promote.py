@@ -2,7 +2,7 @@
 
 import argparse
 
-from ci.commands.flags import add_write_flags, required
+from ci.commands.flags import add_verify_image, add_write_flags, required
 from ci.commands.write_back import run_write
 from ci.errors import UsageError
 from ci.gitops.plans.action import Action
@@ -17,13 +17,7 @@ def register(subparsers) -> None:
     env_flag(parser, "--from", "GITOPS_FROM", dest="source_env", help="environment to copy from")
     env_flag(parser, "--to", "GITOPS_TO", dest="env", help="environment to write")
     env_switch(parser, "--force", "GITOPS_FORCE", help="promote even into a held environment")
-    env_switch(
-        parser,
-        "--verify-image",
-        "GITOPS_VERIFY_IMAGE",
-        help="check the registry has the image first, and, with gitops/cosign.pub on the branch"
-        " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
-    )
+    add_verify_image(parser)
     add_write_flags(parser)
     parser.set_defaults(run=run)
 

@@ -8,7 +8,8 @@ import pytest
 
 from app import SERVICE_NAME
 from ci import build, cli
-from ci.build import ECR_SETTINGS, BuildInputs, ensure_ecr_repository, plan
+from ci.aws import IMAGE_REPOSITORY_SETTINGS
+from ci.build import BuildInputs, ensure_ecr_repository, plan
 from ci.registry import ImageRef
 from tests.support.moto import running_moto
 
@@ -291,7 +292,7 @@ def test_plan_without_cache_has_no_cache_flags():
     p = plan(inputs())
     assert "--cache-from" not in p.build.argv
     assert "--cache-to" not in p.build.argv
-    assert p.ecr_repositories == ((SERVICE_NAME, ECR_SETTINGS),)
+    assert p.ecr_repositories == ((SERVICE_NAME, IMAGE_REPOSITORY_SETTINGS),)
 
 
 def test_dotenv_text():
@@ -310,8 +311,8 @@ def test_ecr_repository_created_once_with_the_settings(monkeypatch):
         for name, value in moto.env.items():
             monkeypatch.setenv(name, value)
         client = moto.ecr()
-        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is True
-        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is False
+        assert ensure_ecr_repository(client, SERVICE_NAME, IMAGE_REPOSITORY_SETTINGS) is True
+        assert ensure_ecr_repository(client, SERVICE_NAME, IMAGE_REPOSITORY_SETTINGS) is False
         (repo,) = client.describe_repositories()["repositories"]
         assert repo["repositoryName"] == SERVICE_NAME
         assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
@@ -326,7 +327,7 @@ def test_existing_repository_is_left_alone(monkeypatch):
             monkeypatch.setenv(name, value)
         client = moto.ecr()
         client.create_repository(repositoryName=SERVICE_NAME)
-        assert ensure_ecr_repository(client, SERVICE_NAME, ECR_SETTINGS) is False
+        assert ensure_ecr_repository(client, SERVICE_NAME, IMAGE_REPOSITORY_SETTINGS) is False
         (repo,) = client.describe_repositories()["repositories"]
         assert repo["imageTagMutability"] == "MUTABLE"
 

@@ -21,8 +21,6 @@ from tests.support.git_remotes import git, make_bare_remote, make_source_repo, s
 from tests.support.registry import running_registry
 from tests.support.signing import (
     SOURCE,
-    KeyPair,
-    generate_key_pair,
     pipeline_env,
     push_image,
     registry_env,
@@ -41,12 +39,6 @@ def test_the_configured_key_file_wins_over_the_committed_one(tmp_path: Path) -> 
     assert configured_key({}, "  \n") is None
     with pytest.raises(CiError, match=r"^COSIGN_PUBLIC_KEY_FILE: cannot read"):
         configured_key({"COSIGN_PUBLIC_KEY_FILE": str(tmp_path / "missing.pub")}, None)
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> dict[str, KeyPair]:
-    folder = tmp_path_factory.mktemp("keys")
-    return {name: generate_key_pair(folder / name) for name in ("project", "other")}
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from tests.support.cli import run_ci
 from tests.support.registry import running_registry
 from tests.support.signing import (
     SOURCE,
-    KeyPair,
-    generate_key_pair,
     pipeline_env,
     push_image,
     registry_env,
@@ -76,12 +74,6 @@ def image_files() -> dict[str, bytes]:
         files[f"{site}/{name}-{version}.dist-info/METADATA"] = metadata.encode()
         files[f"{site}/{name}-{version}.dist-info/RECORD"] = b""
     return files
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> dict[str, KeyPair]:
-    folder = tmp_path_factory.mktemp("keys")
-    return {name: generate_key_pair(folder / name) for name in ("project", "other")}
 
 
 @pytest.fixture
