@@ -25,7 +25,7 @@ from ci.gitops.tags import validate_env_name
 KEYS = ("environments", "cron", "duration", "timezone", "reason")
 # The longest window: its start is searched for minute by minute, this far back.
 MAX_DURATION = timedelta(days=31)
-DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,22 @@ class Frozen:
         return f"{self.env} is frozen until {when} {self.until.tzinfo}: {self.reason}"
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90m``, ``63h``, ``2d``, ``1h30m``: ValueError otherwise, or beyond MAX_DURATION."""
+def parse_duration(text: str, shortest: timedelta = timedelta(minutes=1)) -> timedelta:
+    """``90m``, ``63h``, ``2d``, ``1h30m``, ``45s``: ValueError otherwise, or when shorter than
+    ``shortest`` or longer than MAX_DURATION."""
     match = DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
     if not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 30m, 63h, 2d or 1h30m")
-    days, hours, minutes = (int(group or 0) for group in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes)
-    if not timedelta(minutes=1) <= duration <= MAX_DURATION:
-        raise ValueError(f"{text!r} is not between 1m and {MAX_DURATION.days}d")
+    days, hours, minutes, secs = (int(group or 0) for group in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=secs)
+    if not shortest <= duration <= MAX_DURATION:
+        raise ValueError(f"{text!r} is not between {_short(shortest)} and {MAX_DURATION.days}d")
     return duration
+
+
+def _short(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
 def parse_windows(data: object, path: str) -> tuple[FreezeWindow, ...]:
