@@ -7,8 +7,10 @@ those; months and weekdays also by name (``JAN``, ``MON``; Sunday is 0 or 7). As
 both day fields are restricted a time matches if either does.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -55,13 +57,55 @@ class Cron:
         """Whether the wall-clock minute of ``moment`` is one the expression names."""
         if moment.minute not in self.minutes or moment.hour not in self.hours:
             return False
-        if moment.month not in self.months:
+        return self.matches_day(moment.date())
+
+    def matches_day(self, day: date) -> bool:
+        if day.month not in self.months:
             return False
-        day = moment.day in self.days
-        weekday = (moment.weekday() + 1) % 7 in self.weekdays
+        in_month = day.day in self.days
+        weekday = (day.weekday() + 1) % 7 in self.weekdays
         if self.any_day or self.any_weekday:
-            return day and weekday
-        return day or weekday
+            return in_month and weekday
+        return in_month or weekday
+
+    def last_before(self, moment: datetime, zone: ZoneInfo, days: int = 366) -> datetime | None:
+        """The latest time the expression names on ``zone``'s wall clock at or before the aware
+        ``moment``, searched ``days`` back (UTC; None when there is none)."""
+        local = moment.astimezone(zone)
+        return next((t for t in self._times(local.date(), -1, zone, days) if t <= moment), None)
+
+    def first_after(self, moment: datetime, zone: ZoneInfo, days: int = 366) -> datetime | None:
+        """The first time the expression names after the aware ``moment`` (UTC), or None."""
+        local = moment.astimezone(zone)
+        return next((t for t in self._times(local.date(), 1, zone, days) if t > moment), None)
+
+    def _times(self, start: date, step: int, zone: ZoneInfo, days: int) -> Iterator[datetime]:
+        """The named times of each day from ``start``, day by day in the ``step`` direction,
+        as UTC instants; a wall-clock time a daylight-saving change skips does not exist, one
+        it repeats happens twice."""
+        for offset in range(days + 1):
+            day = start + timedelta(days=offset * step)
+            if not self.matches_day(day):
+                continue
+            found = sorted(
+                instant
+                for hour in self.hours
+                for minute in self.minutes
+                for instant in _instants(day, hour, minute, zone)
+            )
+            yield from found if step > 0 else reversed(found)
+
+
+def _instants(day: date, hour: int, minute: int, zone: ZoneInfo) -> list[datetime]:
+    """The UTC instants whose wall clock in ``zone`` reads ``day hour:minute`` (0, 1 or 2)."""
+    found = []
+    for fold in (0, 1):
+        wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone, fold=fold)
+        instant = wall.astimezone(UTC)
+        back = instant.astimezone(zone)
+        if (back.hour, back.minute, back.date()) == (hour, minute, day) and instant not in found:
+            found.append(instant)
+    return found
 
 
 def parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> frozenset:

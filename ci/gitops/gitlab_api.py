@@ -10,6 +10,7 @@ import email.utils
 import itertools
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -232,6 +233,15 @@ class MergeRequests:
             if mr.source_branch == attributes["source_branch"]:
                 return mr, False
         raise CiError("GitLab API: the merge request was opened and closed meanwhile: re-run")
+
+    def freeze_periods(self) -> list:
+        """The project's deploy freezes (``GET /projects/:id/freeze_periods``), every page
+        (python-gitlab has no manager for them)."""
+        project = urllib.parse.quote(str(self.settings.project), safe="")
+        path = f"/projects/{project}/freeze_periods"
+        return self.call(
+            "reading the deploy freezes", lambda: self.client.http_list(path, get_all=True)
+        )
 
     def verification(self, pipeline: int, env: str) -> str | None:
         """The state of the newest ``verify-<env>`` job of a pipeline (None when unknown)."""

@@ -14,6 +14,9 @@ and ``ci.gitops.merge_request`` read, in GitLab's names and types, and GitLab's 
 - ``PUT  /api/v4/projects/:id/merge_requests/:iid``: title, description, ``state_event``
 - ``POST /api/v4/projects/:id/merge_requests/:iid/notes``: 201
 - ``GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs``: jobs a test registers
+- ``GET  /api/v4/projects/:id/freeze_periods``: the deploy freezes a test sets in
+  ``freeze_periods`` (GitLab's fields: id, freeze_start, freeze_end, cron_timezone, created_at,
+  updated_at)
 - anything else: 404 ``{"message": "404 Not Found"}``
 
 Authentication: the ``PRIVATE-TOKEN`` header must be the configured token (else 401
@@ -71,6 +74,7 @@ class FakeGitLab:
     merge_requests: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    freeze_periods: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     throttled: list[str | None] = field(default_factory=list)
@@ -131,6 +135,19 @@ class FakeGitLab:
         )
         return result.stdout.strip() or None
 
+    def add_freeze(self, start: str, end: str, timezone: str = "UTC") -> None:
+        """A deploy freeze as Settings > CI/CD > Deploy freezes adds it."""
+        self.freeze_periods.append(
+            {
+                "id": len(self.freeze_periods) + 1,
+                "freeze_start": start,
+                "freeze_end": end,
+                "cron_timezone": timezone,
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+        )
+
     def add_job(self, pipeline_id: int, name: str, status: str) -> None:
         jobs = self.jobs.setdefault(pipeline_id, [])
         jobs.append(
@@ -184,6 +201,8 @@ class FakeGitLab:
             if int(found[1]) not in self.jobs:
                 return 404, {"message": "404 Not found"}
             return 200, list(reversed(self.jobs[int(found[1])]))  # newest first, as GitLab
+        if rest == "/freeze_periods" and method == "GET":
+            return 200, self.freeze_periods
         return 404, {"message": "404 Not Found"}
 
     def _find(self, iid: int) -> dict[str, Any] | None:

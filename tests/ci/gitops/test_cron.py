@@ -1,7 +1,8 @@
 """``ci.gitops.cron``: the five cron fields, matched on a wall clock."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -61,3 +62,21 @@ def test_matches(expression: str, moment: datetime, expected: bool) -> None:
 def test_bad_expressions_name_the_field(expression: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         Cron.parse(expression)
+
+
+def test_last_before_and_first_after_walk_the_wall_clock_of_the_zone() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    half_past_two = Cron.parse("30 2 * * *")
+    # 2026-03-29: Berlin skips 02:00-03:00, so that night has no 02:30.
+    after = half_past_two.first_after(datetime(2026, 3, 28, 12, 0, tzinfo=UTC), berlin)
+    assert after is not None
+    assert after.astimezone(berlin).isoformat() == "2026-03-30T02:30:00+02:00"
+    # 2026-10-25: Berlin repeats 02:00-03:00, so 02:30 happens twice (CEST, then CET).
+    first = half_past_two.first_after(datetime(2026, 10, 24, 12, 0, tzinfo=UTC), berlin)
+    assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    second = half_past_two.first_after(first, berlin)
+    assert second == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert half_past_two.last_before(second, berlin) == second
+    assert half_past_two.last_before(datetime(2026, 10, 25, 1, 0, tzinfo=UTC), berlin) == first
+    never = Cron.parse("0 0 30 2 *")
+    assert never.first_after(datetime(2026, 1, 1, tzinfo=UTC), berlin) is None
