@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ci.errors import CiError
 from ci.gitops.cron import Cron
 from ci.gitops.freeze import Frozen
-from ci.gitops.gitlab_api import GitLabSettings, MergeRequests
+from ci.gitops.gitlab_api import GitLabProject, GitLabSettings
 
 REASON = "GitLab deploy freeze"
 
@@ -94,5 +94,5 @@ def from_gitlab(environ: Mapping[str, str]) -> Callable[[str, datetime], Frozen 
     project = environ.get("CI_PROJECT_ID") or environ.get("CI_PROJECT_PATH")
     if not (url and project and environ.get("GITOPS_TOKEN")):
         return None
-    api = MergeRequests(GitLabSettings.from_environ(environ))
+    api = GitLabProject(GitLabSettings.from_environ(environ, "reading the deploy freezes"))
     return judge(parse_periods(api.freeze_periods()))

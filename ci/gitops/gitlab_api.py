@@ -1,5 +1,5 @@
-"""The GitLab REST API as the merge-request write-back uses it (python-gitlab): the settings,
-one call with its errors as one line, the project's merge requests.
+"""The GitLab REST API as the delivery tooling uses it (python-gitlab): the settings, one call
+with its errors as one line; the project's merge requests, deploy freezes and deployments.
 
 Rate limits (HTTP 429): ``Retry-After`` is obeyed in both forms (seconds or an HTTP-date, RFC 9110
 10.2.3), each wait capped at 60 s, all of it within ``GITOPS_API_DEADLINE`` seconds (default 300)
@@ -37,7 +37,9 @@ class GitLabSettings:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS  # all API work, rate-limit waits included
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "GitLabSettings":
+    def from_environ(
+        cls, environ: Mapping[str, str], purpose: str = "--merge-request"
+    ) -> "GitLabSettings":
         url = environ.get("CI_SERVER_URL") or environ.get("GITLAB_URL") or ""
         project = environ.get("CI_PROJECT_ID") or environ.get("CI_PROJECT_PATH") or ""
         token = environ.get("GITOPS_TOKEN") or ""
@@ -51,7 +53,7 @@ class GitLabSettings:
             if not value
         ]
         if missing:
-            raise UsageError(f"--merge-request needs {', '.join(missing)}")
+            raise UsageError(f"{purpose} needs {', '.join(missing)}")
         if not re.fullmatch(r"https?://[^\s/@]+(/[^\s@]*)?", url):
             raise UsageError("CI_SERVER_URL/GITLAB_URL must be an http(s) URL without user-info")
         return cls(url.rstrip("/"), project, token, _deadline(environ.get(DEADLINE_VARIABLE)))
@@ -102,11 +104,11 @@ def owned(mr, user_id: int | None) -> bool:
 
 
 class _RateLimited(Exception):
-    """HTTP 429 from the API (its Retry-After is in ``MergeRequests.retry_after``)."""
+    """HTTP 429 from the API (its Retry-After is in ``GitLabProject.retry_after``)."""
 
 
-def _client(gitlab, settings: GitLabSettings, api: "MergeRequests"):
-    """A python-gitlab client that leaves 429s to ``MergeRequests.call`` (python-gitlab's own
+def _client(gitlab, settings: GitLabSettings, api: "GitLabProject"):
+    """A python-gitlab client that leaves 429s to ``GitLabProject.call`` (python-gitlab's own
     wait parses only numeric Retry-After, uncapped) and keeps each request within the deadline."""
     import requests
 
@@ -126,8 +128,9 @@ def _client(gitlab, settings: GitLabSettings, api: "MergeRequests"):
     )
 
 
-class MergeRequests:
-    """The project's merge requests through python-gitlab; errors become one-line CiErrors."""
+class GitLabProject:
+    """The project through python-gitlab (merge requests, deploy freezes, deployments); errors
+    become one-line CiErrors."""
 
     def __init__(self, settings: GitLabSettings) -> None:
         import gitlab  # imported here: only this mode needs it
@@ -241,6 +244,30 @@ class MergeRequests:
         path = f"/projects/{project}/freeze_periods"
         return self.call(
             "reading the deploy freezes", lambda: self.client.http_list(path, get_all=True)
+        )
+
+    def running_deployment(self, env: str, sha: str) -> int | None:
+        """The id of a running deployment of ``sha`` to ``env`` (a retried job's), if any."""
+        found = self.call(
+            f"listing the running deployments of {env}",
+            lambda: self.project.deployments.list(environment=env, status="running", get_all=True),
+        )
+        return next((item.id for item in found if item.sha == sha), None)
+
+    def start_deployment(self, env: str, sha: str, ref: str) -> int:
+        """A running deployment of commit ``sha`` of branch ``ref`` to environment ``env``."""
+        attributes = {"environment": env, "sha": sha, "ref": ref, "tag": False}
+        created = self.call(
+            f"creating a deployment of {env}",
+            lambda: self.project.deployments.create({**attributes, "status": "running"}),
+        )
+        return created.id
+
+    def finish_deployment(self, deployment: int, status: str) -> None:
+        """Set the deployment's status: success, failed or canceled."""
+        self.call(
+            f"setting deployment {deployment} to {status}",
+            lambda: self.project.deployments.update(deployment, {"status": status}),
         )
 
     def verification(self, pipeline: int, env: str) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ci.errors import CiError
 from ci.gitlab import GitLabContext
-from ci.gitops.gitlab_api import LABEL, GitLabSettings, MergeRequests, owned
+from ci.gitops.gitlab_api import LABEL, GitLabProject, GitLabSettings, owned
 from ci.gitops.message import SKIP_CI, Change
 from ci.gitops.plans.action import Action
 from ci.gitops.remote import Clone, GitTimeout, redact
@@ -181,7 +181,7 @@ class Opened:
 
 
 def open_merge_request(
-    api: MergeRequests,
+    api: GitLabProject,
     target_branch: str,
     branch: str,
     env: str,
@@ -211,7 +211,7 @@ def open_merge_request(
 
 
 def _create_or_update(
-    api: MergeRequests, ours: list, target_branch: str, branch: str, title: str, body: str
+    api: GitLabProject, ours: list, target_branch: str, branch: str, title: str, body: str
 ):
     """(merge request, opened | updated | unchanged)."""
     if ours:
@@ -282,7 +282,7 @@ def publisher(
     settings: GitLabSettings, context: GitLabContext, target_branch: str
 ) -> Callable[[Clone, str, str, Change], tuple[str, str]]:
     """What ``writeback.apply`` calls instead of pushing: returns (commit, one-line outcome)."""
-    api = MergeRequests(settings)
+    api = GitLabProject(settings)
 
     def publish(clone: Clone, tip: str, commit: str, change: Change) -> tuple[str, str]:
         progress = Progress(branch_for(change))
@@ -295,7 +295,7 @@ def publisher(
 
 
 def _publish(
-    api: MergeRequests,
+    api: GitLabProject,
     context: GitLabContext,
     target_branch: str,
     clone: Clone,

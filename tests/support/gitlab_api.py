@@ -14,6 +14,9 @@ and ``ci.gitops.merge_request`` read, in GitLab's names and types, and GitLab's 
 - ``PUT  /api/v4/projects/:id/merge_requests/:iid``: title, description, ``state_event``
 - ``POST /api/v4/projects/:id/merge_requests/:iid/notes``: 201
 - ``GET  /api/v4/projects/:id/pipelines/:pipeline_id/jobs``: jobs a test registers
+- ``GET  /api/v4/projects/:id/deployments`` (``environment``, ``status``), ``POST`` (environment,
+  sha, ref, tag, status: 201), ``PUT /api/v4/projects/:id/deployments/:deployment_id`` (status;
+  400 for a status GitLab does not take)
 - ``GET  /api/v4/projects/:id/freeze_periods``: the deploy freezes a test sets in
   ``freeze_periods`` (GitLab's fields: id, freeze_start, freeze_end, cron_timezone, created_at,
   updated_at)
@@ -56,6 +59,8 @@ USER = {
     "state": "active",
     "web_url": "",
 }
+# What a deployment created or updated through the API may be set to (GitLab's docs).
+DEPLOYMENT_STATUSES = ("running", "success", "failed", "canceled")
 PERSON = {"id": 3, "username": "alice", "name": "Alice", "state": "active", "web_url": ""}
 
 
@@ -75,6 +80,7 @@ class FakeGitLab:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     freeze_periods: list[dict[str, Any]] = field(default_factory=list)
+    deployments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     throttled: list[str | None] = field(default_factory=list)
@@ -201,9 +207,54 @@ class FakeGitLab:
             if int(found[1]) not in self.jobs:
                 return 404, {"message": "404 Not found"}
             return 200, list(reversed(self.jobs[int(found[1])]))  # newest first, as GitLab
+        if rest == "/deployments" or rest.startswith("/deployments/"):
+            return self._deployments(method, rest, query, body)
         if rest == "/freeze_periods" and method == "GET":
             return 200, self.freeze_periods
         return 404, {"message": "404 Not Found"}
+
+    def _deployments(
+        self, method: str, rest: str, query: dict[str, str], body: dict
+    ) -> tuple[int, Any]:
+        if method == "GET" and rest == "/deployments":
+            found = [
+                item
+                for item in self.deployments
+                if query.get("environment") in (None, item["environment"]["name"])
+                and query.get("status") in (None, item["status"])
+            ]
+            return 200, found
+        if method == "POST" and rest == "/deployments":
+            missing = [
+                key for key in ("environment", "sha", "ref", "tag", "status") if key not in body
+            ]
+            if missing:
+                return 400, {"error": f"{missing[0]} is missing"}
+            if body["status"] not in DEPLOYMENT_STATUSES:
+                return 400, {"error": "status does not have a valid value"}
+            item = {
+                "id": 100 + len(self.deployments),
+                "iid": len(self.deployments) + 1,
+                "ref": body["ref"],
+                "sha": body["sha"],
+                "status": body["status"],
+                "created_at": _now(),
+                "updated_at": _now(),
+                "user": USER,
+                "deployable": None,
+                "environment": {"id": 1, "name": body["environment"], "external_url": None},
+            }
+            self.deployments.append(item)
+            return 201, item
+        found = re.fullmatch(r"/deployments/(\d+)", rest)
+        item = next((d for d in self.deployments if found and d["id"] == int(found[1])), None)
+        if item is None:
+            return 404, {"message": "404 Not found"}
+        if method == "PUT":
+            if body.get("status") not in DEPLOYMENT_STATUSES:
+                return 400, {"error": "status does not have a valid value"}
+            item.update(status=body["status"], updated_at=_now())
+        return 200, item
 
     def _find(self, iid: int) -> dict[str, Any] | None:
         mr = next((mr for mr in self.merge_requests if mr["iid"] == iid), None)
