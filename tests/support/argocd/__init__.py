@@ -4,13 +4,15 @@
         argo.url, argo.token                          # ARGOCD_SERVER, ARGOCD_AUTH_TOKEN
         argo.service_url(f"{SERVICE_NAME}-dev")       # where the running build serves
         argo.application(f"{SERVICE_NAME}-dev")       # the Application, as the API returns it
+        argo.discovery_url                            # the pods as Prometheus HTTP SD targets
 
 It decides what runs only from the gitops remote: the Applications that ``gitops/argocd/``
 generates (``ci.chart``), rendered with Helm's engine at the head of the branch each one tracks,
 polled every ``interval`` seconds (Argo CD: 3 minutes, or a webhook). Modules: ``source`` (fetch,
 render, AppProject check), ``podspec`` (the rendered pod spec), ``node`` (pull and run with
 buildah), ``controller`` (sync, rollout, health), ``model`` (Argo CD's JSON shapes), ``api`` (the
-HTTP API), ``service`` (the stable port in front of the ready container). docs/development.md
+HTTP API), ``service`` (the stable port in front of the ready container), ``discovery`` (the pods
+a ServiceMonitor selects, as Prometheus's HTTP service discovery). docs/development.md
 ("The Argo CD stand-in") says what it does not cover.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 from tests.support.argocd import model
 from tests.support.argocd.api import ApiServer
 from tests.support.argocd.controller import AppState, Controller
+from tests.support.argocd.discovery import DiscoveryServer
 from tests.support.argocd.service import ServiceProxy
 from tests.support.argocd.source import GitopsRemote, SourceError, application_manifests
 
@@ -37,6 +40,7 @@ class ArgoCdStandIn:
     token: str
     controller: Controller
     services: Mapping[str, ServiceProxy]
+    discovery_url: str = ""
 
     def service_url(self, app: str) -> str:
         return self.services[app].url
@@ -85,12 +89,15 @@ def running_argocd(
     token: str | None = None,
     interval: float = 1.0,
     apps: Sequence[str] | None = None,
+    api_versions: Sequence[str] = (),
 ) -> Iterator[ArgoCdStandIn]:
     """Start the controller, the API server (127.0.0.1) and one Service per Application.
 
     ``registry_creds``: registry host -> "user:password" (the node's pull secret);
     ``insecure_registries``: hosts pulled over plain http; ``apps``: the Applications to run
-    (default: every one ``gitops/argocd/`` generates).
+    (default: every one ``gitops/argocd/`` generates); ``api_versions``: the cluster's extra API
+    groups, e.g. ``monitoring.coreos.com/v1`` for a cluster with the Prometheus Operator (the
+    chart then renders its ServiceMonitor, and ``discovery_url`` lists the pods it selects).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     remote = GitopsRemote(remote_url, workdir / "repo")
@@ -112,6 +119,7 @@ def running_argocd(
         registry_creds=registry_creds or {},
         insecure_registries=insecure_registries,
         interval=interval,
+        api_versions=api_versions,
     )
 
     def backend(name: str):
@@ -127,12 +135,13 @@ def running_argocd(
     services = {name: ServiceProxy(backend(name)) for name in wanted}
     token = token or secrets.token_urlsafe(24)
     api = ApiServer(controller, token)
+    discovery = DiscoveryServer(controller)
     started: list = []
     try:
-        for part in (*services.values(), api, controller):
+        for part in (*services.values(), api, discovery, controller):
             part.start()
             started.append(part)
-        yield ArgoCdStandIn(api.url, token, controller, services)
+        yield ArgoCdStandIn(api.url, token, controller, services, discovery.url)
     finally:
         for part in reversed(started):
             part.stop()

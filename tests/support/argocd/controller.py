@@ -161,13 +161,16 @@ class Controller:
         registry_creds: Mapping[str, str],
         insecure_registries: Collection[str] = (),
         interval: float = 1.0,
+        api_versions: Collection[str] = (),
     ) -> None:
-        """``apps``: Application name -> the branch it tracks (from its targetRevision)."""
+        """``apps``: Application name -> the branch it tracks (from its targetRevision);
+        ``api_versions``: the cluster's extra API groups (e.g. ``monitoring.coreos.com/v1``)."""
         self.remote = remote
         self.workdir = workdir
         self.registry_creds = dict(registry_creds)
         self.insecure_registries = set(insecure_registries)
         self.interval = interval
+        self.api_versions = tuple(api_versions)
         self.lock = threading.RLock()
         self.apps = {name: AppState(name, branch, {}) for name, branch in apps.items()}
         self._refresh = threading.Event()
@@ -267,7 +270,7 @@ class Controller:
                 app.reconciled_at = now_rfc3339()
             return
         try:
-            desired = desired_state(self.remote.export(head), head, app.name)
+            desired = desired_state(self.remote.export(head), head, app.name, self.api_versions)
         except SourceError as error:
             with self.lock:
                 self._comparison_error(app, head, f"Failed to load target state: {error}")

@@ -135,6 +135,11 @@ def _object_health(state: AppState, obj: Mapping[str, Any]) -> dict[str, str] | 
     return None
 
 
+def pod_name_of(deployment: str, pod_hash: str) -> str:
+    """A pod's name: its ReplicaSet's (the Deployment's and the template hash) and a suffix."""
+    return f"{deployment}-{pod_hash}-{pod_hash[:5]}"
+
+
 def _pod_nodes(deployment: Mapping[str, str], pod: Pod) -> list[dict[str, Any]]:
     replicaset_name = f"{deployment['name']}-{pod.hash}"
     replicaset = {
@@ -149,7 +154,7 @@ def _pod_nodes(deployment: Mapping[str, str], pod: Pod) -> list[dict[str, Any]]:
         "health": {"status": pod.health},
         "createdAt": pod.created_at,
     }
-    pod_name = f"{replicaset_name}-{pod.hash[:5]}"
+    pod_name = pod_name_of(deployment["name"], pod.hash)
     ready = "1/1" if pod.health == "Healthy" else "0/1"
     node = {
         "group": "",

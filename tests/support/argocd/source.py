@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,14 +111,17 @@ def application_manifests(tree: Path) -> dict[str, chart.ArgoApp]:
         raise SourceError(str(error)) from None
 
 
-def desired_state(tree: Path, revision: str, app_name: str) -> Desired:
-    """Render one Application at one commit, and check its objects against its AppProject."""
+def desired_state(
+    tree: Path, revision: str, app_name: str, api_versions: Sequence[str] = ()
+) -> Desired:
+    """Render one Application at one commit, and check its objects against its AppProject.
+    ``api_versions``: the cluster's extra API groups (``.Capabilities.APIVersions``)."""
     try:
         apps = {app.name: app for app in chart.applications(tree)}
         if app_name not in apps:
             raise SourceError(f"gitops/argocd/ no longer generates the Application {app_name}")
         app = apps[app_name]
-        objects = tuple(chart.objects(chart.render_app(app, tree)))
+        objects = tuple(chart.objects(chart.render_app(app, tree, api_versions=api_versions)))
         project = _project(tree, app.manifest.get("spec", {}).get("project", "default"))
     except CiError as error:
         raise SourceError(str(error)) from None
