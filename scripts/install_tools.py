@@ -32,9 +32,11 @@ DEBIAN_COMMANDS = {
     "openssl": "openssl",
     # buildah's overlay storage without kernel overlay mounts (make bench-image).
     "fuse-overlayfs": "fuse-overlayfs",
-    # A real browser for /docs and /redoc (headless), and promtool for the chart's alert rules.
+    # A real browser for /docs and /redoc (headless), promtool for the chart's alert rules, and
+    # the Prometheus server that `ci verify`'s tests query (run by hand: no systemd here).
     "chromium": "chromium",
     "promtool": "prometheus",
+    "prometheus": "prometheus",
     # Node for the npm tools (gitlab-ci-local, the Argo CD schemas), where the image lacks it.
     "node": "nodejs",
     "npm": "npm",

@@ -15,9 +15,12 @@ NAMES = (
     "rollback",
     "hold",
     "unhold",
+    "reject",
+    "unreject",
     "status",
     "check",
     "wait_changed",
     "verify_deploy",
     "wait",
+    "verify",
 )

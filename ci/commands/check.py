@@ -6,9 +6,12 @@ The MR (HEAD) is merged into the target branch's tip, fetched now from origin (`
 commit instead); both trees are rendered as Argo CD renders them (``ci.gitops.runs``), and
 ``ci.gitops.gate`` judges the difference of every environment's images: what it runs after the
 merge must have run at a tip of the target branch in the environment before it in
-``gitops/promotion.yaml``, no held environment may change, and releasing a hold, changing the
-policy or moving an Application needs a ``Promotion-Override: <reason>`` trailer in the MR's own
-commits. Holds, the order and history are read from the target branch, never from the MR.
+``gitops/promotion.yaml``, no held environment may change, no environment may run a rejected
+build (``gitops/rejected.yaml``; no trailer excuses it), and releasing a hold or a rejection,
+changing the policy or moving an Application needs a ``Promotion-Override: <reason>`` trailer in
+the MR's own commits; a build promoted without its source's evidence (a passed verdict, the
+soak) needs it or an ``Evidence-Override: <reason>``. Holds, rejections, verdicts, the policy
+and history are read from the target branch, never from the MR.
 With ``--verify-image`` each new image must exist in its registry and, once the target branch
 has ``gitops/cosign.pub``, be signed with its provenance (``ci.trust``). One line per problem on
 stdout, exit 1; bad input exit 2.

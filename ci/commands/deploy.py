@@ -3,9 +3,15 @@
 import argparse
 import os
 
-from ci.commands.flags import add_verify_image, add_write_flags, required
+from ci.commands.flags import (
+    add_override,
+    add_verify_image,
+    add_write_flags,
+    overrides_from_args,
+    required,
+)
 from ci.commands.write_back import run_write
-from ci.gitops.plans.action import Action
+from ci.gitops.plans.action import Action, Override
 from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
 from ci.options import env_flag, env_switch
@@ -29,6 +35,7 @@ def register(subparsers) -> None:
     )
     env_switch(parser, "--force", "GITOPS_FORCE", help="deploy even when a newer build is live")
     add_verify_image(parser)
+    add_override(parser, Override.FREEZE)
     add_write_flags(parser)
     parser.set_defaults(run=run)
 
@@ -37,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     env = validate_env_name(required(args.env, "--env"))
     tag = validate_tag(required(args.tag, "--tag"))
     repository = validate_repository(args.repository) if args.repository else None
+    overrides, reason = overrides_from_args(args)
     request = Request(
         action=Action.DEPLOY,
         env=env,
@@ -46,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         built_here=bool(os.environ.get("CI_PIPELINE_URL")) and os.environ.get("IMAGE_TAG") == tag,
         force=args.force,
         dry_run=args.dry_run,
+        overrides=overrides,
+        reason=reason,
     )
     return run_verified(lambda verify: run_write(args, request, verify), args.verify_image)
 

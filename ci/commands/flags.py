@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from ci.errors import UsageError
 from ci.gitops.credentials import Identity, credentials_from_environ, default_repo, normalize_url
 from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME
+from ci.gitops.plans.action import Override
 from ci.gitops.remote import GIT_TIMEOUT_SECONDS
 from ci.gitops.writeback import Retry, Target
 from ci.options import env_flag, env_switch
@@ -63,6 +64,47 @@ def add_verify_image(parser: argparse.ArgumentParser, what: str = "the image") -
         help=f"check the registry has {what} first, and, with gitops/cosign.pub on the branch"
         " (or COSIGN_PUBLIC_KEY_FILE), its signature and provenance",
     )
+
+
+def add_override(parser: argparse.ArgumentParser, *overrides: Override) -> None:
+    """--override WHAT (repeatable; env: $GITOPS_OVERRIDE, comma-separated) and --reason."""
+    names = ", ".join(overrides)
+    parser.add_argument(
+        "--override",
+        action="append",
+        choices=list(overrides),
+        help=f"go past {names} ({'; '.join(OVERRIDE_HELP[o] for o in overrides)}), with --reason,"
+        " recorded in the commit's trailer (env: $GITOPS_OVERRIDE, comma-separated)",
+    )
+    env_flag(parser, "--reason", "GITOPS_REASON", help="why the override (with --override)")
+    parser.set_defaults(override_choices=overrides)
+
+
+OVERRIDE_HELP = {
+    Override.EVIDENCE: "the source's verification and soak",
+    Override.FREEZE: "a freeze window",
+}
+
+
+def overrides_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] = os.environ
+) -> tuple[frozenset[Override], str | None]:
+    """The overrides asked for and their reason (required with any: it goes in the trailer)."""
+    given = args.override or [
+        word.strip() for word in environ.get("GITOPS_OVERRIDE", "").split(",") if word.strip()
+    ]
+    unknown = [word for word in given if word not in args.override_choices]
+    if unknown:
+        known = ", ".join(args.override_choices)
+        raise UsageError(f"--override {unknown[0]!r} is not one of {known}")
+    if not given:
+        return frozenset(), None
+    why = " ".join((args.reason or "").split())
+    if not why:
+        raise UsageError("--override needs --reason (it is recorded in the commit's trailer)")
+    if len(why) > 500:
+        raise UsageError(f"--reason is {len(why)} characters long; at most 500")
+    return frozenset(Override(word) for word in given), why
 
 
 def add_write_flags(parser: argparse.ArgumentParser, wait: bool = True) -> None:

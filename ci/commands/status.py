@@ -1,4 +1,5 @@
-"""``python -m ci status [--env ENV] [--json]``: what each environment runs, and its holds."""
+"""``python -m ci status [--env ENV] [--json]``: what each environment runs, its holds, its
+build's verdict and the overrides that set it, and the rejected builds."""
 
 import argparse
 import json

@@ -1,5 +1,6 @@
-"""What the write-back commands (deploy, promote, rollback, hold, unhold) share: running a
-request through ``ci.gitops.writeback.apply`` (by push or merge request), then ``--wait``."""
+"""What the write-back commands (deploy, promote, rollback, hold, unhold, reject, unreject;
+verify's record) share: running a request through ``ci.gitops.writeback.apply`` (by push or
+merge request), then ``--wait``."""
 
 import argparse
 import contextlib
@@ -17,8 +18,9 @@ from ci.gitops.writeback import apply
 from ci.wait.loop import plan_wait, wait_after_write
 
 
-def run_write(args: argparse.Namespace, request: Request, verify=None) -> int:
-    """Apply ``request`` and print what happened; then wait for Argo CD when asked."""
+def run_write(args: argparse.Namespace, request: Request, verify=None, freezes=None) -> int:
+    """Apply ``request`` and print what happened; then wait for Argo CD when asked.
+    ``freezes``: freeze windows beside the branch's policy (``ci.gitops.plans.model.Freezes``)."""
     target = target_from_args(args)
     context = GitLabContext.from_environ()
     publish = None
@@ -39,6 +41,7 @@ def run_write(args: argparse.Namespace, request: Request, verify=None) -> int:
             retry=attempts,
             log=lambda line: print(redact(line), file=sys.stderr),
             publish=publish,
+            freezes=freezes,
         )
     if outcome.diff:
         print(outcome.diff, end="")
@@ -56,10 +59,12 @@ def who(context: GitLabContext) -> str:
     return "unknown"
 
 
-def reason(value: str | None, required: bool) -> str | None:
+def reason(
+    value: str | None, required: bool, why: str = "say why the environment is held"
+) -> str | None:
     text = " ".join((value or "").split())
     if required and not text:
-        raise UsageError("--reason is required (say why the environment is held)")
+        raise UsageError(f"--reason is required ({why})")
     if len(text) > 500:
         raise UsageError(f"--reason is {len(text)} characters long; at most 500")
     return text or None

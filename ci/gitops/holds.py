@@ -43,15 +43,22 @@ def env_of(path: str) -> str:
     return parts[1] if len(parts) == 3 and parts[0] == "gitops" else path
 
 
-def parse_hold(text: str, path: str) -> Hold:
-    """The hold recorded in ``text`` (the file at ``path``); ValuesError when it is malformed."""
+def load_yaml(text: str, path: str) -> object:
+    """``text`` (the file at ``path``) read as YAML 1.2, plain data only: ValuesError naming the
+    file when it is not valid YAML (duplicate keys included). Holds, verdicts and rejections
+    are read with it."""
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        return YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
         first = (str(error).strip().splitlines() or ["invalid YAML"])[0]
         raise ValuesError(f"{path}: not valid YAML ({first})") from None
     except RecursionError:  # ruamel's parser recurses once per nesting level: ``[[[[...``
         raise ValuesError(f"{path}: not valid YAML (nested too deeply)") from None
+
+
+def parse_hold(text: str, path: str) -> Hold:
+    """The hold recorded in ``text`` (the file at ``path``); ValuesError when it is malformed."""
+    data = load_yaml(text, path)
     if not isinstance(data, dict):
         raise ValuesError(f"{path}: expected a mapping with {', '.join(REQUIRED)}")
     fields = {}
@@ -87,7 +94,22 @@ def format_hold(hold: Hold) -> str:
 
 
 def _string(value: str) -> str:
-    return json.dumps(" ".join(value.split()))
+    return quoted(" ".join(value.split()))
+
+
+def quoted(value: str | None) -> str:
+    """``value`` as a YAML double-quoted scalar (or ``null``): JSON's escapes, but ``\\U`` for a
+    character beyond the BMP (YAML reads JSON's surrogate pair as two characters)."""
+    if value is None:
+        return "null"
+    return (
+        '"'
+        + "".join(
+            f"\\U{ord(char):08x}" if ord(char) > 0xFFFF else json.dumps(char)[1:-1]
+            for char in value
+        )
+        + '"'
+    )
 
 
 def describe(hold: Hold) -> str:

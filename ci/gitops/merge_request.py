@@ -39,13 +39,22 @@ PIPELINE_ID = re.compile(r"/-/pipelines/(\d+)(?:[/?#]|$)")
 
 def branch_name(env: str, tag: str) -> str:
     """``gitops/<env>/<tag>``, made a valid ref name (no ``..``, no ``.lock`` ending)."""
-    safe = re.sub(r"\.{2,}", ".", tag).removesuffix(".lock").strip(".") or "tag"
-    return f"{BRANCH_PREFIX}/{env}/{safe}"
+    return f"{BRANCH_PREFIX}/{env}/{_safe(tag)}"
+
+
+def _safe(tag: str) -> str:
+    return re.sub(r"\.{2,}", ".", tag).removesuffix(".lock").strip(".") or "tag"
 
 
 def branch_for(change: Change) -> str:
-    """An image change's ``gitops/<env>/<tag>``; a hold's ``gitops-holds/<env>/<hold|unhold>``
-    (kept apart: it supersedes no promotion, and no promotion supersedes it)."""
+    """An image change's ``gitops/<env>/<tag>``; a hold's ``gitops-holds/<env>/<hold|unhold>``;
+    a verdict's ``gitops-holds/<env>/record-<tag>``, a rejection's
+    ``gitops-holds/builds/<reject|unreject>-<tag>`` (kept apart: they supersede no promotion,
+    and no promotion supersedes them)."""
+    if change.action in (Action.REJECT, Action.UNREJECT):
+        return f"{HOLD_BRANCH_PREFIX}/builds/{change.action}-{_safe(change.tag or '')}"
+    if change.action == Action.RECORD:
+        return f"{HOLD_BRANCH_PREFIX}/{change.env}/record-{_safe(change.tag or '')}"
     if change.action in (Action.HOLD, Action.UNHOLD) or not change.tag:
         return f"{HOLD_BRANCH_PREFIX}/{change.env}/{change.action}"
     return branch_name(change.env, change.tag)

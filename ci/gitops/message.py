@@ -11,6 +11,12 @@ DEFAULT_AUTHOR_EMAIL = "gitops-bot@noreply.invalid"
 SKIP_CI = "[skip ci]"
 ROLLED_BACK_FROM = "Rolled-Back-From"
 ROLLBACK_JOB = "Rollback-Job"
+# A promote without the evidence its source's policy asks for, a deploy or promote in a freeze
+# window: ``--override evidence|freeze --reason TEXT`` leaves the reason in these trailers.
+EVIDENCE_OVERRIDE = "Evidence-Override"
+FREEZE_OVERRIDE = "Freeze-Override"
+# Actions whose commit changes no image: the body is their note.
+NOTE_ONLY = (Action.HOLD, Action.UNHOLD, Action.RECORD, Action.REJECT, Action.UNREJECT)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class Change:
     forced_hold: str | None = None  # the hold a --force deploy/promote overrode, described
     reason: str | None = None  # hold / rollback: why
     hold_note: str | None = None  # what the commit did to the hold (rollback: held, unhold: was)
+    outcome: str | None = None  # record: the verdict's outcome
+    notes: tuple[str, ...] = ()  # more lines of the body (an override, a recorded verdict)
+    extra_trailers: tuple[tuple[str, str], ...] = ()  # (key, value): overrides
 
 
 def subject(change: Change) -> str:
@@ -39,6 +48,10 @@ def subject(change: Change) -> str:
         return f"hold({change.env}): {change.reason} {SKIP_CI}"
     if change.action == Action.UNHOLD:
         return f"unhold({change.env}): released {SKIP_CI}"
+    if change.action == Action.RECORD:
+        return f"record({change.env}): {change.service} {change.tag} {change.outcome} {SKIP_CI}"
+    if change.action in (Action.REJECT, Action.UNREJECT):
+        return f"{change.action}: {change.service} {change.tag} {SKIP_CI}"
     detail = ""
     if change.action == Action.PROMOTE and change.source_env:
         detail = f" from {change.source_env}"
@@ -50,8 +63,8 @@ def subject(change: Change) -> str:
 
 
 def body(change: Change) -> str:
-    if change.action in (Action.HOLD, Action.UNHOLD):
-        return change.hold_note or ""
+    if change.action in NOTE_ONLY:
+        return "\n".join([*([change.hold_note] if change.hold_note else []), *change.notes])
     lines = [f"Set image.tag in {change.path} from {change.previous or '(unset)'} to {change.tag}."]
     if change.repository:
         lines.append(f"Set image.repository to {change.repository}.")
@@ -65,7 +78,7 @@ def body(change: Change) -> str:
         lines.append(f"Forced with --force over a hold: {change.forced_hold}.")
     if change.hold_note:
         lines.append(change.hold_note)
-    return "\n".join(lines)
+    return "\n".join([*lines, *change.notes])
 
 
 def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
@@ -77,6 +90,7 @@ def trailers(change: Change, context: GitLabContext) -> list[tuple[str, str]]:
         job = rollback_job(context)
         if job:
             found.append((ROLLBACK_JOB, job))
+    found += change.extra_trailers
     if context.pipeline_url:
         # "Pipeline" credits the pipeline with the build; one that only ran the write-back of
         # another pipeline's build is named as what it is.

@@ -8,14 +8,16 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ci.errors import CiError
 from ci.gitops import check, gate
 from ci.gitops.checkout import Checkout
 from ci.gitops.holds import HOLD_FILE, describe, parse_hold
-from ci.gitops.message import parse_trailers
-from ci.gitops.promotion import OVERRIDE_TRAILER, PROMOTION_FILE, parse_order
+from ci.gitops.message import EVIDENCE_OVERRIDE, parse_trailers
+from ci.gitops.promotion import OVERRIDE_TRAILER, PROMOTION_FILE, PromotionOrder, parse_policy
+from ci.gitops.records import Records, evidence, read_records
 from ci.gitops.runs import EnvRun, Runs, what_runs
 from ci.gitops.tags import values_path
 from ci.gitops.values import ValuesError
@@ -68,11 +70,29 @@ class TipHistory:
     target: str
 
     def ran(self, env: str, image: str) -> bool:
-        paths = ["gitops/argocd", f"gitops/{env}", "helm-chart", f"values.{env}.yaml"]
         if image in runs_at(self.checkout, self.target).images(env):
             return True
-        commits = self.checkout.first_parent_commits(self.target, paths, MAX_HISTORY)
-        return any(image in runs_at(self.checkout, commit).images(env) for commit in commits)
+        return any(
+            image in runs_at(self.checkout, commit).images(env) for commit in self._tips(env)
+        )
+
+    def set_at(self, env: str, image: str) -> datetime | None:
+        """When the target branch's first-parent commit that set ``image`` in ``env`` (the oldest
+        of the newest run of commits rendering it there) landed; None if none did."""
+        found = None
+        for commit in self._tips(env):
+            if image in runs_at(self.checkout, commit).images(env):
+                found = commit
+            elif found is not None:
+                break
+        if found is None:
+            return None
+        date = self.checkout.git("show", "--no-patch", "--format=%cI", found).decode().strip()
+        return datetime.fromisoformat(date)
+
+    def _tips(self, env: str) -> list[str]:
+        paths = ["gitops/argocd", f"gitops/{env}", "helm-chart", f"values.{env}.yaml"]
+        return self.checkout.first_parent_commits(self.target, paths, MAX_HISTORY)
 
 
 def held(checkout: Checkout, target: str) -> dict[str, str]:
@@ -89,11 +109,13 @@ def held(checkout: Checkout, target: str) -> dict[str, str]:
     return holds
 
 
-def overrides(checkout: Checkout, target: str, head: str) -> list[tuple[str, str]]:
-    """(commit, reason) of each ``Promotion-Override`` trailer in the MR's own commits."""
+def overrides(
+    checkout: Checkout, target: str, head: str, trailer: str = OVERRIDE_TRAILER
+) -> list[tuple[str, str]]:
+    """(commit, reason) of each ``trailer`` (``Promotion-Override``) in the MR's own commits."""
     found = []
     for commit, message in checkout.messages(target, head):
-        reason = parse_trailers(message).get(OVERRIDE_TRAILER, "").strip()
+        reason = parse_trailers(message).get(trailer, "").strip()
         if reason:
             found.append((commit, " ".join(reason.split())))
     return found
@@ -127,18 +149,46 @@ def _owned_keys(
 
 
 def collect(
-    checkout: Checkout, target: str, head: str, verify_image: bool
+    checkout: Checkout, target: str, head: str, verify_image: bool, now: datetime | None = None
 ) -> tuple[list[gate.Violation], list[str]]:
-    """(violations, notices) of merging ``head`` into ``target``."""
+    """(violations, notices) of merging ``head`` into ``target`` (``now``: the clock soak times
+    are judged at)."""
     merged = checkout.merged_tree(target, head)
     if merged is None:
         return [gate.Violation(head[:12], f"conflicts with {target[:12]}: rebase it")], []
     before, after = runs_at(checkout, target), runs_at(checkout, merged)
+    policy = parse_policy(_text(checkout.read(target, PROMOTION_FILE)))
+    records = read_records(checkout, target, merged)
+    change = _change(checkout, target, head, merged, (before, after), policy.order, records)
+    history = TipHistory(checkout, target)
+    proof = evidence(checkout, target, policy, history.set_at, now or datetime.now(UTC))
+    violations, notices = gate.judge(change, history.ran, proof)
+    violations = (
+        file_violations(checkout, target, merged, after) + list(records.violations) + violations
+    )
+    if verify_image:
+        key = _text(checkout.read(target, PUBLIC_KEY_PATH))
+        problems, found = _verify_new_images(before, after, os.environ, key)
+        violations += problems
+        notices += found
+    return violations, notices
+
+
+def _change(
+    checkout: Checkout,
+    target: str,
+    head: str,
+    merged: str,
+    runs: tuple[Runs, Runs],
+    order: PromotionOrder,
+    records: Records,
+) -> gate.Change:
+    """The gate's view of the merge: what runs before and after, holds, trailers, records."""
     holds = held(checkout, target)
-    change = gate.Change(
-        before=before,
-        after=after,
-        order=parse_order(_text(checkout.read(target, PROMOTION_FILE))),
+    return gate.Change(
+        before=runs[0],
+        after=runs[1],
+        order=order,
         target=target,
         holds=holds,
         holds_kept=frozenset(
@@ -147,15 +197,10 @@ def collect(
         promotion_changed=checkout.read(target, PROMOTION_FILE)
         != checkout.read(merged, PROMOTION_FILE),
         overrides=overrides(checkout, target, head),
+        rejections=records.rejections,
+        loosened=records.loosened,
+        evidence_overrides=overrides(checkout, target, head, EVIDENCE_OVERRIDE),
     )
-    violations, notices = gate.judge(change, TipHistory(checkout, target).ran)
-    violations = file_violations(checkout, target, merged, after) + violations
-    if verify_image:
-        key = _text(checkout.read(target, PUBLIC_KEY_PATH))
-        problems, found = _verify_new_images(before, after, os.environ, key)
-        violations += problems
-        notices += found
-    return violations, notices
 
 
 def _text(data: bytes | None) -> str | None:

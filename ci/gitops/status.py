@@ -1,6 +1,8 @@
 """``status``: what each environment runs, since when, set by whom, built from which commit,
-whether it is held. An environment whose files cannot be read shows its problem in its row; the
-others are listed all the same."""
+whether it is held, its build's verification verdict, the overrides the commit that set it
+recorded (``Evidence-Override``, ``Freeze-Override``, ``Promotion-Override``), and the rejected
+builds. An environment whose files cannot be read shows its problem in its row; the others are
+listed all the same."""
 
 import tempfile
 from dataclasses import asdict, dataclass, replace
@@ -8,10 +10,13 @@ from pathlib import Path
 
 from ci.gitops import history
 from ci.gitops.holds import Hold
-from ci.gitops.message import parse_trailers
+from ci.gitops.message import EVIDENCE_OVERRIDE, FREEZE_OVERRIDE, parse_trailers
+from ci.gitops.promotion import OVERRIDE_TRAILER
+from ci.gitops.rejections import REJECTED_FILE, Rejection, parse_rejections, rejecting
 from ci.gitops.remote import Clone
 from ci.gitops.tags import values_path
 from ci.gitops.values import ValuesError, read_image
+from ci.gitops.verdicts import Verdict, describe, latest, parse_verdicts, verdicts_path
 from ci.gitops.writeback import Target, _require_env, environments, read_hold
 
 
@@ -27,6 +32,13 @@ class EnvStatus:
     source_subject: str | None
     hold: Hold | None = None
     problem: str | None = None  # why the environment's files cannot be read
+    digest: str | None = None
+    verdict: Verdict | None = None  # the newest verdict on the build it runs
+    overrides: tuple[tuple[str, str], ...] = ()  # (trailer, reason) of the commit that set it
+    rejected: tuple[Rejection, ...] = ()  # every rejected build (the same in every row)
+
+
+OVERRIDES = (EVIDENCE_OVERRIDE, FREEZE_OVERRIDE, OVERRIDE_TRAILER)
 
 
 def collect(target: Target, only_env: str | None = None) -> list[EnvStatus]:
@@ -38,6 +50,7 @@ def collect(target: Target, only_env: str | None = None) -> list[EnvStatus]:
             _require_env(only_env, known)
         # File histories first (they need trees), then source commits (deepened commits-only).
         rows = [_env_status(clone, tip, env) for env in ([only_env] if only_env else known)]
+        rows = [_with_records(clone, tip, row) for row in rows]
         return [_with_source(clone, row) for row in rows]
 
 
@@ -54,19 +67,39 @@ def _env_status(clone: Clone, tip: str, env: str) -> EnvStatus:
         return replace(row, problem=str(error))
     entry = history.setter(clone, tip, path, image.tag)
     set_by = source = None
+    trailers = parse_trailers(entry.message) if entry else {}
     if entry:
-        trailers = parse_trailers(entry.message)
         set_by = trailers.get("Triggered-By") or f"{entry.author} <{entry.email}>"
         source = trailers.get("Source-Commit")
     return replace(
         row,
         tag=image.tag,
         repository=image.repository,
+        digest=image.digest,
         set_at=entry.date if entry else None,
         set_by=set_by,
         commit=entry.commit if entry else None,
         source_commit=source or image.tag,
+        overrides=tuple((key, trailers[key]) for key in OVERRIDES if key in trailers),
     )
+
+
+def _with_records(clone: Clone, tip: str, row: EnvStatus) -> EnvStatus:
+    """The row with its build's verdict and the rejected builds (a problem when unreadable)."""
+    problems = [row.problem] if row.problem else []
+    rejected: tuple[Rejection, ...] = ()
+    verdict = None
+    try:
+        rejected = parse_rejections(clone.read_file(tip, REJECTED_FILE))
+    except ValuesError as error:
+        problems.append(str(error))
+    try:
+        path = verdicts_path(row.env)
+        verdicts = parse_verdicts(clone.read_file(tip, path) or "", path)
+        verdict = latest(verdicts, row.tag, row.digest) if row.tag else None
+    except ValuesError as error:
+        problems.append(str(error))
+    return replace(row, rejected=rejected, verdict=verdict, problem="; ".join(problems) or None)
 
 
 def _with_source(clone: Clone, row: EnvStatus) -> EnvStatus:
@@ -78,7 +111,17 @@ def _with_source(clone: Clone, row: EnvStatus) -> EnvStatus:
 
 
 def as_dicts(rows: list[EnvStatus]) -> list[dict]:
-    return [asdict(row) for row in rows]
+    """The rows as JSON data: the verdict with ``since`` (when it was reached), the overrides as
+    ``{trailer, reason}``."""
+    found = []
+    for row in rows:
+        data = asdict(row)
+        if row.verdict is not None:
+            data["verdict"]["since"] = row.verdict.finished
+        data["overrides"] = [{"trailer": key, "reason": value} for key, value in row.overrides]
+        data["rejected"] = [asdict(found) for found in row.rejected]
+        found.append(data)
+    return found
 
 
 def _held(row: EnvStatus) -> str:
@@ -113,4 +156,20 @@ def table(rows: list[EnvStatus]) -> str:
     for line in [header, *lines]:
         cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
         out.append("  ".join([*cells, line[-1]]).rstrip())
-    return "\n".join(out)
+    return "\n".join(out + notes(rows))
+
+
+def notes(rows: list[EnvStatus]) -> list[str]:
+    """The lines under the table, only when there is something to say: each environment's
+    verdict, overrides and rejected build, then the rejected builds."""
+    lines = []
+    for row in rows:
+        if row.verdict is not None:
+            lines.append(f"{row.env}: {describe(row.verdict)}, since {row.verdict.finished}")
+        lines += [f"{row.env}: set with {key}: {value}" for key, value in row.overrides]
+        found = rejecting(row.rejected, row.tag, row.digest) if row.tag else None
+        if found is not None:
+            lines.append(f"{row.env}: runs a rejected build: {found.describe()}")
+    rejected = rows[0].rejected if rows else ()
+    lines += [f"rejected: {found.describe()}" for found in rejected]
+    return lines

@@ -29,6 +29,7 @@ from ci.gitops.message import DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, Change
 from ci.gitops.plans import registry
 from ci.gitops.plans.action import Action, Status
 from ci.gitops.plans.model import (
+    Freezes,
     HeldError,
     Plan,
     Request,
@@ -153,14 +154,16 @@ def apply(
     retry: Retry | None = None,
     log: Callable[[str], None] = lambda line: None,
     publish: Publisher | None = None,
+    freezes: Freezes | None = None,
 ) -> Outcome:
     """Apply ``request`` on the remote branch; see the module docstring. ``publish`` (the
     ``--merge-request`` mode) takes the commit instead of the push: (clone, tip, commit, change)
-    -> (commit, line)."""
+    -> (commit, line). ``freezes``: freeze windows beside the branch's policy (``State``)."""
     retry = retry or Retry()
     verify_once = functools.cache(verify) if verify else None  # one registry call per image
     with tempfile.TemporaryDirectory(prefix="ci-gitops-") as workdir:
-        run = _Run(target.clone(Path(workdir) / "repo"), target, context, retry, log, publish)
+        clone = target.clone(Path(workdir) / "repo")
+        run = _Run(clone, target, context, retry, log, publish, freezes)
         try:
             return run.loop(request, verify_once)
         except (KeyboardInterrupt, GitTimeout) as error:
@@ -177,12 +180,14 @@ class _Run:
     retry: Retry
     log: Callable[[str], None]
     publish: Publisher | None
+    freezes: Freezes | None = None
     pushing: str | None = None  # the commit whose push may have reached the remote
 
     def loop(self, request: Request, verify: Verifier | None) -> Outcome:
         tip = _network(self.clone.clone, self.retry, self.log)
         for attempt in range(self.retry.attempts):
-            state = State(ClonedBranch(self.clone), tip, self.context, _now(), verify)
+            branch = ClonedBranch(self.clone)
+            state = State(branch, tip, self.context, _now(), verify, self.freezes)
             plan = registry.plan(state, request)
             if plan.warning and attempt == 0:
                 self.log(plan.warning)

@@ -9,6 +9,16 @@ class Action(StrEnum):
     ROLLBACK = "rollback"
     HOLD = "hold"
     UNHOLD = "unhold"
+    RECORD = "record"  # a verification's verdict (a failed one also rejects and rolls back)
+    REJECT = "reject"
+    UNREJECT = "unreject"
+
+
+class Override(StrEnum):
+    """What ``--override`` lets a deploy or promote go past (with ``--reason``, in a trailer)."""
+
+    EVIDENCE = "evidence"  # promote: no passed verification, or the soak not over
+    FREEZE = "freeze"  # deploy, promote: a freeze window
 
 
 class Status(StrEnum):

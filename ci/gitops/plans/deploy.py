@@ -1,6 +1,8 @@
-"""``deploy``: set an image tag, refusing a held environment and a build older than the live
-one (unless forced); the commit names the source commit and credits its pipeline."""
+"""``deploy``: set an image tag, refusing a rejected build (always), a held environment and a
+build older than the live one (unless forced) and a freeze window (unless overridden); the
+commit names the source commit and credits its pipeline."""
 
+from ci.gitops.plans import guards
 from ci.gitops.plans.action import Status
 from ci.gitops.plans.image import Build, Extra, image_plan, read_values, settled
 from ci.gitops.plans.model import Plan, Request, State, forced_hold, own_build, read_hold
@@ -12,6 +14,7 @@ def plan(state: State, request: Request) -> Plan:
     values = read_values(state, request.env)
     over_hold = forced_hold(request, hold)
     build = _build(state, request)
+    guards.refuse_rejected(state, build.tag, build.digest)
     done = settled(request, values, build)
     if done is not None:
         return done
@@ -30,7 +33,14 @@ def plan(state: State, request: Request) -> Plan:
     source = (state.context.commit_sha if own else None) or relation.candidate
     if not source and looks_like_commit(build.tag):
         source = build.tag
-    extra = Extra(forced_hold=over_hold, forced_over=forced_over, source_commit=source or None)
+    allowed = guards.freeze(state, request)
+    extra = Extra(
+        forced_hold=over_hold,
+        forced_over=forced_over,
+        source_commit=source or None,
+        allowed=allowed,
+        rejectable=True,
+    )
     return image_plan(state, request, values, build, extra)
 
 

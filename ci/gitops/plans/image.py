@@ -2,11 +2,12 @@
 against the registry when asked, described in the commit message."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ci.errors import CiError, UsageError
 from ci.gitops.message import Change, commit_message
 from ci.gitops.plans.action import Status
+from ci.gitops.plans.guards import Allowed, refuse_rejected
 from ci.gitops.plans.model import Plan, Request, State, Verifier, own_build
 from ci.gitops.tags import DIGEST_PATTERN, values_path
 from ci.gitops.values import Image, read_image, set_image
@@ -46,6 +47,9 @@ class Extra:
     source_commit: str | None = None
     hold_note: str | None = None
     files: tuple[tuple[str, str | None, str | None], ...] = ()  # (path, before, after)
+    # What overrides let through (notes, trailers).
+    allowed: Allowed = field(default_factory=Allowed)
+    rejectable: bool = False  # deploy, promote: refuse a rejected build (by the digest written)
 
 
 def read_values(state: State, env: str) -> Values:
@@ -84,6 +88,8 @@ def image_plan(
     key = state.repo.read_file(state.tip, PUBLIC_KEY_PATH) if state.verify else None
     verified = verified_digest(state.verify, repository, build.tag, build.digest, values.path, key)
     digest = _matching(verified, DIGEST_PATTERN)
+    if extra.rejectable and digest != build.digest:  # the registry named the digest
+        refuse_rejected(state, build.tag, digest)
     url = _matching(build.pipeline_url, PIPELINE_URL)
     new_text = set_image(
         values.text,
@@ -121,6 +127,8 @@ def _change(
         reason=request.reason,
         hold_note=extra.hold_note,
         digest=digest,
+        notes=extra.allowed.notes,
+        extra_trailers=extra.allowed.trailers,
     )
 
 

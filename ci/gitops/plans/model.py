@@ -4,19 +4,26 @@ and the plan; the checks every planner shares."""
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
+from ci.gitops.freeze import Frozen
 from ci.gitops.history import Relation, TagChange
 from ci.gitops.holds import Hold, describe, hold_path, parse_hold, release_hint
 from ci.gitops.message import Change
-from ci.gitops.plans.action import Action, Status
+from ci.gitops.plans.action import Action, Override, Status
+from ci.gitops.promotion import PROMOTION_FILE, Policy, parse_policy
 from ci.gitops.tags import environments_from_paths, looks_like_commit
+from ci.gitops.verdicts import Verdict, parse_time
 
 # Checks the registry has REPOSITORY:TAG and returns its digest (None when the registry sends
 # none); raises CiError when the image is not there.
 Verifier = Callable[[str, str], str | None]
+# Another source of freeze windows (GitLab's deploy freezes): the freeze ``env`` is in at a
+# time, or None.
+Freezes = Callable[[str, datetime], Frozen | None]
 
 
 class HeldError(CiError):
@@ -39,6 +46,9 @@ class Request:
     # rollback: the build it rolls back from, fixed by its first look at the branch, so that a
     # retry after a race never rolls back something else (or brings that build back).
     rollback_from: str | None = None
+    verdict: Verdict | None = None  # record: the verification's verdict
+    rollback: bool = False  # record: roll a failed build back when the environment still runs it
+    overrides: frozenset[Override] = frozenset()  # deploy, promote: allowed with ``reason``
 
 
 class Repository(Protocol):
@@ -61,17 +71,30 @@ class Repository(Protocol):
 
 @dataclass(frozen=True)
 class State:
-    """The branch at ``tip`` and the facts of this run (``now``: the time a hold records)."""
+    """The branch at ``tip`` and the facts of this run: ``now`` (ISO 8601, UTC) is the clock of
+    the whole plan, what a hold records and what freeze windows and soak times are judged at;
+    ``freezes`` adds freeze windows from elsewhere (GitLab's deploy freezes)."""
 
     repo: Repository
     tip: str
     context: GitLabContext
     now: str
     verify: Verifier | None = None
+    freezes: Freezes | None = None
 
     @functools.cached_property
     def environments(self) -> list[str]:
         return environments(self.repo, self.tip)
+
+    @functools.cached_property
+    def time(self) -> datetime:
+        """``now`` as an aware datetime."""
+        return parse_time(self.now)
+
+    @functools.cached_property
+    def policy(self) -> Policy:
+        """The branch's ``gitops/promotion.yaml`` (UsageError, exit 2, when malformed)."""
+        return parse_policy(self.repo.read_file(self.tip, PROMOTION_FILE))
 
 
 @dataclass

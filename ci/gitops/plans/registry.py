@@ -1,8 +1,9 @@
-"""One planner per action; ``plan`` checks the environment exists and asks its planner."""
+"""One planner per action; ``plan`` checks the environment exists (an action about a build in
+every environment names none) and asks its planner."""
 
 from collections.abc import Callable
 
-from ci.gitops.plans import deploy, hold, promote, rollback, unhold
+from ci.gitops.plans import deploy, hold, promote, record, reject, rollback, unhold, unreject
 from ci.gitops.plans.action import Action
 from ci.gitops.plans.model import Plan, Request, State, require_env
 
@@ -14,9 +15,15 @@ PLANNERS: dict[Action, Planner] = {
     Action.ROLLBACK: rollback.plan,
     Action.HOLD: hold.plan,
     Action.UNHOLD: unhold.plan,
+    Action.RECORD: record.plan,
+    Action.REJECT: reject.plan,
+    Action.UNREJECT: unreject.plan,
 }
+# Actions about a build in every environment, not one environment.
+BUILD_ACTIONS = (Action.REJECT, Action.UNREJECT)
 
 
 def plan(state: State, request: Request) -> Plan:
-    require_env(request.env, state.environments)
+    if request.action not in BUILD_ACTIONS:
+        require_env(request.env, state.environments)
     return PLANNERS[Action(request.action)](state, request)

@@ -1,14 +1,21 @@
 """``rollback``: go back to the build before the live one (or ``--to`` a tag the environment
-ran), skipping builds rolled back from, and hold the environment; a retried job never rolls back
-twice, and a retry after a race never brings back the build it rolled back from."""
+ran), skipping builds rolled back from and rejected builds, and hold the environment; a retried
+job never rolls back twice, and a retry after a race never brings back the build it rolled back
+from."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from ci.errors import CiError, UsageError
 from ci.gitops.history import TagChange, rollback_target
 from ci.gitops.holds import Hold, format_hold, hold_path
 from ci.gitops.message import ROLLBACK_JOB, parse_trailers, rollback_job
 from ci.gitops.plans.action import Status
+from ci.gitops.plans.guards import rejections
 from ci.gitops.plans.image import Build, Extra, Values, image_plan, read_values, settled
 from ci.gitops.plans.model import Plan, Request, State, read_hold
+from ci.gitops.rejections import rejecting
+from ci.gitops.values import ValuesError
 
 
 def plan(state: State, request: Request) -> Plan:
@@ -54,13 +61,26 @@ def _target(state: State, request: Request, path: str, live: str | None) -> TagC
                 " --to takes a tag this environment ran before; nothing pushed"
             )
         return found
-    found = rollback_target(history, live)
+    found = rollback_target(_not_rejected(state, history), live)
     if found is None:
         raise CiError(
             f"no earlier build to roll back to in the history of {path} (builds rolled"
             " back from are skipped): nothing pushed"
         )
     return found
+
+
+def _not_rejected(state: State, changes: Iterable[TagChange]) -> Iterator[TagChange]:
+    """``changes`` with the rejected builds' tags blanked: never a target, though their rollback
+    trailers still count. An unreadable rejected file stops no rollback (deploy says why)."""
+    try:
+        rejected = rejections(state)
+    except ValuesError:
+        rejected = ()
+    for change in changes:
+        yield (
+            replace(change, tag=None) if rejecting(rejected, change.tag, change.digest) else change
+        )
 
 
 def _rolled_back_by_this_job(state: State, env: str, path: str, now: str | None) -> Plan | None:

@@ -1,5 +1,4 @@
-"""Fixtures: a project-shaped source repository and its bare remote (``remote``), and
-``python -m ci`` in this process (``ci``), as for the write-back's tests."""
+"""The build command's tests share ``tests/ci/test_build.py``'s environment (GitLab's variables,
+ECR's settings), here named ``build_env``."""
 
-from tests.ci.gitops.conftest import remote  # noqa: F401  (fixtures)
-from tests.support.in_process import ci  # noqa: F401
+from tests.ci.test_build import env as build_env  # noqa: F401  (a fixture)

@@ -1,26 +1,25 @@
-"""Fixtures: a project-shaped source repository, its bare remote, `python -m ci` as users run it."""
+"""Fixtures of the write-back's I/O tests: a secret of the test's own (the scans of /proc must not
+see another test's processes), and the remote served over smart HTTP with it (nginx, basic auth)."""
 
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.git_remotes import SourceRepo, make_bare_remote, make_source_repo
-from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
+from tests.support.git_remotes import Remote, http_git_server
 
-
-@dataclass
-class Remote:
-    source: SourceRepo
-    bare: Path
-
-    @property
-    def url(self) -> str:
-        return self.bare.as_uri()
+# Every character the issue names, and then some: / # ? \ % $ " ' spaces, a colon, non-ASCII.
+SECRET = "p/#?\\ %$\"' x:é\\n@&+=t0ken"
 
 
 @pytest.fixture
-def remote(tmp_path: Path) -> Remote:
-    source = make_source_repo(tmp_path / "source", commits=12)
-    bare = make_bare_remote(source.path, tmp_path / "remotes" / "project.git")
-    return Remote(source, bare)
+def secret() -> str:
+    return f"{SECRET}-{secrets.token_hex(8)}"
+
+
+@pytest.fixture
+def deployer_remote(remote: Remote, tmp_path: Path, secret: str) -> Iterator[tuple[Remote, str]]:
+    """``remote`` over http://127.0.0.1 for the user ``deployer`` with the password ``secret``."""
+    with http_git_server(remote.bare.parent, "deployer", secret, tmp_path / "nginx") as base:
+        yield remote, f"{base}/{remote.bare.name}"
