@@ -79,8 +79,10 @@ def get(
         body = response.read(limit + 1)
         watchdog.check()  # a body cut short by the watchdog is not an answer
         return Response(response.status, body, response.getheader("Location"))
-    except (OSError, http.client.HTTPException):
-        watchdog.check()
+    except (OSError, http.client.HTTPException) as error:
+        # A socket timeout is the deadline too: a read may wait ``seconds`` at most, so the
+        # exchange has taken that long, whether or not the watchdog's thread has run yet.
+        watchdog.check(timed_out=isinstance(error, TimeoutError))
         raise
     finally:
         watchdog.stop()
@@ -106,8 +108,8 @@ class _Watchdog:
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    def check(self) -> None:
-        if self.fired.is_set():
+    def check(self, timed_out: bool = False) -> None:
+        if timed_out or self.fired.is_set():
             raise DeadlineExceeded(f"no complete answer within {round(self.seconds, 1):g}s")
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.asgi import ASGIApp
+from app.shutdown import ShutdownState
 
 REQUEST_ID = b"test-request"
 HEADERS = ((b"host", b"testserver"), (b"x-request-id", REQUEST_ID))
@@ -86,3 +87,15 @@ def call_failing(app: ASGIApp, path: str) -> tuple[Answer, BaseException]:
     except Exception as exc:
         return answer(sent), exc
     raise AssertionError(f"{path} did not raise")
+
+
+class BrokenState(ShutdownState):
+    """Readiness that raises: an exception on the fast path."""
+
+    @property
+    def shutting_down(self) -> bool:
+        raise ZeroDivisionError("readiness cannot tell")
+
+    @shutting_down.setter
+    def shutting_down(self, value: bool) -> None:
+        pass

@@ -50,3 +50,9 @@ async def fastapi_client(
     app = create_app(settings, host=HOST, state=state, fast_path=False)
     async with asgi_client(app) as client:
         yield client
+
+
+@pytest.fixture(params=["client", "fastapi_client"])
+def any_client(request: pytest.FixtureRequest) -> httpx.AsyncClient:
+    """Each stack in turn: the service as deployed, and FastAPI alone."""
+    return request.getfixturevalue(request.param)

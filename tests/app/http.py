@@ -3,6 +3,7 @@
 import http.client
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,3 +45,11 @@ def raw_get(port: int, target: bytes, timeout: float = 10.0) -> Reply:
         key, _, value = line.partition(":")
         headers[key.strip().lower()] = value.strip()
     return Reply(int(status_line.split()[1]), headers, body)
+
+
+def first_503(port: int, timeout: float = 2.0) -> Reply:
+    """GET /-/readiness until it answers 503 or ``timeout`` has passed; the last reply."""
+    deadline = time.monotonic() + timeout
+    while (reply := get(port, "/-/readiness")).status != 503 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return reply

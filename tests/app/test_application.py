@@ -3,12 +3,10 @@
 import asyncio
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from app.application import create_app
-from app.asgi import LazyApp
 from app.settings import get_settings
 from tests.app.asgi import REQUEST_ID, Answer, call
 from tests.app.conftest import HOST
@@ -98,23 +96,3 @@ def test_a_failed_build_is_logged_and_keeps_readiness_503(
     assert call(service, "/-/readiness") == STARTING
     assert "the application could not be built; readiness stays 503" in caplog.text
     assert "no module named 'fastapi'" in caplog.text
-
-
-def test_lazy_app_builds_once_under_concurrent_use() -> None:
-    built: list[int] = []
-    gate = threading.Event()
-
-    def factory():
-        gate.wait(timeout=5)
-        built.append(1)
-        return create_app(get_settings({}), host=HOST, fast_path=False)
-
-    lazy = LazyApp(factory)
-    threads = [threading.Thread(target=lazy.build) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    gate.set()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert built == [1]
-    assert call(lazy, "/-/liveness").status == 200

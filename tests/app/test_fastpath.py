@@ -99,25 +99,6 @@ def test_readiness_identical_while_shutting_down() -> None:
     assert (answer.status, answer.body) == (503, b'{"status":"shutting down"}')
 
 
-GET_PATHS = [
-    path
-    for path, operations in REFERENCE.fallback.build().openapi()["paths"].items()
-    if "get" in operations
-]
-
-
-@pytest.mark.parametrize("app", [FAST, REFERENCE], ids=["fast path", "FastAPI only"])
-@pytest.mark.parametrize("path", [*GET_PATHS, "/docs", "/redoc", "/openapi.json"])
-def test_head_answers_like_get_without_a_body(app, path: str) -> None:
-    get, head = call(app, path, b"text=x"), call(app, path, b"text=x", "HEAD")
-    assert (head.status, head.body) == (get.status, b"")
-    if path == "/-/metrics":  # the exposition changes from one call to the next
-        assert [k for k, _ in head.headers] == [k for k, _ in get.headers]
-    else:
-        assert head.headers == get.headers
-    assert get.status == 200
-
-
 @pytest.mark.parametrize("path", PATHS)
 def test_under_a_root_path_the_fast_path_still_answers(path: str) -> None:
     """uvicorn --root-path /svc puts the prefix in front of every path; routes match without it."""
@@ -151,7 +132,7 @@ def test_fastapi_adds_nothing_the_fast_path_misses() -> None:
         stack.append(type(layer).__name__)
         layer = layer.app
     assert stack == [
-        "ServerErrorMiddleware",  # JSON 500: mirrored by Observed (test_requestid.py)
+        "ServerErrorMiddleware",  # JSON 500: mirrored by Observed (test_observe.py)
         "ExceptionTelemetryMiddleware",  # feeds FastAPI's telemetry, which is off (below)
         "ExceptionMiddleware",  # the handlers below
         "AsyncExitStackMiddleware",  # closes files of requests with bodies; the fast path has none

@@ -23,7 +23,7 @@ from app.asgi import ASGIApp, Receive, Scope, Send
 from app.responses import Prebuilt
 from app.settings import get_settings
 from tests.app.conftest import HOST
-from tests.app.http import Reply, get
+from tests.app.http import Reply, first_503, get
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 LIBRARIES = frozenset({"uvicorn", "starlette", "fastapi", "pydantic_settings"})
@@ -189,7 +189,7 @@ def drain_scenario(port: int, in_flight: list[int], seen: dict[str, object]) -> 
         _until(lambda: in_flight[0] == IN_FLIGHT, "slow requests not in flight")
         os.kill(os.getpid(), signal.SIGTERM)
         seen["signalled"] = time.monotonic()
-        seen["readiness"] = _first_503(port)
+        seen["readiness"] = first_503(port)
         seen["readiness_after"] = time.monotonic() - seen["signalled"]  # type: ignore[operator]
         # Halfway through the delay: a server told to stop would have closed its listener.
         time.sleep(max(0.0, seen["signalled"] + DELAY / 2 - time.monotonic()))  # type: ignore[operator]
@@ -207,13 +207,6 @@ def _until(predicate, message: str, timeout: float = 15.0) -> None:
             pass  # not listening yet
         assert time.monotonic() < deadline, message
         time.sleep(0.02)
-
-
-def _first_503(port: int, timeout: float = 2.0) -> Reply:
-    deadline = time.monotonic() + timeout
-    while (reply := get(port, "/-/readiness")).status != 503 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return reply
 
 
 def run_client(port: int, in_flight: list[int], seen: dict[str, object]) -> threading.Thread:

@@ -14,8 +14,7 @@ from app.application import create_app
 from app.logs import configure_logging
 from app.requestid import MAX_LENGTH, new_request_id, sane
 from app.settings import get_settings
-from app.shutdown import ShutdownState
-from tests.app.asgi import REQUEST_ID, call, call_failing
+from tests.app.asgi import call
 from tests.app.conftest import HOST
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -105,29 +104,6 @@ def test_made_ids_are_distinct_across_reads_and_forks() -> None:
     assert {child[i : i + 32] for i in range(0, 320, 32)}.isdisjoint(
         parent[i : i + 32] for i in range(0, 320, 32)
     )
-
-
-class BrokenState(ShutdownState):
-    @property
-    def shutting_down(self) -> bool:
-        raise ZeroDivisionError("readiness cannot tell")
-
-    @shutting_down.setter
-    def shutting_down(self, value: bool) -> None:
-        pass
-
-
-def test_an_exception_on_the_fast_path_is_the_json_500_fastapi_sends() -> None:
-    """What FastAPI's ServerErrorMiddleware does for its routes, done for the fast path too."""
-    state = BrokenState()
-    fast = create_app(SETTINGS, host=HOST, state=state)
-    fast.fallback.build()
-    answer, error = call_failing(fast, "/-/readiness")  # answered (and failed) on the fast path
-    assert isinstance(error, ZeroDivisionError)  # re-raised: the server logs the traceback
-    assert (answer.status, json.loads(answer.body)) == (500, {"detail": "Internal Server Error"})
-    assert (b"x-request-id", REQUEST_ID) in answer.headers
-    reference = create_app(SETTINGS, host=HOST, state=state, fast_path=False)
-    assert call_failing(reference, "/-/readiness")[0] == answer
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from harness.network import free_port
-from tests.app.http import get, raw_get
+from tests.app.http import first_503, get, raw_get
 from tests.support.server import (
     PRODUCTION_FLAGS,
     REPO_ROOT,
@@ -158,7 +158,7 @@ def test_sigterm_drains_in_flight_requests_and_exits() -> None:
             _until_in_flight(srv.port, 6)
             srv.signal(signal.SIGTERM)
             signalled = time.monotonic()
-            readiness = _first_503(srv.port, timeout=1.0)
+            readiness = first_503(srv.port, timeout=1.0)
             assert time.monotonic() - signalled < 1.0
             assert readiness.json() == {"status": "shutting down"}
             # Still serving through the delay, on new connections.
@@ -179,7 +179,7 @@ def test_second_sigterm_skips_the_delay() -> None:
     env = {"APP_SHUTDOWN_DELAY_SECONDS": "60"}
     with running_server(PRODUCTION_FLAGS, env=env) as srv:
         srv.signal(signal.SIGTERM)
-        assert _first_503(srv.port, timeout=2.0).status == 503
+        assert first_503(srv.port, timeout=2.0).status == 503
         started = time.monotonic()
         srv.signal(signal.SIGTERM)
         assert srv.wait(timeout=20) in SIGTERM_EXITS
@@ -191,15 +191,6 @@ def _until_in_flight(port: int, count: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while get(port, "/test/in-flight").json()["in_flight"] < count:
         assert time.monotonic() < deadline, f"fewer than {count} requests reached the app"
-        time.sleep(0.02)
-
-
-def _first_503(port: int, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = get(port, "/-/readiness")
-        if reply.status == 503 or time.monotonic() > deadline:
-            return reply
         time.sleep(0.02)
 
 

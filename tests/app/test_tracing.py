@@ -17,9 +17,8 @@ from app.application import Service, create_app
 from app.logs import configure_logging
 from app.settings import get_settings
 from app.tracing import Traced, TracingError, exporters_requested, provider_from_environment
-from tests.app.asgi import REQUEST_ID, call, call_failing
+from tests.app.asgi import REQUEST_ID, BrokenState, call, call_failing
 from tests.app.conftest import HOST
-from tests.app.test_requestid import BrokenState
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from tests.argocd.conftest import DEV, PROD
-from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
+from tests.support.crds import crd_errors, crd_schemas
 from tests.support.git_remotes import git
 
 

@@ -9,8 +9,8 @@ import yaml
 
 from app import SERVICE_NAME
 from tests.argocd.conftest import DEV, GitopsRepo
-from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
 from tests.support.argocd import running_argocd
+from tests.support.crds import crd_errors, crd_schemas
 from tests.support.git_remotes import git
 
 pytestmark = pytest.mark.integration

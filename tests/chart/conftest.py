@@ -1,6 +1,5 @@
 """Shared fixtures: every environment rendered as Argo CD renders it, from gitops/argocd/."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,13 +81,3 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
 def only_deployment_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = kinds(docs)["Deployment"]["spec"]["template"]["spec"]["containers"]
     return container
-
-
-@pytest.fixture
-def chart_copy(tmp_path: Path) -> Path:
-    """A scratch copy of helm-chart/ to break on purpose."""
-    import shutil
-
-    target = tmp_path / "helm-chart"
-    shutil.copytree(CHART_DIR, target)
-    return target

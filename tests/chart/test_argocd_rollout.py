@@ -23,7 +23,7 @@ from app import SERVICE_NAME
 from ci import chart
 from ci.errors import CiError
 from tests.chart.conftest import ENVIRONMENTS, REPO_ROOT, kinds, render_with
-from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
+from tests.support.crds import crd_errors, crd_schemas
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 

@@ -24,7 +24,7 @@ from ci import chart, provenance
 from ci.gitlab import GitLabContext
 from ci.project import CHART_FILE
 from tests.chart.conftest import ENVIRONMENTS, REPO_ROOT, only_deployment_container, render_with
-from tests.chart.test_argocd_schemas import crd_errors, strict
+from tests.support.crds import crd_errors, strict
 
 POLICY_DIR = REPO_ROOT / "gitops" / "kyverno"
 PUBLIC_KEY = REPO_ROOT / provenance.PUBLIC_KEY_PATH

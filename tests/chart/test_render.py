@@ -247,18 +247,6 @@ def test_network_policy_lets_prometheus_scrape_what_the_service_monitor_names():
     assert allowed_namespaces(render_with(none, **operator)) == ["ingress-nginx", "team-a"]
 
 
-def test_too_old_cluster_is_a_render_error():
-    with pytest.raises(CiError) as raised:
-        render_with({}, kube_version="v1.25.0")
-    constraint = yaml.safe_load((REPO_ROOT / "helm-chart" / "Chart.yaml").read_text())[
-        "kubeVersion"
-    ]
-    assert str(raised.value) == (
-        f"chart requires kubeVersion: {constraint} which is incompatible with Kubernetes v1.25.0"
-    )
-    assert kinds(render_with({}, kube_version="v1.30.2"))["Deployment"]
-
-
 def test_rolling_update_never_drops_capacity(rendered_envs):
     for docs in rendered_envs.values():
         strategy = kinds(docs)["Deployment"]["spec"]["strategy"]

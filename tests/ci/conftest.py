@@ -1,8 +1,39 @@
-"""Fixtures shared by the tests of ``ci``'s signing and its verification."""
+"""Fixtures shared by the tests of ``ci``: a project-shaped gitops remote (``remote``), ``python -m
+ci`` in this process (``ci``), the Argo CD API stand-in ``wait`` talks to (``argocd``, over TLS
+``argocd_tls`` with its ``test_ca``), and the cosign key pairs of the signing tests (``keys``)."""
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.ci.wait.fake_argocd import Authority, FakeArgoCD, make_test_ca, serve
+from tests.support.git_remotes import Remote, make_remote
+from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
 from tests.support.signing import KeyPair, generate_key_pair
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    return make_remote(tmp_path)
+
+
+@pytest.fixture
+def argocd() -> Iterator[FakeArgoCD]:
+    yield from serve(FakeArgoCD())
+
+
+@pytest.fixture
+def test_ca(tmp_path: Path) -> Authority:
+    return make_test_ca(tmp_path)
+
+
+@pytest.fixture
+def argocd_tls(test_ca: Authority) -> Iterator[FakeArgoCD]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(test_ca.cert, test_ca.key)
+    yield from serve(FakeArgoCD(), context)
 
 
 @pytest.fixture(scope="module")

@@ -86,26 +86,6 @@ def test_dry_run_prints_the_plan_from_gitlab_variables(env, capsys):
     assert "  IMAGE_TAG=0123abcd" in out
 
 
-def test_dry_run_writes_nothing(env, tmp_path, capsys):
-    env.chdir(tmp_path)
-    assert run_cli("--dry-run") == 0
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_flags_override_variables(env, capsys):
-    env.setenv("PROJECT_NAME", "from-project-name")
-    assert run_cli("--dry-run", "--name", "other", "--tag", "v1.2.3", "--registry", "r.io/x") == 0
-    out = capsys.readouterr().out
-    assert "r.io/x/other:v1.2.3" in out
-    assert "ensure ECR repository x/other in" in out
-
-
-def test_project_name_beats_ci_project_name(env, capsys):
-    env.setenv("PROJECT_NAME", "renamed")
-    assert run_cli("--dry-run") == 0
-    assert f"{REGISTRY}/renamed:0123abcd" in capsys.readouterr().out
-
-
 @pytest.mark.parametrize(
     ("unset", "argv", "message"),
     [

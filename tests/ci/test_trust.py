@@ -15,9 +15,8 @@ from ci.gitlab import GitLabContext
 from ci.registry import ImageRef
 from ci.signing import SigningKey
 from ci.trust import configured_key
-from tests.ci.gitops.conftest import Remote
 from tests.support.cli import run_ci
-from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
+from tests.support.git_remotes import Remote, git, make_bare_remote, make_source_repo, show
 from tests.support.registry import running_registry
 from tests.support.signing import (
     SOURCE,

@@ -55,3 +55,8 @@ def run_bench(module: str, *args: str, timeout: float = 120) -> subprocess.Compl
         timeout=timeout,
         check=False,
     )
+
+
+def deploy_args(url: str, tag: str) -> list[str]:
+    """``deploy`` of ``tag`` into dev of the gitops remote at ``url``."""
+    return ["deploy", "--repo", url, "--env", "dev", "--tag", tag]

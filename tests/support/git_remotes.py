@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +97,59 @@ def make_source_repo(
     return SourceRepo(path, ids)
 
 
+@dataclass
+class Remote:
+    """A project-shaped source repository and its bare remote (served over ``url``), with what the
+    tests ask of the remote: its tip, the tag and image an environment runs, a person's commit."""
+
+    source: SourceRepo
+    bare: Path
+
+    @property
+    def url(self) -> str:
+        return self.bare.as_uri()
+
+    def tip(self, ref: str = "main") -> str:
+        return tip(self.bare, ref)
+
+    def tag(self, path: str = "gitops/dev/values.yaml") -> str:
+        """The tag the values file at ``path`` sets on main, as its text says."""
+        line = next(line for line in show(self.bare, path).splitlines() if "tag:" in line)
+        return line.split(":", 1)[1].strip().strip('"')
+
+    def image(self, env: str = "dev", ref: str = "main") -> str:
+        """The image reference ``env`` runs at ``ref``, as the chart renders it."""
+        from ci.gitops.values import read_image
+
+        reference = read_image(show(self.bare, f"gitops/{env}/values.yaml", ref)).reference
+        assert reference
+        return reference
+
+    @property
+    def work(self) -> Path:
+        """A clone for commits by people (made on first use, next to the source repository)."""
+        work = self.source.path.parent / "person"
+        if not work.exists():
+            git("clone", "-q", str(self.bare), str(work), cwd=self.source.path.parent)
+        return work
+
+    def commit(self, path: str, change: Callable[[str], str], message: str) -> str:
+        """A person's commit changing ``path`` on top of the remote's tip; returns its id."""
+        work = self.work
+        git("pull", "-q", "--ff-only", "origin", "main", cwd=work)
+        file = work / path
+        file.write_text(change(file.read_text()))
+        git("commit", "-q", "-am", message, cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        return git("rev-parse", "HEAD", cwd=work).strip()
+
+
+def make_remote(tmp_path: Path, commits: int = 12) -> Remote:
+    """A source repository with ``commits`` code commits and its bare remote, under ``tmp_path``."""
+    source = make_source_repo(tmp_path / "source", commits=commits)
+    return Remote(source, make_bare_remote(source.path, tmp_path / "remotes" / "project.git"))
+
+
 def make_bare_remote(source: Path, remote: Path) -> Path:
     """A bare clone of ``source`` that serves partial clones, as GitLab does."""
     git("clone", "-q", "--bare", str(source), str(remote), cwd=source.parent)
@@ -112,6 +165,11 @@ def make_bare_remote(source: Path, remote: Path) -> Path:
 
 def show(remote: Path, path: str, ref: str = "main") -> str:
     return git("show", f"{ref}:{path}", cwd=remote)
+
+
+def tip(remote: Path, ref: str = "main") -> str:
+    """The commit ``ref`` names in the (bare) repository ``remote``."""
+    return git("rev-parse", ref, cwd=remote).strip()
 
 
 @contextlib.contextmanager

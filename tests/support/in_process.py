@@ -1,6 +1,7 @@
-"""``python -m ci ARGS`` through ``ci.cli.main`` in this process, so that coverage measures it:
-the same clean environment as ``tests.support.cli.run_ci`` (no pipeline variables of the shell
-that runs the tests), a working directory, and the exit code and output a user would see."""
+"""``python -m ci ARGS`` through ``ci.cli.main`` in this process, for the unit tier (which starts
+no program but git) and without an interpreter's start per call: the same clean environment as
+``tests.support.cli.run_ci`` (no pipeline variables of the shell that runs the tests), a working
+directory, and the exit code and output a user would see."""
 
 import os
 from dataclasses import dataclass

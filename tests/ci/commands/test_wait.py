@@ -1,37 +1,33 @@
-"""`python -m ci wait` as the pipeline runs it: a real gitops remote, a real HTTP server on
-127.0.0.1 answering recorded Argo CD Applications, every verdict and its exit code.
+"""``python -m ci wait --env ENV`` as the pipeline runs it: a real gitops remote, a real HTTP
+server on 127.0.0.1 answering recorded Argo CD Applications, every verdict and its exit code;
+``--timeout`` kept by the whole command, even against a server that drips its answer.
 
-Most tests run the CLI in-process (``ci``, so coverage counts it); the first and the bad-input
-ones run the real ``python -m ci`` subprocess."""
+Most tests run the CLI in this process (``ci``: the unit tier starts no program but git); the
+first and the bad-input ones run the real ``python -m ci`` subprocess. The same command against
+the Argo CD stand-in (which renders and syncs for real) is tests/argocd/test_ci_wait.py."""
 
+import threading
 import time
 
 import pytest
 
 from app import SERVICE_NAME
 from harness.network import free_port
-from tests.ci.wait.conftest import APP, TOKEN, deploy_here, error, follow_the_branch
+from tests.ci.wait.fake_argocd import (
+    APP,
+    DIGEST_1,
+    DIGEST_2,
+    TOKEN,
+    deploy_here,
+    dripping,
+    error,
+    serving,
+    settings,
+)
 from tests.ci.wait.recorded import at, recorded
 from tests.support.cli import run_ci
 
-DIGEST_1, DIGEST_2 = "sha256:" + "a1" * 32, "sha256:" + "b2" * 32
-
-
-def settings(server: str, **extra: str) -> dict[str, str]:
-    return {
-        "ARGOCD_SERVER": server,
-        "ARGOCD_AUTH_TOKEN": TOKEN,
-        "WAIT_INTERVAL": "0.1",
-        "WAIT_TIMEOUT": "20",
-        **extra,
-    }
-
-
-def deploy(remote, tag: str, digest: str = DIGEST_1, env: str = "dev") -> str:
-    args = ("deploy", "--repo", remote.url, "--env", env, "--tag", tag, "--digest", digest)
-    result = run_ci(*args)
-    assert result.returncode == 0, result.stderr
-    return remote.tip()
+TIMEOUT, INTERVAL = "--timeout ($WAIT_TIMEOUT)", "--interval ($WAIT_INTERVAL)"
 
 
 def wait(run, remote, server: str, *args: str, **extra: str):
@@ -43,7 +39,7 @@ def wait(run, remote, server: str, *args: str, **extra: str):
 @pytest.mark.integration
 def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
     before = remote.tip()
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     image = remote.image()
     argocd.script = [
         at(recorded("synced-healthy"), before, images=["registry.example/old:1"]),
@@ -69,7 +65,7 @@ def test_deployed_once_argo_cd_runs_our_image_healthy(remote, argocd):
 
 @pytest.mark.integration
 def test_a_later_commit_that_changed_other_environments_still_runs_our_build(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     image = remote.image()
     later = remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
     argocd.script = [at(recorded("synced-healthy"), later, images=[image])]
@@ -82,8 +78,8 @@ def test_a_later_commit_that_changed_other_environments_still_runs_our_build(ci,
 
 @pytest.mark.integration
 def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d", DIGEST_1)
-    newer = deploy(remote, "5e6f7a8b", DIGEST_2)
+    ours = deploy_here(run_ci, remote, "1a2b3c4d", DIGEST_1)
+    newer = deploy_here(run_ci, remote, "5e6f7a8b", DIGEST_2)
     argocd.script = [at(recorded("synced-healthy"), newer, images=[remote.image()])]
     result = wait(ci, remote, argocd.url, "--revision", ours[:8])
     assert result.returncode == 3, result.stderr
@@ -95,8 +91,8 @@ def test_a_later_deploy_that_argo_cd_already_runs_supersedes_ours(ci, remote, ar
 
 @pytest.mark.integration
 def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d", DIGEST_1)
-    newer = deploy(remote, "5e6f7a8b", DIGEST_2)
+    ours = deploy_here(run_ci, remote, "1a2b3c4d", DIGEST_1)
+    newer = deploy_here(run_ci, remote, "5e6f7a8b", DIGEST_2)
     argocd.script = [at(recorded("sync-running"), ours)]
     result = wait(ci, remote, argocd.url, "--revision", ours)
     assert result.returncode == 3, result.stderr
@@ -105,7 +101,7 @@ def test_a_newer_deploy_on_the_branch_supersedes_a_build_not_yet_healthy(ci, rem
 
 @pytest.mark.integration
 def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     argocd.script = [at(recorded("sync-running"), ours), at(recorded("sync-failed"), ours)]
     started = time.monotonic()
     result = wait(ci, remote, argocd.url, WAIT_TIMEOUT="120")
@@ -123,7 +119,7 @@ def test_a_failed_sync_fails_promptly_with_argo_cds_words(ci, remote, argocd):
 
 @pytest.mark.integration
 def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     argocd.script = [at(recorded("degraded"), ours)]
     argocd.tree = recorded("degraded-tree")
     result = wait(ci, remote, argocd.url)
@@ -141,7 +137,7 @@ def test_a_degraded_application_fails_with_the_resource_trees_health_messages(ci
 @pytest.mark.integration
 def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
     before = remote.tip()
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     argocd.script = [at(recorded("synced-healthy"), before)]
     started = time.monotonic()
     result = wait(ci, remote, argocd.url, "--timeout", "1.5", "--interval", "0.2")
@@ -157,7 +153,7 @@ def test_timeout_names_the_last_state_and_the_webhook(ci, remote, argocd):
 
 @pytest.mark.integration
 def test_an_unreachable_server_is_retried_until_the_timeout(ci, remote):
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     server = f"http://127.0.0.1:{free_port()}"
     result = wait(ci, remote, server, "--timeout", "1", "--interval", "0.2")
     assert result.returncode == 1
@@ -171,7 +167,7 @@ def test_an_unreachable_server_is_retried_until_the_timeout(ci, remote):
 
 @pytest.mark.integration
 def test_server_errors_are_retried_and_then_the_answer_counts(ci, remote, argocd):
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     healthy = at(recorded("synced-healthy"), ours, images=[remote.image()])
     argocd.script = [error(503), error(503), healthy]
     result = wait(ci, remote, argocd.url)
@@ -200,7 +196,7 @@ def test_server_errors_are_retried_and_then_the_answer_counts(ci, remote, argocd
     ],
 )
 def test_a_token_or_application_argo_cd_refuses_is_bad_input(ci, remote, argocd, extra, message):
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     argocd.script = [recorded("synced-healthy")]
     result = wait(ci, remote, argocd.url, **extra)
     assert result.returncode == 2
@@ -211,7 +207,7 @@ def test_a_token_or_application_argo_cd_refuses_is_bad_input(ci, remote, argocd,
 
 @pytest.mark.integration
 def test_an_application_that_does_not_exist_is_bad_input(ci, remote, argocd):
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     argocd.script = [error(404)]
     result = wait(ci, remote, argocd.url)
     assert result.returncode == 2
@@ -243,7 +239,7 @@ def test_an_application_that_does_not_exist_is_bad_input(ci, remote, argocd):
     ],
 )
 def test_bad_input_is_exit_2_with_one_line(remote, args, extra, message):
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     server = f"https://127.0.0.1:{free_port()}"
     result = run_ci(
         "wait", "--repo", remote.url, "--env", "dev", *args, env=settings(server, **extra)
@@ -256,7 +252,7 @@ def test_bad_input_is_exit_2_with_one_line(remote, args, extra, message):
 
 @pytest.mark.integration
 def test_tls_with_a_private_ca_from_argocd_ca_file(ci, remote, argocd_tls, test_ca):
-    ours = deploy(remote, "1a2b3c4d")
+    ours = deploy_here(run_ci, remote, "1a2b3c4d")
     argocd_tls.script = [at(recorded("synced-healthy"), ours, images=[remote.image()])]
     untrusted = wait(ci, remote, argocd_tls.url)
     assert untrusted.returncode == 2
@@ -274,136 +270,12 @@ def test_tls_with_a_private_ca_from_argocd_ca_file(ci, remote, argocd_tls, test_
 
 @pytest.mark.integration
 def test_a_ca_file_without_certificates_is_bad_input(ci, remote, tmp_path):
-    deploy(remote, "1a2b3c4d")
+    deploy_here(run_ci, remote, "1a2b3c4d")
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate\n")
     result = wait(ci, remote, "https://127.0.0.1:1", ARGOCD_CA_FILE=str(bogus))
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: ARGOCD_CA_FILE '{bogus}': no PEM certificates (")
-
-
-# --- deploy | promote | rollback --wait ---------------------------------------------------------
-
-
-def write_back(run, remote, *args: str, **extra: str):
-    result = run(*args, "--repo", remote.url, env=extra)
-    assert TOKEN not in result.stdout + result.stderr
-    return result
-
-
-def test_deploy_promote_and_rollback_wait_for_the_commit_they_pushed(ci, remote, argocd):
-    argocd.apps = (f"{SERVICE_NAME}-dev", f"{SERVICE_NAME}-prod")
-    argocd.follow = follow_the_branch(remote)
-    env = settings(argocd.url)
-    first = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
-    assert first.returncode == 0, first.stderr
-    pushed = remote.tip()
-    assert f"pushed {pushed[:12]} to main" in first.stdout
-    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {pushed[:12]}" in first.stdout
-
-    second = write_back(
-        ci, remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env, GITOPS_WAIT="true"
-    )
-    assert second.returncode == 0, second.stderr
-    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {remote.tip()[:12]}" in (
-        second.stdout
-    )
-
-    promoted = write_back(ci, remote, "promote", "--from", "dev", "--to", "prod", "--wait", **env)
-    assert promoted.returncode == 0, promoted.stderr
-    assert f"deployed: {SERVICE_NAME}-prod {remote.image('prod')} at" in promoted.stdout
-
-    back = write_back(ci, remote, "rollback", "--env", "dev", "--wait", **env)
-    assert back.returncode == 0, back.stderr
-    assert f"registry.example/{SERVICE_NAME}:1a2b3c4d" in remote.image()
-    assert f"deployed: {SERVICE_NAME}-dev {remote.image()} at {remote.tip()[:12]}" in (back.stdout)
-
-
-def test_deploy_wait_fails_when_argo_cd_reports_the_pushed_commit_degraded(ci, remote, argocd):
-    argocd.follow = follow_the_branch(remote, "degraded")
-    argocd.tree = recorded("degraded-tree")
-    env = settings(argocd.url)
-    result = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
-    assert result.returncode == 1
-    assert "pushed" in result.stdout  # the commit landed; the build does not run
-    assert result.stderr.startswith(f"error: failed: {APP} {remote.image()} at {remote.tip()[:12]}")
-
-
-def test_a_stale_deploy_with_wait_is_superseded(ci, remote, argocd):
-    argocd.follow = follow_the_branch(remote)
-    env = settings(argocd.url)
-    newer = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "5e6f7a8b", **env)
-    assert newer.returncode == 0
-    # Tags are commits of the source repo: the remote's first commits are older builds.
-    from tests.support.git_remotes import git
-
-    old, new = (git("rev-parse", f"main~{n}", cwd=remote.bare).strip()[:8] for n in (5, 2))
-    assert write_back(ci, remote, "deploy", "--env", "dev", "--tag", new, **env).returncode == 0
-    stale = write_back(ci, remote, "deploy", "--env", "dev", "--tag", old, "--wait", **env)
-    assert stale.returncode == 3, stale.stderr
-    assert stale.stdout.splitlines()[-1] == (
-        "superseded: a newer build than the one asked for already runs in dev"
-    )
-
-
-def test_auto_without_argocd_server_pushes_and_says_nothing_was_verified(ci, remote):
-    before = remote.tip()
-    result = write_back(
-        ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", GITOPS_WAIT="auto"
-    )
-    assert result.returncode == 0, result.stderr
-    assert remote.tip() != before
-    assert result.stdout.splitlines()[-1] == (
-        "not verified: ARGOCD_SERVER is not set, so nobody checked that Argo CD runs this build"
-        " (set it and ARGOCD_AUTH_TOKEN to wait for the deploy)"
-    )
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        ({"GITOPS_WAIT": "true"}, "error: ARGOCD_SERVER is not set"),
-        ({"GITOPS_WAIT": "sometimes"}, "error: GITOPS_WAIT must be true, false or auto, not"),
-        (
-            {"GITOPS_WAIT": "auto", "ARGOCD_SERVER": "http://127.0.0.1:1", "WAIT_TIMEOUT": "-1"},
-            "error: WAIT_TIMEOUT must be a positive number of seconds, got '-1'",
-        ),
-    ],
-)
-def test_wait_settings_are_checked_before_anything_is_pushed(ci, remote, extra, message):
-    before = remote.tip()
-    result = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **extra)
-    assert result.returncode == 2
-    assert result.stderr.startswith(message)
-    assert remote.tip() == before
-
-
-def test_a_redeploy_with_nothing_to_change_waits_for_the_commit_that_set_the_image(
-    ci, remote, argocd
-):
-    argocd.follow = follow_the_branch(remote)
-    env = settings(argocd.url)
-    first = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", **env)
-    assert first.returncode == 0, first.stderr
-    setter = remote.tip()
-    remote.commit("gitops/prod/values.yaml", lambda t: t + "# note\n", "prod: a comment")
-    again = write_back(ci, remote, "deploy", "--env", "dev", "--tag", "1a2b3c4d", "--wait", **env)
-    assert again.returncode == 0, again.stderr
-    assert f"dev already runs {SERVICE_NAME} 1a2b3c4d: nothing to do" in again.stdout
-    assert f"deployed: {APP} {remote.image()} at {setter[:12]}" in again.stdout
-
-
-def test_a_change_sent_as_a_merge_request_is_not_waited_for(capsys):
-    from ci.gitops.writeback import Outcome, Target
-    from ci.wait.argocd import ArgoCD
-    from ci.wait.loop import Settings, WaitPlan, wait_after_write
-
-    plan = WaitPlan(Settings(ArgoCD("http://127.0.0.1:1"), APP, 1, 1))
-    outcome = Outcome("merge-request", "opened", commit="f" * 40)
-    assert wait_after_write(plan, Target("file:///nowhere", "main"), "dev", outcome) == 0
-    assert capsys.readouterr().out == (
-        "not waiting: the change is not on the branch yet (merge-request)\n"
-    )
 
 
 # --- after first contact, a refusal is a passing state; a rollback is said as such -------------
@@ -448,3 +320,46 @@ def test_a_rollback_of_our_build_is_said_as_such(ci, remote, argocd):
         f" 1a2b3c4d) before it became healthy; Argo CD is at {rollback[:12]}, a later commit"
     )
     assert "newer deploy" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "name", "value"),
+    [
+        (("--timeout", "nan"), {}, TIMEOUT, "nan"),
+        (("--timeout", "inf"), {}, TIMEOUT, "inf"),
+        ((), {"WAIT_TIMEOUT": "1e400"}, TIMEOUT, "1e400"),
+        (("--interval", "nan"), {}, INTERVAL, "nan"),
+        ((), {"WAIT_INTERVAL": "-inf"}, INTERVAL, "-inf"),
+    ],
+)
+def test_a_duration_that_is_not_finite_is_exit_2_with_one_line(ci, remote, args, env, name, value):
+    settings = {"ARGOCD_SERVER": "http://127.0.0.1:1", "ARGOCD_AUTH_TOKEN": TOKEN, **env}
+    result = ci("wait", "--repo", remote.url, "--env", "dev", *args, env=settings)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {name} must be a positive number of seconds, got {value!r} (finite, at most"
+        " 604800: a week)\n"
+    )
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_the_wait_keeps_its_timeout_against_a_server_that_drips(ci, remote, part):
+    deploy_here(ci, remote, "1a2b3c4d")
+    stop = threading.Event()
+    env = {"ARGOCD_SERVER": "", "ARGOCD_AUTH_TOKEN": TOKEN, "WAIT_INTERVAL": "0.2"}
+    try:
+        with serving(dripping(part, stop)) as server:
+            env["ARGOCD_SERVER"] = server.url
+            started = time.monotonic()
+            result = ci("wait", "--repo", remote.url, "--env", "dev", "--timeout", "2", env=env)
+            took = time.monotonic() - started
+    finally:
+        stop.set()
+    assert result.returncode == 1
+    # The timeout and the last look's floor (and the clone, slow on a loaded machine), far from
+    # the server's pace (DRIP_LIMIT, 10 s).
+    assert 2 <= took < 6
+    assert result.stderr.startswith(f"error: timed out after 2s waiting for {APP} to run")
+    assert f"Argo CD never answered; then Argo CD at {server.url} is unreachable (no" in (
+        result.stderr
+    )

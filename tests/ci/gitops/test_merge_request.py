@@ -5,15 +5,15 @@ import email.utils
 import os
 import signal
 import time
-from datetime import UTC, datetime
 
 import pytest
 
 from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
-from ci.gitops.gitlab_api import LABEL, rate_limit_wait, retry_after_seconds
+from ci.gitops.gitlab_api import LABEL
 from ci.gitops.merge_request import (
     Progress,
+    branch_for,
     branch_name,
     cut_short_line,
     description,
@@ -23,7 +23,7 @@ from ci.gitops.merge_request import (
 from ci.gitops.message import Change
 from ci.gitops.values import set_image
 from tests.support.cli import run_ci, start_ci
-from tests.support.git_remotes import git, make_bare_remote, show
+from tests.support.git_remotes import git, make_bare_remote, show, tip
 from tests.support.gitlab_api import PERSON, PROJECT_ID, USER, running_gitlab
 from tests.support.gitops_project import make_project
 
@@ -83,10 +83,6 @@ def env_for(api, **extra: str) -> dict[str, str]:
 def promote(ci, bare, api, *extra: str, env: dict[str, str] | None = None):
     args = ["promote", "--from", "dev", "--to", "prod", "--repo", str(bare), *extra]
     return ci(*args, env=env if env is not None else env_for(api))
-
-
-def tip(bare, ref: str = "main") -> str:
-    return git("rev-parse", ref, cwd=bare).strip()
 
 
 def test_promote_opens_a_merge_request_and_leaves_the_branch_alone(setup, ci):
@@ -362,28 +358,6 @@ def test_a_newer_promotion_closes_only_its_own_merge_requests(setup, ci):
 
 # -- rate limits -----------------------------------------------------------------------------
 
-NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds", "wait"),
-    [
-        ("7", 7.0, 7.0),
-        ("3600", 3600.0, 60.0),  # obeyed, capped
-        ("Fri, 27 Nov 2026 10:00:30 GMT", 30.0, 30.0),  # an HTTP-date (IMF-fixdate)
-        ("Friday, 27-Nov-26 10:00:30 GMT", 30.0, 30.0),  # the obsolete RFC 850 form
-        ("Fri, 27 Nov 2026 09:00:00 GMT", 0.0, 0.0),  # in the past: at once
-        ("Sat, 28 Nov 2026 10:00:00 GMT", 86400.0, 60.0),
-        ("-5", None, 4.0),  # neither form: the backoff (attempt 2)
-        ("soon", None, 4.0),
-        (None, None, 4.0),
-        ("1e9", None, 4.0),
-    ],
-)
-def test_retry_after_in_both_forms_is_obeyed_and_capped(value, seconds, wait):
-    assert retry_after_seconds(value, NOW) == seconds
-    assert rate_limit_wait(value, NOW, attempt=2) == wait
-
 
 def test_a_rate_limit_with_an_http_date_is_waited_out(setup, ci):
     _, bare, api = setup
@@ -502,3 +476,18 @@ def test_sigterm_after_the_branch_push_names_the_branch_and_commit(setup):
 )
 def test_what_a_cut_short_publish_says(progress, remote_tip, line):
     assert cut_short_line("interrupted", progress, remote_tip) == line
+
+
+@pytest.mark.parametrize(
+    ("action", "env", "tag", "branch"),
+    [
+        ("reject", "", "3333cccc", "gitops-holds/builds/reject-3333cccc"),
+        ("unreject", "", "a..b.lock", "gitops-holds/builds/unreject-a.b"),
+        ("record", "dev", "3333cccc", "gitops-holds/dev/record-3333cccc"),
+    ],
+)
+def test_verdicts_and_rejections_have_branches_of_their_own(action, env, tag, branch, tmp_path):
+    """Apart from gitops/<env>/: they supersede no promotion, and none supersedes them."""
+    assert branch_for(Change(action, env, SERVICE_NAME, tag, None, "gitops/x")) == branch
+    git("init", "--quiet", cwd=tmp_path)
+    git("check-ref-format", f"refs/heads/{branch}", cwd=tmp_path)

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from app import SERVICE_NAME
 from ci.gitlab import GitLabContext
-from ci.gitops.message import Change, commit_message, parse_trailers
+from ci.gitops.message import Change, commit_message, parse_trailers, with_trailer
 
 
 def test_message_subject_body_and_trailers():
@@ -39,3 +39,8 @@ def test_message_subject_body_and_trailers():
     other = parse_trailers(commit_message(replace(change, own_build=False), context))
     assert "Pipeline" not in other
     assert other["Run-By-Pipeline"] == "https://gitlab.example/p/-/pipelines/1"
+
+
+def test_a_trailer_joins_the_trailer_block_or_starts_one():
+    assert with_trailer("s\n\nbody\n", "K", "v") == "s\n\nbody\n\nK: v\n"
+    assert with_trailer("s\n\nbody\n\nA: b\n", "K", "v") == "s\n\nbody\n\nA: b\nK: v\n"

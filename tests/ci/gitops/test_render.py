@@ -1,19 +1,16 @@
-"""Nothing Argo CD cannot render is pushed: each changed environment is rendered on the planned tree
-with ci.chart (Helm's engine, values.schema.json) first; a failure names the file and key."""
+"""``ci.gitops.render``: nothing Argo CD cannot render is pushed. Each changed environment is
+rendered on the planned tree with ci.chart (Helm's engine, values.schema.json) first; a failure
+names the file and key."""
 
 import pytest
 
 from app import SERVICE_NAME
 from tests.support.cli import run_ci
-from tests.support.git_remotes import git, push_person_commit, show
+from tests.support.git_remotes import push_person_commit, show
 
 pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
-
-
-def tip(remote) -> str:
-    return git("rev-parse", "main", cwd=remote.bare).strip()
 
 
 def deploy(remote, tag: str, env: str = "dev", *extra: str):
@@ -34,14 +31,14 @@ def test_a_persons_broken_values_file_is_named_with_its_key_and_nothing_is_pushe
         {"values.dev.yaml": people.replace("replicaCount: 1", 'replicaCount: "two"')},
         "dev: two replicas",
     )
-    before = tip(remote)
+    before = remote.tip()
     result = deploy(remote, remote.source.short(3))
     assert result.returncode == 1
     line = one_error_line(result)
     assert line.startswith("error: dev does not render on the branch already (fix that first): ")
     assert "at '/replicaCount': got string, want integer" in line
     assert line.endswith("[values.dev.yaml: replicaCount]: nothing pushed")
-    assert tip(remote) == before
+    assert remote.tip() == before
     # The dry run renders too; other environments are not blocked by dev's file.
     assert deploy(remote, remote.source.short(3), "dev", "--dry-run").returncode == 1
     prod = deploy(remote, remote.source.short(3), "prod")
@@ -78,14 +75,14 @@ def test_a_change_that_breaks_the_render_is_refused_with_helms_words(remote):
         '{{- if eq .Values.image.tag "deadbeef" }}{{ fail "image deadbeef is banned" }}{{ end }}\n'
     )
     push_person_commit(remote.bare, {deployment: banned + template}, "chart: ban deadbeef")
-    before = tip(remote)
+    before = remote.tip()
     result = deploy(remote, "deadbeef")
     assert result.returncode == 1
     line = one_error_line(result)
     assert line.startswith("error: dev would not render with this change: ")
     assert "image deadbeef is banned" in line
     assert line.endswith(": nothing pushed")
-    assert tip(remote) == before
+    assert remote.tip() == before
     assert deploy(remote, remote.source.short(4)).returncode == 0
 
 
@@ -118,10 +115,28 @@ def test_a_parameter_override_file_argo_cd_would_merge_stops_the_deploy(remote):
         {override: "helm:\n  parameters:\n  - name: image.tag\n    value: other\n"},
         "an override",
     )
-    before = tip(remote)
+    before = remote.tip()
     result = deploy(remote, remote.source.short(3))
     assert result.returncode == 1
     line = one_error_line(result)
     assert line.startswith(f"error: dev: Argo CD would not render it: {override}: Argo CD would ")
     assert "merge this parameter override file" in line
-    assert tip(remote) == before
+    assert remote.tip() == before
+
+
+def test_another_environments_unreadable_file_does_not_block_a_deploy(remote):
+    """Each Application is generated from its own gitops/<env>/values.yaml: prod renders (in Argo
+    CD too) whatever dev's file holds."""
+    push_person_commit(remote.bare, {DEV: b"image: {tag: [\n"}, "dev: a broken file")
+    result = run_ci("deploy", "--repo", remote.url, "--env", "prod", "--tag", "abc")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_persons_non_utf8_values_file_fails_the_render_in_one_line(remote):
+    push_person_commit(remote.bare, {"values.dev.yaml": b"replicaCount: 1 # \xff\n"}, "oops")
+    result = run_ci("deploy", "--repo", remote.url, "--env", "dev", "--tag", "abc")
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == "error: dev would not render: values.dev.yaml is not UTF-8: nothing pushed\n"
+    )

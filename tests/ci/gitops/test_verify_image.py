@@ -12,7 +12,7 @@ from app import SERVICE_NAME
 from ci.errors import CiError
 from ci.registry import verify_reference
 from tests.support.cli import run_ci
-from tests.support.git_remotes import git, show
+from tests.support.git_remotes import show
 from tests.support.registry import recording_server, running_registry
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ def test_verify_image_commits_only_when_the_image_exists(remote, registry):
         "REGISTRY_PASSWORD": PASSWORD,
         "IMAGE_REPOSITORY": repository,
     }
-    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    before = remote.tip()
     absent = run_ci(
         "deploy", "--repo", remote.url, "--env", "dev", "--tag", missing, "--verify-image", env=env
     )
@@ -99,7 +99,7 @@ def test_verify_image_commits_only_when_the_image_exists(remote, registry):
     assert absent.stderr == (
         f"error: image {repository}:{missing} not found in the registry: nothing committed\n"
     )
-    assert git("rev-parse", "main", cwd=remote.bare).strip() == before
+    assert remote.tip() == before
 
     result = run_ci(
         "deploy", "--repo", remote.url, "--env", "dev", "--tag", present, "--verify-image", env=env
@@ -127,7 +127,7 @@ def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(re
         "IMAGE_TAG": tag,
         "IMAGE_DIGEST": wrong,
     }
-    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    before = remote.tip()
     args = ("deploy", "--repo", remote.url, "--env", "dev", "--verify-image")
     result = run_ci(*args, env=env)
     assert result.returncode == 1
@@ -135,7 +135,7 @@ def test_verify_image_refuses_a_digest_the_registry_does_not_have_for_the_tag(re
         f"error: the registry has {digest} for {repository}:{tag}, not the digest given"
         f" ({wrong}): nothing committed\n"
     )
-    assert git("rev-parse", "main", cwd=remote.bare).strip() == before
+    assert remote.tip() == before
     right = run_ci(*args, env={**env, "IMAGE_DIGEST": digest})
     assert right.returncode == 0, right.stderr
     assert f'  digest: "{digest}"' in show(remote.bare, "gitops/dev/values.yaml")

@@ -1,26 +1,25 @@
-"""Racing writers: concurrent deploys and a person pushing between a deploy's fetch and push."""
+"""``ci.gitops.writeback``, the one loop of every write-back, as ``python -m ci deploy`` runs it:
+racing writers (concurrent deploys, a person pushing between a deploy's fetch and push) are
+re-decided on the new tip and retried, never lost; a flaky or unreachable remote is tried a bounded
+number of times."""
 
 import time
 
 import pytest
 
 from app import SERVICE_NAME
+from harness.network import free_port
 from tests.support.cli import run_ci, start_ci
-from tests.support.git_remotes import git, install_human_commit_hook, show
+from tests.support.git_remotes import git, git_daemon, install_human_commit_hook, show
 
 pytestmark = pytest.mark.integration
 
 DEV = "gitops/dev/values.yaml"
 
 
-def _tag(remote, path):
-    line = next(line for line in show(remote.bare, path).splitlines() if line.startswith("  tag:"))
-    return line.split(":", 1)[1].strip().strip('"')
-
-
 def test_concurrent_deploys_all_succeed_newest_wins_nothing_lost(remote):
     """10 deploys race for dev and 2 for prod, as real concurrent processes."""
-    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    before = remote.tip()
     dev_tags = [remote.source.short(i) for i in range(10)]
     prod_tags = [remote.source.short(i) for i in (4, 7)]
     processes = [
@@ -37,8 +36,8 @@ def test_concurrent_deploys_all_succeed_newest_wins_nothing_lost(remote):
         results.append((process.returncode, stdout, stderr))
 
     assert [code for code, _, _ in results] == [0] * len(processes), results
-    assert _tag(remote, DEV) == dev_tags[-1]
-    assert _tag(remote, "gitops/prod/values.yaml") == prod_tags[-1]
+    assert remote.tag(DEV) == dev_tags[-1]
+    assert remote.tag("gitops/prod/values.yaml") == prod_tags[-1]
     # Nothing lost: every commit a deploy reported pushed is on main, on top of the old tip.
     pushed = [out.split(": pushed ")[1].split()[0] for _, out, _ in results if ": pushed " in out]
     assert pushed
@@ -73,7 +72,7 @@ def test_person_pushing_between_fetch_and_push_is_kept_and_deploy_reapplies(remo
 
 def test_exhausted_retries_fail_and_leave_only_the_persons_commit(remote):
     marker = install_human_commit_hook(remote.bare)
-    before = git("rev-parse", "main", cwd=remote.bare).strip()
+    before = remote.tip()
     result = run_ci(
         "deploy",
         "--repo",
@@ -89,7 +88,39 @@ def test_exhausted_retries_fail_and_leave_only_the_persons_commit(remote):
         "error: gave up after 1 push attempts: main kept moving under us"
     )
     assert marker.exists()
-    assert git("rev-parse", "main^", cwd=remote.bare).strip() == before
+    assert remote.tip("main^") == before
     assert git("log", "-1", "--format=%s", "main", cwd=remote.bare).strip() == (
         "person: edit while a deploy runs"
     )
+
+
+def test_unreachable_remote_exits_1_with_one_line_after_bounded_retries():
+    url = f"git://127.0.0.1:{free_port()}/project.git"
+    result = run_ci("deploy", "--repo", url, "--env", "dev", "--tag", "abc")
+    assert result.returncode == 1
+    *warnings, last = result.stderr.splitlines()
+    assert last.startswith(f"error: git clone failed for {url}: unable to connect to 127.0.0.1")
+    assert len(warnings) == 2
+    assert all(w.startswith("warning: ") and w.endswith("; retrying") for w in warnings)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_remote_that_comes_up_late_is_retried(remote):
+    """The remote refuses connections at first (a flaky network), then answers."""
+    port = free_port()
+    tag = remote.source.short(2)
+    url = f"git://127.0.0.1:{port}/{remote.bare.name}"
+    process = start_ci("deploy", "--repo", url, "--env", "dev", "--tag", tag)
+    try:
+        first = process.stderr.readline()  # the first try failed and a retry is coming
+        with git_daemon(remote.bare.parent, port=port):
+            stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert first.startswith(f"warning: git clone failed for {url}: unable to connect to 127.0.0.1")
+    assert first.rstrip().endswith("; retrying")
+    assert process.returncode == 0, stderr
+    assert stdout.startswith(f"deploy(dev): {SERVICE_NAME} {tag} [skip ci]: pushed ")
+    assert f'  tag: "{tag}"' in show(remote.bare, "gitops/dev/values.yaml")

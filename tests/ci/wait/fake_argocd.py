@@ -1,25 +1,24 @@
-"""Fixtures: a small Argo CD API on 127.0.0.1 answering recorded Applications, optionally over
-TLS with a test CA, and a project-shaped gitops remote to wait on."""
+"""A small Argo CD API on 127.0.0.1 answering recorded Applications (``FakeArgoCD``), optionally
+over TLS with a test CA (the fixtures ``argocd``, ``argocd_tls`` and ``test_ca`` are in
+tests/ci/conftest.py); HTTP servers answering as a test says (``serving``)."""
 
 import contextlib
 import http.server
 import json
 import ssl
 import subprocess
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from app import SERVICE_NAME
-from ci.gitops.values import read_image
 from harness.network import serving_thread
 from tests.ci.wait.recorded import at, recorded
-from tests.support.git_remotes import git, make_bare_remote, make_source_repo, show
-from tests.support.in_process import ci  # noqa: F401  (a fixture: `python -m ci` in-process)
+from tests.support.git_remotes import Remote
 from tests.support.tools import require_tools
 
 TOKEN = 'argocd-Tok/+=#%$" en'  # any character may be in a token
@@ -95,7 +94,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _serve(fake: FakeArgoCD, context: ssl.SSLContext | None = None) -> Iterator[FakeArgoCD]:
+def serve(fake: FakeArgoCD, context: ssl.SSLContext | None = None) -> Iterator[FakeArgoCD]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.fake = fake
     if context is not None:
@@ -112,11 +111,6 @@ def _serve(fake: FakeArgoCD, context: ssl.SSLContext | None = None) -> Iterator[
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def argocd() -> Iterator[FakeArgoCD]:
-    yield from _serve(FakeArgoCD())
-
-
 @dataclass
 class Authority:
     ca: Path
@@ -124,8 +118,7 @@ class Authority:
     key: Path
 
 
-@pytest.fixture
-def test_ca(tmp_path: Path) -> Authority:
+def make_test_ca(tmp_path: Path) -> Authority:
     """A CA and a certificate for 127.0.0.1 signed by it (openssl)."""
     openssl = require_tools("openssl")["openssl"]
     folder = tmp_path / "tls"
@@ -144,47 +137,15 @@ def test_ca(tmp_path: Path) -> Authority:
     return Authority(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
 
-@pytest.fixture
-def argocd_tls(test_ca: Authority) -> Iterator[FakeArgoCD]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(test_ca.cert, test_ca.key)
-    yield from _serve(FakeArgoCD(), context)
-
-
-@dataclass
-class Remote:
-    bare: Path
-    work: Path  # a clone for commits by people
-
-    @property
-    def url(self) -> str:
-        return self.bare.as_uri()
-
-    def tip(self) -> str:
-        return git("rev-parse", "main", cwd=self.bare).strip()
-
-    def image(self, env: str = "dev", ref: str = "main") -> str:
-        reference = read_image(show(self.bare, f"gitops/{env}/values.yaml", ref)).reference
-        assert reference
-        return reference
-
-    def commit(self, path: str, change: Callable[[str], str], message: str) -> str:
-        """A person's commit changing ``path`` on top of the remote's tip; returns its id."""
-        git("pull", "-q", "--ff-only", "origin", "main", cwd=self.work)
-        file = self.work / path
-        file.write_text(change(file.read_text()))
-        git("commit", "-q", "-am", message, cwd=self.work)
-        git("push", "-q", "origin", "HEAD:main", cwd=self.work)
-        return git("rev-parse", "HEAD", cwd=self.work).strip()
-
-
-@pytest.fixture
-def remote(tmp_path: Path) -> Remote:
-    source = make_source_repo(tmp_path / "source", commits=6)
-    bare = make_bare_remote(source.path, tmp_path / "remotes" / "project.git")
-    work = tmp_path / "work"
-    git("clone", "-q", str(bare), str(work), cwd=tmp_path)
-    return Remote(bare, work)
+def settings(server: str, **extra: str) -> dict[str, str]:
+    """The variables ``python -m ci wait`` reads to ask the Argo CD at ``server``."""
+    return {
+        "ARGOCD_SERVER": server,
+        "ARGOCD_AUTH_TOKEN": TOKEN,
+        "WAIT_INTERVAL": "0.1",
+        "WAIT_TIMEOUT": "20",
+        **extra,
+    }
 
 
 def follow_the_branch(remote: Remote, base: str = "synced-healthy") -> Callable[[str], dict]:
@@ -251,5 +212,32 @@ def redirect_to(location: str, status: int = 302) -> Respond:
         handler.send_header("Location", location)
         handler.send_header("Content-Length", "0")
         handler.end_headers()
+
+    return respond
+
+
+DRIP_SECONDS = 0.05
+DRIP_LIMIT = 10.0  # the server gives up after this long (bounded, also against a client that hangs)
+
+
+def dripping(part: str, stop: threading.Event):
+    """A server that sends its answer's ``part`` ("headers" or "body") one byte at a time."""
+    body = b'{"metadata": {"name": "x"}}' + b" " * 10_000
+
+    def respond(handler) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        slow, fast = (head, b"") if part == "headers" else (b"", head)
+        handler.wfile.write(fast)
+        handler.wfile.flush()
+        ends = time.monotonic() + DRIP_LIMIT
+        for byte in (slow or body)[: int(DRIP_LIMIT / DRIP_SECONDS)]:
+            if stop.is_set() or time.monotonic() > ends:
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(DRIP_SECONDS)
 
     return respond

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ci.wait.argocd import ArgoCD
-from tests.ci.wait.conftest import APP, deploy_here, redirect_to, serving
+from tests.ci.wait.fake_argocd import APP, deploy_here, redirect_to, serving
 from tests.ci.wait.recorded import at, recorded
 
 

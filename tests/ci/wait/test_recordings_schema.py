@@ -5,9 +5,9 @@ import itertools
 
 import pytest
 
-from tests.chart.test_argocd_schemas import crd_errors, crd_schemas
 from tests.ci.wait.recorded import OLDER, at, names, recorded, with_state
 from tests.ci.wait.test_verdict import HEALTH, PHASES, SYNC
+from tests.support.crds import crd_errors, crd_schemas
 
 
 @pytest.mark.parametrize("name", names())

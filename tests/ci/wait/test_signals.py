@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.wait.conftest import deploy_here
+from tests.ci.wait.fake_argocd import deploy_here
 from tests.ci.wait.recorded import at, recorded
 from tests.support.cli import ROOT, ci_env
 

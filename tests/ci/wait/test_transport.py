@@ -8,33 +8,7 @@ import pytest
 
 from ci.wait import transport
 from ci.wait.argocd import ArgoCD, Unreachable
-from tests.ci.wait.conftest import serving
-
-DRIP_SECONDS = 0.05
-DRIP_LIMIT = 10.0  # the server gives up after this long (bounded, also against a client that hangs)
-
-
-def dripping(part: str, stop: threading.Event):
-    """A server that sends its answer's ``part`` ("headers" or "body") one byte at a time."""
-    body = b'{"metadata": {"name": "x"}}' + b" " * 10_000
-
-    def respond(handler) -> None:
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        slow, fast = (head, b"") if part == "headers" else (b"", head)
-        handler.wfile.write(fast)
-        handler.wfile.flush()
-        ends = time.monotonic() + DRIP_LIMIT
-        for byte in (slow or body)[: int(DRIP_LIMIT / DRIP_SECONDS)]:
-            if stop.is_set() or time.monotonic() > ends:
-                return
-            handler.wfile.write(bytes([byte]))
-            handler.wfile.flush()
-            time.sleep(DRIP_SECONDS)
-
-    return respond
+from tests.ci.wait.fake_argocd import DRIP_LIMIT, dripping, serving
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ import itertools
 
 import pytest
 
-from ci.errors import CiError, UsageError
 from ci.gitlab import GitLabContext
 from ci.gitops.message import parse_trailers
-from ci.gitops.plans import deploy, registry
+from ci.gitops.plans import registry
 from ci.gitops.plans.action import Action, Status
 from ci.gitops.plans.model import HeldError
 from ci.gitops.values import read_image
-from ci.project import service_name
 from tests.ci.gitops.plans.fake import (
     DIGEST,
     OTHER_DIGEST,
@@ -96,27 +94,6 @@ def test_nothing_to_do_says_why(name, fields, line) -> None:
     assert (plan.status, plan.line) == (Status[name.upper()], line)
 
 
-ERRORS = [
-    ("qa", UsageError, "unknown environment 'qa' for --env (known: dev, prod)"),
-    ("", UsageError, "unknown environment '' for --env (known: dev, prod)"),
-    ("gitops", UsageError, "unknown environment 'gitops' for --env (known: dev, prod)"),
-]
-
-
-@pytest.mark.parametrize(("env", "error", "line"), ERRORS)
-def test_an_unknown_environment_is_refused(env, error, line) -> None:
-    repo = branch({**envs(dev=A, prod=A), "gitops/qa/notes.md": "x"})
-    with pytest.raises(error) as raised:
-        registry.plan(state(repo), request(Action.DEPLOY, env=env, tag=B))
-    assert str(raised.value) == line
-
-
-def test_a_missing_values_file_is_refused() -> None:
-    """Not reachable through the registry (an environment is a folder with values.yaml)."""
-    with pytest.raises(UsageError, match=r"^gitops/dev/values.yaml is missing on the branch$"):
-        deploy.plan(state(branch({"gitops/prod/values.yaml": values(A)})), request(Action.DEPLOY))
-
-
 OWN = GitLabContext(commit_sha=B + "f" * 33, commit_short_sha=B, pipeline_url=PIPELINE)
 TRAILERS = [
     # (context, request fields, relation, expected trailers)
@@ -167,90 +144,3 @@ def test_the_message_says_what_was_forced() -> None:
         "Forced with --force over a hold:"
         " dev is held by ann since 2026-01-01T00:00:00Z: incident 7.",
     ]
-
-
-VERIFY = [
-    # (verify answers, digest given, repository in values, expected digest or error)
-    ("registry digest", DIGEST, None, REPOSITORY, DIGEST),
-    ("registry none", None, None, REPOSITORY, None),
-    ("given matches", DIGEST, DIGEST, REPOSITORY, DIGEST),
-    ("given, registry silent", None, DIGEST, REPOSITORY, DIGEST),
-    (
-        "mismatch",
-        OTHER_DIGEST,
-        DIGEST,
-        REPOSITORY,
-        CiError(
-            f"the registry has {OTHER_DIGEST} for {REPOSITORY}:{B}, not the digest given"
-            f" ({DIGEST}): nothing committed"
-        ),
-    ),
-    (
-        "no repository",
-        DIGEST,
-        None,
-        None,
-        UsageError(f"--verify-image needs --repository or image.repository in {DEV}"),
-    ),
-    ("malformed digest not written", "sha256:short", None, REPOSITORY, None),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "answer", "given", "repository", "want"), VERIFY, ids=[row[0] for row in VERIFY]
-)
-def test_verify_image(name, answer, given, repository, want) -> None:
-    asked = []
-
-    def verify(repo: str, tag: str) -> str | None:
-        asked.append((repo, tag))
-        return answer
-
-    repo = branch({DEV: values(A, repository=repository)})
-    ask = request(Action.DEPLOY, tag=B, digest=given)
-    if isinstance(want, Exception):
-        with pytest.raises(type(want)) as raised:
-            registry.plan(state(repo, verify=verify), ask)
-        assert str(raised.value) == str(want)
-        return
-    plan = registry.plan(state(repo, verify=verify), ask)
-    assert read_image(plan.files[DEV] or "").digest == want
-    assert asked == [(REPOSITORY, B)]
-
-
-@pytest.mark.parametrize("url", ["ftp://x", "https://a b", "https://x|y", ""])
-def test_a_malformed_pipeline_url_is_not_written(url) -> None:
-    context = GitLabContext(pipeline_url=url)
-    plan = registry.plan(
-        state(branch(envs(dev=A)), context), request(Action.DEPLOY, tag=B, built_here=True)
-    )
-    assert read_image(plan.files[DEV] or "").pipeline_url is None
-
-
-def test_the_service_is_named_after_the_repository() -> None:
-    plan = registry.plan(
-        state(branch(envs(dev=A))), request(Action.DEPLOY, tag=B, repository="r.example/x/api/")
-    )
-    assert plan.message.splitlines()[0] == f"deploy(dev): api {B} [skip ci]"
-    assert "Set image.repository to r.example/x/api/." in plan.message
-
-
-def test_without_a_repository_the_service_is_the_project() -> None:
-    plan = registry.plan(
-        state(branch({DEV: values(A, repository=None)})), request(Action.DEPLOY, tag=B)
-    )
-    assert plan.message.splitlines()[0] == f"deploy(dev): {service_name()} {B} [skip ci]"
-
-
-def test_a_long_list_of_environments_is_cut_short() -> None:
-    many = envs(**{f"env{n:02}": A for n in range(12)})
-    with pytest.raises(UsageError) as raised:
-        registry.plan(state(branch(many)), request(Action.DEPLOY, env="qa", tag=B))
-    shown = ", ".join(f"env{n:02}" for n in range(10))
-    assert str(raised.value) == f"unknown environment 'qa' for --env (known: {shown} and 2 more)"
-
-
-def test_a_branch_without_environments_says_none() -> None:
-    with pytest.raises(UsageError) as raised:
-        registry.plan(state(branch({"README.md": "x"})), request(Action.DEPLOY, tag=B))
-    assert str(raised.value) == "unknown environment 'dev' for --env (known: none)"

@@ -27,6 +27,7 @@ from tests.ci.gitops.plans.fake import (
 )
 
 DEV, HOLD = "gitops/dev/values.yaml", "gitops/dev/hold.yaml"
+REJECTED = "gitops/rejected.yaml"
 JOB = GitLabContext(job_name="rollback-dev", pipeline_url=PIPELINE)
 THIS_JOB = f"Rollback-Job: rollback-dev in {PIPELINE}"
 
@@ -164,3 +165,21 @@ def test_a_retry_from_a_build_never_seen_is_overtaken() -> None:
     with pytest.raises(CiError) as raised:
         registry.plan(state(deployed(A, B, D)), request(Action.ROLLBACK, rollback_from=C))
     assert str(raised.value) == str(OVERTAKEN)
+
+
+@pytest.mark.parametrize(
+    ("rejected", "want"),
+    [
+        ("rejected:\n  - {tag: bbbbbbb, reason: r, by: b, since: s}\n", A),  # skipped
+        (f"rejected:\n  - {{tag: x, digest: '{DIGEST}', reason: r, by: b, since: s}}\n", A),
+        ("rejected: [", B),  # unreadable: never stops a rollback
+    ],
+)
+def test_a_rejected_build_is_never_the_target(rejected, want) -> None:
+    repo = branch(
+        {DEV: values(A)}, {DEV: values(B, digest=DIGEST)}, {DEV: values(C), REJECTED: rejected}
+    )
+    plan = registry.plan(state(repo), request(Action.ROLLBACK))
+    assert read_image(plan.files[DEV] or "").tag == want
+    with_to = registry.plan(state(repo), request(Action.ROLLBACK, tag=B))
+    assert read_image(with_to.files[DEV] or "").tag == B  # --to is the operator's choice
