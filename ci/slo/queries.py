@@ -22,7 +22,7 @@ copes with counter resets).
 ``/-/metrics`` are left out (a readiness 503 while a pod starts is by design, and Prometheus's own
 scrapes would count as traffic), unless the rule's synthetic traffic asks for one of them.
 
-``--selector`` (label matchers such as ``namespace="python-microservice-dev"``) narrows every
+``--selector`` (label matchers such as ``namespace="<service>-dev"``) narrows every
 series to the environment's targets: the same build runs in dev and prod after a promotion.
 """
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ci.errors import UsageError
+from ci.project import service_name
 
 DURATION = "http_server_request_duration_seconds"
 BUILD_INFO = "app_build_info"
@@ -73,7 +74,7 @@ def parse_selector(text: str, flag: str = "--selector") -> tuple[str, ...]:
         match = _MATCHER.match(rest)
         if not match or match.group(1).startswith("__"):
             raise UsageError(
-                f'{flag}: expected label matchers like namespace="python-microservice-dev",'
+                f'{flag}: expected label matchers like namespace="{service_name()}-dev",'
                 f" not {rest[:60]!r}"
             )
         matchers.append("".join(match.groups()))

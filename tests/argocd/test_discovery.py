@@ -53,7 +53,7 @@ def test_each_running_pod_is_a_target_with_the_operators_labels(monitored, stub_
     labels = group["labels"]
     assert labels["__metrics_path__"] == "/-/metrics"  # the ServiceMonitor's endpoint path
     assert labels["pod"] in pod_names(monitored)
-    assert labels["namespace"] == DEV  # python-microservice-dev: the Application's destination
+    assert labels["namespace"] == DEV  # <service>-dev: the Application's destination
     assert labels["service"] == labels["job"] == NAME  # the chart's Service
     assert labels["endpoint"] == "http"
     revision = stub_gitops.commit(

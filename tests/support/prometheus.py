@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app import SERVICE_NAME
 from harness.network import listening
 from tests.support.server import RunningServer, running_server
 from tests.support.tools import require_tools
 
-JOB = "python-microservice"
+JOB = SERVICE_NAME
 SCRAPE_INTERVAL = "1s"
 
 
@@ -166,7 +167,7 @@ class Pod:
 
     version: str
     name: str
-    namespace: str = "python-microservice-dev"
+    namespace: str = f"{SERVICE_NAME}-dev"
     app: str = "app.main:app"
 
     def env(self) -> dict[str, str]:

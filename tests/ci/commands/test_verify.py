@@ -19,15 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICE_NAME
 from ci.gitops.values import read_image
 from tests.support.git_remotes import make_bare_remote, show
 from tests.support.gitops_project import make_project
 from tests.support.prometheus import Fleet, Pod, scraped_pods
 
 PODS = (
-    Pod("good1", "python-microservice-good1-a"),
-    Pod("bad1", "python-microservice-bad1-a", app="tests.support.failing_echo:app"),
-    Pod("quiet1", "python-microservice-quiet1-a"),
+    Pod("good1", f"{SERVICE_NAME}-good1-a"),
+    Pod("bad1", f"{SERVICE_NAME}-bad1-a", app="tests.support.failing_echo:app"),
+    Pod("quiet1", f"{SERVICE_NAME}-quiet1-a"),
 )
 ECHO = "/api/echo?text=verify"
 RULE = "{window: %ss, max_error_ratio: 0.05, max_latency_p95: 0.5, min_requests: %s%s}"
@@ -74,7 +75,7 @@ PROMETHEUS = {"PROMETHEUS_URL": "http://127.0.0.1:9"}
         (("--env", "dev", "--revision", "abc", "--tag", "1a2b3c4d"), PROMETHEUS,
          "--revision and --tag name the build each: give one"),
         (("--env", "dev", "--selector", "namespace=dev"), PROMETHEUS,
-         "--selector: expected label matchers like namespace=\"python-microservice-dev\","
+         f"--selector: expected label matchers like namespace=\"{SERVICE_NAME}-dev\","
          " not 'namespace=dev'"),
         (("--env", "dev", "--progress-interval", "0"), PROMETHEUS,
          "--progress-interval must be a positive number of seconds, got '0'"
@@ -143,7 +144,7 @@ def test_a_good_build_passes(ci, fleet, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("verifying dev good1 for 4s through http://127.0.0.1:")
-    assert 'namespace="python-microservice-dev"' in lines[0]
+    assert f'namespace="{SERVICE_NAME}-dev"' in lines[0]
     assert any(": 1s of 4s: 1 pod, " in line and "synthetic: " in line for line in lines)
     final = verdict_line(result.stdout, "good1")
     assert final.startswith("dev good1 passed verification: "), final

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from app import metrics, probes
+from app import SERVICE_NAME, metrics, probes
 from ci.errors import UsageError
 from ci.slo import queries
 from ci.slo.prometheus import Prometheus
@@ -61,7 +61,7 @@ def test_duration(seconds, text):
     ("text", "matchers"),
     [
         ("", ()),
-        ('namespace="python-microservice-dev"', ('namespace="python-microservice-dev"',)),
+        (f'namespace="{SERVICE_NAME}-dev"', (f'namespace="{SERVICE_NAME}-dev"',)),
         (
             '{namespace = "dev", job=~"a|b" , pod!~"old-.*",cluster!="x"}',
             ('namespace="dev"', 'job=~"a|b"', 'pod!~"old-.*"', 'cluster!="x"'),
@@ -133,7 +133,7 @@ PODS = (
     Pod("new1", "web-new1-a"),
     Pod("old1", "web-old1-a", app="tests.support.failing_echo:app"),
     # The same build in another environment.
-    Pod("new1", "web-new1-prod", namespace="python-microservice-prod"),
+    Pod("new1", "web-new1-prod", namespace=f"{SERVICE_NAME}-prod"),
 )
 
 
@@ -142,7 +142,7 @@ def test_the_counts_are_this_builds_exactly(tmp_path):
     """Every series of these pods is born inside the window (the first requests come before
     any scrape saw them), the old build's pod fails beside the new one, the probes are hit and
     the same build serves another namespace: each number counts only what it should."""
-    dev = ('namespace="python-microservice-dev"',)
+    dev = (f'namespace="{SERVICE_NAME}-dev"',)
     new, old = Build("new1", dev), Build("old1", dev)
     with_probes = Build("new1", ('pod="web-new1-a"',), excluded_routes(["/-/health"]))
     expected = {
