@@ -11,6 +11,7 @@ from ci.commands.flags import (
     required,
 )
 from ci.commands.write_back import run_write
+from ci.gitops import deploy_freezes
 from ci.gitops.plans.action import Action, Override
 from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_digest, validate_env_name, validate_repository, validate_tag
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         overrides=overrides,
         reason=reason,
     )
-    return run_verified(lambda verify: run_write(args, request, verify), args.verify_image)
+    freezes = deploy_freezes.from_gitlab(os.environ)
+    return run_verified(lambda verify: run_write(args, request, verify, freezes), args.verify_image)
 
 
 def _digest(flag: str | None, tag: str) -> str | None:

@@ -1,6 +1,7 @@
 """``python -m ci promote --from dev --to prod``: copy one environment's image to another."""
 
 import argparse
+import os
 
 from ci.commands.flags import (
     add_override,
@@ -11,6 +12,7 @@ from ci.commands.flags import (
 )
 from ci.commands.write_back import run_write
 from ci.errors import UsageError
+from ci.gitops import deploy_freezes
 from ci.gitops.plans.action import Action, Override
 from ci.gitops.plans.model import Request
 from ci.gitops.tags import validate_env_name
@@ -44,4 +46,5 @@ def run(args: argparse.Namespace) -> int:
         overrides=overrides,
         reason=reason,
     )
-    return run_verified(lambda verify: run_write(args, request, verify), args.verify_image)
+    freezes = deploy_freezes.from_gitlab(os.environ)
+    return run_verified(lambda verify: run_write(args, request, verify, freezes), args.verify_image)

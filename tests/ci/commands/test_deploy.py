@@ -27,6 +27,7 @@ from tests.support.git_remotes import (
     show,
     tip,
 )
+from tests.support.gitlab_api import PROJECT_ID, running_gitlab
 
 pytestmark = pytest.mark.integration
 
@@ -465,3 +466,24 @@ def test_a_malformed_hold_file_stops_deploy_with_exit_2_and_status_shows_it(remo
     lines = status.stdout.splitlines()
     assert "error: gitops/dev/hold.yaml: not valid YAML" in lines[1]
     assert lines[2].startswith("prod")
+
+
+def test_a_gitlab_deploy_freeze_read_when_deploy_runs_refuses_it(remote, tmp_path):
+    """GitLab sets $CI_DEPLOY_FREEZE when the pipeline is created; deploy asks the API itself."""
+    token = f"glpat-freeze-{tmp_path.name}"
+    tag = remote.source.short(3)
+    before = show(remote.bare, DEV)
+    with running_gitlab(remote.bare, token) as api:
+        api.add_freeze("* * * * *", "0 0 1 1 *")  # open since this minute, until New Year
+        env = {"CI_SERVER_URL": api.base_url, "CI_PROJECT_ID": str(PROJECT_ID)}
+        env["GITOPS_TOKEN"] = token
+        refused = deploy(remote, tag, env=env)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("error: dev is frozen until ")
+        assert "UTC: GitLab deploy freeze; nothing pushed" in refused.stderr
+        assert show(remote.bare, DEV) == before
+        forced = deploy(remote, tag, "--override", "freeze", "--reason", "INC-7 fix", env=env)
+        assert forced.returncode == 0, forced.stderr
+    message = git("log", "-1", "--format=%B", "main", cwd=remote.bare)
+    assert "Freeze-Override: INC-7 fix" in message
+    assert token not in refused.stderr + forced.stderr + forced.stdout
