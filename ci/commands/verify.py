@@ -14,6 +14,7 @@ from ci.commands.flags import add_dry_run, add_target_flags, required, target_fr
 from ci.commands.write_back import run_write
 from ci.deadline import seconds
 from ci.errors import UsageError
+from ci.gitops import deployments
 from ci.gitops.plans.action import Action
 from ci.gitops.plans.model import Request
 from ci.gitops.processes import terminate_as_interrupt
@@ -93,8 +94,18 @@ def run(args: argparse.Namespace) -> int:
         subject = read_subject(
             target_from_args(args), env, args.revision, args.tag, settings.policy
         )
-        verdict, seconds_watched = watch(settings, subject)
+        deployment = (
+            None if args.dry_run else deployments.start(env, subject.commit, subject.branch)
+        )
+        try:
+            verdict, seconds_watched = watch(settings, subject)
+        except KeyboardInterrupt:  # a newer pipeline cancelled the job: superseded
+            if deployment is not None:
+                print(deployment.finish(None), flush=True)
+            raise
     print(judge.final_line(verdict, seconds_watched), flush=True)
+    if deployment is not None:
+        print(deployment.finish(verdict.outcome), flush=True)
     recorded = record(args, verdict)
     return recorded or (0 if verdict.outcome is Outcome.PASSED else 1)
 

@@ -36,6 +36,8 @@ class Subject:
     tag: str
     digest: str | None
     rule: VerifyRule
+    commit: str = ""  # the gitops commit whose values file names the build
+    branch: str = ""
 
 
 def read_subject(
@@ -53,8 +55,8 @@ def read_subject(
         if policy is None:
             policy = PolicySource(clone.read_file(tip, PROMOTION_FILE))
         rule = rule_for(parse_policy(policy.text, policy.name), env, policy.name)
-        image = _image(clone, tip, env, revision, tag)
-        return Subject(env, image.tag or "", image.digest, rule)
+        image, commit = _image(clone, tip, env, revision, tag)
+        return Subject(env, image.tag or "", image.digest, rule, commit, clone.branch)
 
 
 def rule_for(policy: Policy, env: str, name: str = PROMOTION_FILE) -> VerifyRule:
@@ -67,15 +69,18 @@ def rule_for(policy: Policy, env: str, name: str = PROMOTION_FILE) -> VerifyRule
     return rule
 
 
-def _image(clone: Clone, tip: str, env: str, revision: str | None, tag: str | None) -> Image:
+def _image(
+    clone: Clone, tip: str, env: str, revision: str | None, tag: str | None
+) -> tuple[Image, str]:
+    """The build, and the commit of the values file that names it."""
     path = values_path(env)
     if tag:
         change = history.recorded(clone, tip, path, tag)
         if change is None:
             raise UsageError(f"{env} never ran {tag} ({path} on branch {clone.branch})")
-        return Image(None, change.tag, digest=change.digest)
+        return Image(None, change.tag, digest=change.digest), change.entry.commit
     commit = resolve_revision(clone, tip, revision, clone.branch) if revision else tip
     image = read_image(clone.read_file(commit, path) or "", path)
     if not image.tag:
         raise UsageError(f"{path} has no image.tag at {commit[:12]}: nothing to verify")
-    return image
+    return image, commit

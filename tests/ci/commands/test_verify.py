@@ -21,7 +21,8 @@ import pytest
 
 from app import SERVICE_NAME
 from ci.gitops.values import read_image
-from tests.support.git_remotes import make_bare_remote, show
+from tests.support.git_remotes import git, make_bare_remote, show
+from tests.support.gitlab_api import PROJECT_ID, running_gitlab
 from tests.support.gitops_project import make_project
 from tests.support.prometheus import Fleet, Pod, scraped_pods
 
@@ -110,8 +111,8 @@ def rule(window: int, min_requests: int, traffic: str = "") -> str:
     return RULE % (window, min_requests, f", traffic: {traffic}" if traffic else "")
 
 
-def verify(ci, fleet: Fleet, repo: str, *args: str, url: str | None = None):
-    env = {"PROMETHEUS_URL": fleet.prometheus.url, "VERIFY_PROGRESS_INTERVAL": "1"}
+def verify(ci, fleet: Fleet, repo: str, *args: str, url: str | None = None, **extra: str):
+    env = {"PROMETHEUS_URL": fleet.prometheus.url, "VERIFY_PROGRESS_INTERVAL": "1", **extra}
     if url:
         env["VERIFY_URL"] = url
     started = time.monotonic()
@@ -159,8 +160,19 @@ def test_a_good_build_passes(ci, fleet, tmp_path):
 def test_a_bad_build_fails_on_its_error_ratio(ci, fleet, tmp_path):
     traffic = f"{{paths: ['{ECHO}'], rate: 10}}"
     repo = gitops_remote(tmp_path, "bad1", rule(4, 20, traffic))
-    result = verify(ci, fleet, repo, url=fleet.servers[PODS[1].name].base_url)
+    bare = Path(repo.removeprefix("file://"))
+    deployed = git("rev-parse", "main", cwd=bare).strip()
+    token = f"glpat-verify-{tmp_path.name}"
+    with running_gitlab(bare, token) as gitlab:
+        gitlab_env = {"CI_SERVER_URL": gitlab.base_url, "CI_PROJECT_ID": str(PROJECT_ID)}
+        url = fleet.servers[PODS[1].name].base_url
+        result = verify(ci, fleet, repo, url=url, GITOPS_TOKEN=token, **gitlab_env)
     assert result.returncode == 1, result.stdout + result.stderr
+    # GitLab sees the deployment of the commit Argo CD runs, with the verdict as its status.
+    [deployment] = gitlab.deployments
+    assert (deployment["environment"]["name"], deployment["sha"]) == ("dev", deployed)
+    assert deployment["status"] == "failed"
+    assert f"GitLab deployment {deployment['id']} of dev: failed" in result.stdout
     final = verdict_line(result.stdout, "bad1")
     assert final.startswith(
         "dev bad1 failed verification: error ratio 1.0000 above max_error_ratio 0.05 ("

@@ -50,22 +50,23 @@ def with_digest(project: Project, tag: str, digest: str) -> str:
 
 
 def test_the_build_dev_runs_at_the_tip_and_its_rule(project):
-    with_digest(project, "1111aaaa", DIGEST)
-    assert read_subject(remote_of(project), "dev") == Subject("dev", "1111aaaa", DIGEST, DEV_RULE)
+    deployed = with_digest(project, "1111aaaa", DIGEST)
+    expected = Subject("dev", "1111aaaa", DIGEST, DEV_RULE, deployed, "main")
+    assert read_subject(remote_of(project), "dev") == expected
 
 
 def test_a_revision_names_the_build_at_that_commit(project):
     first = project.set_tag("dev", "1111aaaa")
     project.set_tag("dev", "2222bbbb")
     subject = read_subject(remote_of(project), "dev", revision=first[:10])
-    assert (subject.tag, subject.digest) == ("1111aaaa", None)
+    assert (subject.tag, subject.digest, subject.commit) == ("1111aaaa", None, first)
 
 
 def test_a_tag_is_the_newest_record_of_it_with_its_digest(project):
-    with_digest(project, "1111aaaa", DIGEST)
+    deployed = with_digest(project, "1111aaaa", DIGEST)
     project.set_tag("dev", "2222bbbb")
     subject = read_subject(remote_of(project), "dev", tag="1111aaaa")
-    assert (subject.tag, subject.digest) == ("1111aaaa", DIGEST)
+    assert (subject.tag, subject.digest, subject.commit) == ("1111aaaa", DIGEST, deployed)
 
 
 def test_a_policy_file_replaces_the_branchs(project):
