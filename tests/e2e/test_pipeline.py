@@ -64,7 +64,7 @@ DEV_APP = f"{SERVICE_NAME}-dev"
 WAIT_TIMEOUT = 300
 # One unit-tier file and the one integration test of tests/test_tiers.py: each test job runs,
 # writes its reports and passes or fails as in full. No coverage floor on so few tests.
-TEST_JOBS_SELECTION = '-k "test_endpoints or test_tiers" --cov-fail-under=0'
+TEST_JOBS_SELECTION = '-k "test_api or test_tiers" --cov-fail-under=0'
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",
     "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
