@@ -2,16 +2,22 @@
 
 Steps: make sure the ECR repository exists (scan on push, immutable tags, AES256), skip when the
 tag is already in the registry, log in (the ECR token goes to ``buildah login --password-stdin``,
-never onto a command line), ``buildah bud --layers --timestamp``, ``buildah push``, and write the
-dotenv file (IMAGE, IMAGE_REPOSITORY, IMAGE_TAG, and IMAGE_DIGEST as the registry reports it) that
-later jobs read. ``plan()`` is pure: it decides the commands; ``execute()`` runs them.
-``--dry-run`` prints the plan and touches nothing.
+never onto a command line), ``buildah bud --timestamp`` (``--layers`` unless ``--no-layers``),
+``buildah push``, and write the dotenv file (IMAGE, IMAGE_REPOSITORY, IMAGE_TAG, and
+IMAGE_DIGEST as the registry reports it) that later jobs read. ``plan()`` is pure: it decides
+the commands; ``execute()`` runs them. ``--dry-run`` prints the plan and touches nothing.
 
 Reproducible: the build's time is the commit's (``SOURCE_DATE_EPOCH``, else GitLab's
 ``CI_COMMIT_TIMESTAMP``, else HEAD's commit time from git), never the clock. It becomes buildah's
 ``--timestamp`` (every file's mtime, the image's and its history's dates) and the ``created``
 label, so two builds of one commit give one digest. A base image from a registry must be pinned
 by digest (a tag can be re-pointed); a local ``localhost/`` image (the tests') cannot be pulled.
+
+Layers: ``--layers`` keeps every step as a cached image, so a code-only change rebuilds from the
+app layer on where the storage outlives the build (a laptop, or ``--cache`` and a registry).
+``--no-layers`` (the pipeline's) commits once per stage: on vfs, which copies the whole root
+filesystem for every step, cached or not, that is faster than any cache (docs/benchmarks.md,
+"Pipeline"); the image then has one layer above its base.
 """
 
 import argparse
@@ -59,6 +65,7 @@ class BuildInputs:
     dockerfile: str = "Dockerfile"
     base_image: str | None = None
     cache: bool = False
+    layers: bool = True  # --cache needs them
     volumes: tuple[str, ...] = ()
     dotenv: str = "build.env"
     insecure: bool = False
@@ -220,6 +227,7 @@ def resolve_inputs(
         dockerfile=str(dockerfile),
         base_image=args.base_image or None,
         cache=args.cache,
+        layers=args.layers or args.cache,
         volumes=tuple(volumes),
         dotenv=args.dotenv,
         insecure=registry.insecure_from_env(env),
@@ -235,10 +243,11 @@ def buildah(inputs: BuildInputs, *args: str) -> tuple[str, ...]:
 
 
 def _bud_args(inputs: BuildInputs, tls: tuple[str, ...], cache_image: ImageRef) -> list[str]:
-    """``buildah bud``'s arguments: the commit's time, build args, volumes, the layer cache."""
+    """``buildah bud``'s arguments: layers, the commit's time, build args, volumes, the layer
+    cache; ``tls`` for a plain-http registry (the base image or the cache pulled from it)."""
     image = inputs.image
-    build = ["bud", "--layers", "--timestamp", str(inputs.timestamp)]
-    build += ["--file", inputs.dockerfile, "--tag", image.reference]
+    build = ["bud", *(["--layers"] if inputs.layers else []), "--timestamp", str(inputs.timestamp)]
+    build += ["--file", inputs.dockerfile, "--tag", image.reference, *tls]
     if inputs.isolation:
         build += ["--isolation", inputs.isolation]
     build_args = {
@@ -254,8 +263,7 @@ def _bud_args(inputs: BuildInputs, tls: tuple[str, ...], cache_image: ImageRef) 
     for volume in inputs.volumes:
         build += ["--volume", volume]
     if inputs.cache:
-        build += [*tls, "--cache-from", cache_image.repository]
-        build += ["--cache-to", cache_image.repository]
+        build += ["--cache-from", cache_image.repository, "--cache-to", cache_image.repository]
     return [*build, inputs.context]
 
 

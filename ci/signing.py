@@ -21,7 +21,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,18 +137,44 @@ def sbom(reference: str, registry: Registry, output: Path) -> None:
     run_tool(argv, registry.env, f"syft could not read {reference}")
 
 
-def attest(reference: str, registry: Registry, key: SigningKey, kind: str, predicate: Path) -> None:
-    """Attach ``predicate`` as a signed in-toto attestation of type ``kind`` to the digest."""
+# A tool run: its argv, and what failed when it does (the error's words).
+ToolCommand = tuple[list[str], str]
+
+
+def attest_command(
+    reference: str, registry: Registry, key: SigningKey, kind: str, predicate: Path
+) -> ToolCommand:
+    """``cosign attest``: ``predicate`` as a signed in-toto attestation of type ``kind``."""
     argv = [tool("cosign", registry.env), "attest", "--yes", "--key", key.reference]
     argv += [*OFFLINE_WRITE, *registry.flags, "--type", kind, "--predicate", str(predicate)]
-    run_tool([*argv, reference], registry.env, f"cosign attest --type {kind} failed")
+    return [*argv, reference], f"cosign attest --type {kind} failed"
+
+
+def sign_command(reference: str, registry: Registry, key: SigningKey) -> ToolCommand:
+    argv = [tool("cosign", registry.env), "sign", "--yes", "--key", key.reference]
+    return [*argv, *OFFLINE_WRITE, *registry.flags, reference], "cosign sign failed"
+
+
+def attest(reference: str, registry: Registry, key: SigningKey, kind: str, predicate: Path) -> None:
+    """Attach ``predicate`` as a signed in-toto attestation of type ``kind`` to the digest."""
+    run_tools([attest_command(reference, registry, key, kind, predicate)], registry.env)
 
 
 def sign(reference: str, registry: Registry, key: SigningKey) -> None:
-    argv = [tool("cosign", registry.env), "sign", "--yes", "--key", key.reference]
-    run_tool(
-        [*argv, *OFFLINE_WRITE, *registry.flags, reference], registry.env, "cosign sign failed"
-    )
+    run_tools([sign_command(reference, registry, key)], registry.env)
+
+
+def run_tools(commands: Sequence[ToolCommand], env: Mapping[str, str]) -> None:
+    """Run the tools at once (side by side: they write different tags); CiError naming the
+    first of them that failed, once all ended."""
+    if len(commands) <= 1:
+        for argv, what in commands:
+            run_tool(argv, env, what)
+        return
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        runs = [pool.submit(run_tool, argv, env, what) for argv, what in commands]
+    for done in runs:
+        done.result()
 
 
 def public_key(registry: Registry, key: SigningKey) -> str:

@@ -2,11 +2,12 @@
 (``ci.build``: the inputs, the plan, the build and the push)."""
 
 import argparse
+import os
 
 from ci import build
 from ci.build import execute, plan, resolve_inputs
 from ci.gitlab import GitLabContext
-from ci.options import env_flag, env_switch
+from ci.options import env_flag, env_switch, is_true
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +51,20 @@ def register(subparsers) -> None:
         metavar="SRC:DST[:ro]",
         help="mount for RUN steps only, repeatable (env: $BUILD_VOLUMES, space-separated)",
     )
-    env_switch(
-        parser, "--cache", "BUILD_CACHE", help="use the registry as layer cache (NAME-cache)"
-    )
+    _layer_flags(parser)
     env_flag(parser, "--dotenv", "BUILD_DOTENV", default="build.env", help="dotenv file to write")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.set_defaults(run=run)
+
+
+def _layer_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--layers",
+        action=argparse.BooleanOptionalAction,
+        default=is_true(os.environ.get("BUILD_LAYERS", "true")),
+        help="keep each step as a cached layer (buildah --layers; --cache implies it);"
+        " --no-layers commits once per stage, faster on vfs (env: $BUILD_LAYERS, default true)",
+    )
+    env_switch(
+        parser, "--cache", "BUILD_CACHE", help="use the registry as layer cache (NAME-cache)"
+    )

@@ -1,5 +1,5 @@
-"""``python -m ci sign``: sign the pushed image by digest, attest its SBOM and SLSA provenance,
-write the SBOM as GitLab's cyclonedx report (``ci.sign``)."""
+"""``python -m ci sign``: sign the pushed image by digest, attest its SLSA provenance and SBOM,
+write the SBOM as GitLab's cyclonedx report; ``--only trust|sbom`` for one part (``ci.sign``)."""
 
 import argparse
 import os
@@ -35,6 +35,14 @@ def register(subparsers) -> None:
         default="gl-sbom.cdx.json",
         help="where to write the CycloneDX SBOM (GitLab's cyclonedx report)",
     )
+    env_flag(
+        parser,
+        "--only",
+        "SIGN_ONLY",
+        metavar="{trust,sbom}",
+        help="write only the signature and the SLSA provenance, what deploys verify (trust), or"
+        " only the SBOM attestation and report (sbom); default: both",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
         report=Path(args.sbom),
         key=SigningKey.from_environ(os.environ),
         committed_key=sign.committed_key(),
+        parts=sign.parts(args.only),
     )
     return sign.run(inputs, GitLabContext.from_environ())

@@ -34,6 +34,7 @@ ALL_VARIABLES = (
     "BUILDAH_ISOLATION",
     "BUILD_VOLUMES",
     "BUILD_CACHE",
+    "BUILD_LAYERS",
     "BASE_IMAGE",
     "REGISTRY_INSECURE",
     "IMAGE_CREATED",
@@ -273,6 +274,33 @@ def test_plan_without_cache_has_no_cache_flags():
     assert "--cache-from" not in p.build.argv
     assert "--cache-to" not in p.build.argv
     assert p.ecr_repositories == ((SERVICE_NAME, IMAGE_REPOSITORY_SETTINGS),)
+
+
+def test_a_plain_http_registry_is_named_to_bud_too():
+    """bud pulls from the registry too (a base image pinned there, the cache): no TLS."""
+    assert "--tls-verify=false" in plan(inputs(insecure=True)).build.argv
+    assert "--tls-verify=false" not in plan(inputs()).build.argv
+
+
+@pytest.mark.parametrize(
+    ("variables", "argv", "layers"),
+    [
+        ({}, (), True),
+        ({"BUILD_LAYERS": "false"}, (), False),
+        ({"BUILD_LAYERS": "false"}, ("--layers",), True),
+        ({}, ("--no-layers",), False),
+        ({"BUILD_LAYERS": "false", "BUILD_CACHE": "true"}, (), True),  # the cache needs them
+    ],
+)
+def test_layers_by_default_no_layers_on_request(env, capsys, variables, argv, layers):
+    """The pipeline builds with --no-layers (one commit per stage: faster on vfs than any
+    cache); a laptop keeps each step as a cached layer; --cache needs the layers."""
+    for name, value in variables.items():
+        env.setenv(name, value)
+    assert run_cli("--dry-run", *argv) == 0
+    bud = next(line for line in capsys.readouterr().out.splitlines() if " bud " in line)
+    assert ("bud --layers --timestamp" in bud) is layers
+    assert ("bud --timestamp" in bud) is not layers
 
 
 def test_dotenv_text():

@@ -22,6 +22,7 @@ pipeline's critical path is measured (docs/benchmarks.md).
 """
 
 import base64
+import itertools
 import json
 import os
 import subprocess
@@ -43,6 +44,7 @@ from ci import chart
 from harness.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
+from tests.e2e.job_storage import JobStorage, registry_base_image
 from tests.support.argocd import ArgoCdStandIn, running_argocd
 from tests.support.moto import running_moto
 from tests.support.registry import running_registry
@@ -57,8 +59,10 @@ FEATURE_BRANCH = "feature/e2e"
 AUTOMATIC_JOBS = {
     *("lint", "chart-lint", "ci-config"),
     *("unit", "integration"),
-    *("build", "sign", "deploy-dev", "verify-dev"),
+    *("build", "sign", "sbom", "deploy-dev", "verify-dev"),
 }
+# The next pipeline's jobs: dev's critical path, and sbom (which runs beside deploy-dev).
+NEXT_PIPELINE_JOBS = ("build", "sign", "sbom", "deploy-dev", "verify-dev")
 PIPELINE_TIMEOUT = 1800.0
 DEV_APP = f"{SERVICE_NAME}-dev"
 WAIT_TIMEOUT = 300
@@ -151,6 +155,8 @@ class E2E:
     served_before: dict | None
     scenarios: dict[str, Scenario]
     broken_sha: str
+    next_sha: str  # the next pipeline's: a change of app code only
+    next_run: PipelineRun
 
 
 def served(url: str) -> dict | None:
@@ -175,10 +181,20 @@ def dev_tag_is(remote: Path, tag: str) -> bool:
 
 
 class Stage:
-    """Runs pipelines against the stand-in and records each scenario."""
+    """Runs pipelines against the stand-in and records each scenario. A measured pipeline's jobs
+    get an empty buildah storage, as a runner's new job container has (``JobStorage``), and pull
+    the base image from the registry; the others share this machine's storage and its base."""
 
-    def __init__(self, argo: ArgoCdStandIn, remote: Path, variables: dict, log: Path) -> None:
+    def __init__(
+        self,
+        argo: ArgoCdStandIn,
+        remote: Path,
+        variables: dict,
+        log: Path,
+        storage: tuple[JobStorage, str],  # and the base image pinned in the registry
+    ) -> None:
         self.argo, self.remote, self.variables, self.log = argo, remote, variables, log
+        (self.storage, self.registry_base), self.measured = storage, itertools.count(1)
         self.dev_url = variables["DEV_URL"]
 
     def run(self, cwd: Path, home: Path, args: list[str], log: Path | None = None) -> PipelineRun:
@@ -190,6 +206,22 @@ class Stage:
             log or self.log,
             timeout=PIPELINE_TIMEOUT,
         )
+
+    def measure(self, cwd: Path, home: Path, args: list[str]) -> PipelineRun:
+        """A pipeline whose job times are the figures: its storage empty, no removal of an
+        earlier one still writing to the disk meanwhile."""
+        fresh = self.storage.fresh(f"measured-{next(self.measured)}")
+        try:
+            return gitlab_ci_local.run(
+                cwd,
+                ["--force-shell-executor", *args],
+                {**self.variables, **fresh, "BASE_IMAGE": self.registry_base},
+                home,
+                self.log,
+                timeout=PIPELINE_TIMEOUT,
+            )
+        finally:
+            self.storage.discard(fresh)
 
     def observe(self, runs: dict[str, PipelineRun], started: float) -> Scenario:
         return Scenario(
@@ -266,7 +298,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     if not gitlab_ci_local.GITLAB_CI_LOCAL.exists():
         require_tools("gitlab-ci-local")  # skips on a laptop, fails in CI: run `make tools`
     tmp = tmp_path_factory.mktemp("e2e")
-    base_image = local_base_image()
+    local_base = local_base_image()
     work, remote, home = tmp / "work", tmp / "remote.git", tmp / "home"
     home.mkdir()
     snapshot_checkout(work)
@@ -287,7 +319,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     main_full_sha = git("rev-parse", "HEAD", cwd=work)
 
     # Every image the pipelines build is removed afterwards (vfs copies a rootfs per layer).
-    with images_removed_afterwards(), running_moto(tmp) as moto:
+    with (
+        images_removed_afterwards(),
+        JobStorage(tmp / "job-storage").removed_afterwards() as storage,
+        running_moto(tmp) as moto,
+    ):
         username, password = moto.ecr_credentials()
         with (
             running_registry(tmp / "registry", username, password) as registry,
@@ -310,7 +346,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "REGISTRY_USER": username,
                 "REGISTRY_PASSWORD": password,
                 "GITOPS_REPO": f"file://{remote}",
-                "BASE_IMAGE": base_image,
+                "BASE_IMAGE": local_base,
                 "BUILD_VOLUMES": " ".join(host_build_volumes()),
                 "DEV_URL": argo.service_url(DEV_APP),
                 "ARGOCD_SERVER": argo.url,
@@ -322,7 +358,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 **narrowed_test_jobs(),
             }
             variables.update(signing)
-            stage = Stage(argo, remote, variables, log)
+            # Measured builds pull the base from the registry, pinned (a runner has no images).
+            registry_base = registry_base_image(
+                local_base, registry.host, f"{username}:{password}", tmp
+            )
+            stage = Stage(argo, remote, variables, log, (storage, registry_base))
             served_before = served(stage.dev_url)  # the bootstrap image cannot be pulled
             scenarios: dict[str, Scenario] = {}
 
@@ -330,7 +370,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             compare_changes_with(work, None)  # the first push of the default branch
             main_list = gitlab_ci_local.list_jobs(work, home, variables)
             started = time.monotonic()
-            main_run = stage.run(work, home, [])
+            main_run = stage.measure(work, home, [])
             scenarios["default branch"] = stage.observe({"main": main_run}, started)
             main_gitops = scenarios["default branch"].gitops_commit
 
@@ -439,6 +479,21 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             newer.join(timeout=PIPELINE_TIMEOUT)
             scenarios["race"] = stage.observe(runs, started)
 
+            # 5. The team's next pipeline: a change of app code only, merged after the pipelines
+            # above (the registry and dev as they left them, an empty storage for the build as
+            # ever). Cheap: the jobs on dev's path, and sbom beside deploy-dev, as separate
+            # runners run them (no test job on these cores); the first pipeline ran them all.
+            code = (work / "app" / "__init__.py").read_text()
+            next_sha, before = push_change(
+                work,
+                {"app/__init__.py": code + "# e2e: a change of app code only\n"},
+                "app: a code change (the next pipeline)",
+            )
+            compare_changes_with(work, before)
+            started = time.monotonic()
+            next_run = stage.measure(work, home, [*NEXT_PIPELINE_JOBS])
+            scenarios["next pipeline"] = stage.observe({"next": next_run}, started)
+
             assert argo.controller.errors == []
             yield E2E(
                 registry_host=registry.host,
@@ -458,6 +513,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 served_before=served_before,
                 scenarios=scenarios,
                 broken_sha=broken_sha,
+                next_sha=next_sha,
+                next_run=next_run,
             )
 
 
@@ -530,9 +587,9 @@ def pinned(e2e: E2E, tag: str) -> str:
     return f"{e2e.registry_host}/{NAME}:{tag}@{skopeo_inspect(e2e, tag)['Digest']}"
 
 
-def cosign(e2e: E2E, tmp_path: Path, *args: str) -> list[dict]:
-    """The real cosign against the pushed image, with the repository's public key: what an
-    admission controller runs. Its JSON lines."""
+def cosign(e2e: E2E, tmp_path: Path, *args: str, tag: str | None = None) -> list[dict]:
+    """The real cosign against the pushed image (the default branch's build unless ``tag``),
+    with the repository's public key: what an admission controller runs. Its JSON lines."""
     key = tmp_path / "cosign.pub"
     key.write_text(git("show", f"{DEFAULT_BRANCH}:gitops/cosign.pub", cwd=e2e.remote) + "\n")
     user, _, password = e2e.registry_creds.partition(":")
@@ -541,7 +598,7 @@ def cosign(e2e: E2E, tmp_path: Path, *args: str) -> list[dict]:
         json.dumps({"auths": {e2e.registry_host: {"auth": token}}})
     )
     argv = [require_tools("cosign")["cosign"], *args, "--key", str(key), "--insecure-ignore-tlog"]
-    digest = skopeo_inspect(e2e, e2e.main_sha)["Digest"]
+    digest = skopeo_inspect(e2e, tag or e2e.main_sha)["Digest"]
     argv += ["--allow-http-registry", "--output", "json", f"{e2e.registry_host}/{NAME}@{digest}"]
     env = {"DOCKER_CONFIG": str(tmp_path), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
@@ -550,8 +607,9 @@ def cosign(e2e: E2E, tmp_path: Path, *args: str) -> list[dict]:
 
 
 def test_the_pushed_digest_is_signed_with_its_provenance(e2e: E2E, tmp_path: Path) -> None:
-    """The sign job signed the main build's digest and attested its SLSA provenance: cosign
-    verifies both with the committed gitops/cosign.pub, and the provenance names the commit."""
+    """The sign job signed the main build's digest and attested its SLSA provenance, the sbom
+    job its SBOM: cosign verifies them with the committed gitops/cosign.pub, and the
+    provenance names the commit."""
     digest = skopeo_inspect(e2e, e2e.main_sha)["Digest"]
     [[claims]] = cosign(e2e, tmp_path, "verify")
     assert claims["critical"]["image"]["docker-manifest-digest"] == digest
@@ -560,7 +618,13 @@ def test_the_pushed_digest_is_signed_with_its_provenance(e2e: E2E, tmp_path: Pat
     assert statement["subject"][0]["digest"] == {"sha256": digest.removeprefix("sha256:")}
     source = statement["predicate"]["buildDefinition"]["externalParameters"]["source"]
     assert source["commit"].startswith(e2e.main_sha)
-    assert (e2e.workdir / "gl-sbom.cdx.json").is_file()
+    # The sbom job, beside deploy-dev: the SBOM attested too, and GitLab's report written (the
+    # checkout's report is the last pipeline's, the next one's).
+    [sbom] = cosign(e2e, tmp_path, "verify-attestation", "--type", "cyclonedx")
+    assert json.loads(base64.b64decode(sbom["payload"]))["predicate"]["bomFormat"] == "CycloneDX"
+    [sbom] = cosign(e2e, tmp_path, "verify-attestation", "--type", "cyclonedx", tag=e2e.next_sha)
+    attested = json.loads(base64.b64decode(sbom["payload"]))["predicate"]
+    assert attested == json.loads((e2e.workdir / "gl-sbom.cdx.json").read_text())
 
 
 @pytest.mark.parametrize("branch", ["main", "feature"])
@@ -717,6 +781,18 @@ def test_a_build_that_cannot_start_fails_deploy_and_the_previous_keeps_serving(e
     assert scenario.served["version"] == e2e.main_sha  # the build before keeps serving
 
 
+def test_the_next_pipeline_ships_a_code_change_to_dev(e2e: E2E) -> None:
+    """A second default-branch pipeline, for a change of app code only: dev's path passes and
+    dev answers with the new build (the next pipeline's figure in docs/benchmarks.md)."""
+    run = e2e.next_run
+    assert run.returncode == 0, run.tail()
+    assert run.jobs_with("PASS") == set(NEXT_PIPELINE_JOBS), run.tail()
+    scenario = e2e.scenarios["next pipeline"]
+    assert synced_healthy_at(scenario) == ("Synced", "Healthy", scenario.gitops_commit)
+    assert scenario.served is not None
+    assert scenario.served["version"] == e2e.next_sha
+
+
 def test_racing_deploys_the_older_is_superseded_the_newer_green(e2e: E2E) -> None:
     scenario = e2e.scenarios["race"]
     older, newer = scenario.runs["older"], scenario.runs["newer"]
@@ -737,7 +813,12 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
     """Not an assertion of speed (shared, noisy machines): the figures, printed for the log."""
     lines = ["", "e2e wall times (gitlab-ci-local, shell executor):"]
     needs = gitlab_ci_local.needs_of(ROOT / ".gitlab-ci.yml")
-    for label, run in (("default branch", e2e.main_run), ("feature branch", e2e.feature_run)):
+    pipelines = (
+        ("default branch (the first, every job)", e2e.main_run),
+        ("next, app code only (dev's path and sbom alone)", e2e.next_run),
+        ("feature branch", e2e.feature_run),
+    )
+    for label, run in pipelines:
         lines.append(f"  {label} pipeline: {run.wall:.1f}s")
         if "verify-dev" in run.finished:  # the critical path: the new build verified in dev
             by_needs = run.end_by_needs("verify-dev", needs)

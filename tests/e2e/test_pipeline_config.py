@@ -377,19 +377,36 @@ def test_the_critical_path_follows_needs_not_gitlab_ci_locals_batches(tmp_path: 
 
 
 def test_sign_runs_apart_from_build_with_the_key_scoped_to_it() -> None:
-    """The build's script never sees the signing key: only the sign job is in the `signing`
-    environment its variables are scoped to; it hands GitLab the SBOM as a cyclonedx report."""
+    """The build's script never sees the signing key: only the signing jobs are in the `signing`
+    environment its variables are scoped to. `sign` writes what deploys verify (signature and
+    provenance); `sbom`, after it and beside deploy-dev, the SBOM and GitLab's cyclonedx report,
+    for every signed build (not interruptible)."""
     all_jobs = jobs(config())
-    sign = all_jobs["sign"]
+    sign, sbom = all_jobs["sign"], all_jobs["sbom"]
     assert sign["needs"] == ["build"]
-    assert sign["environment"] == {"name": "signing", "action": "prepare"}
-    assert sign["script"] == ["python -m ci sign"]
-    assert sign["artifacts"]["reports"] == {"cyclonedx": "gl-sbom.cdx.json"}
-    assert sign["rules"][0]["if"] == '$SIGNING == "true"'
+    assert sign["script"] == ["python -m ci sign --only trust"]
+    assert "artifacts" not in sign
+    assert sbom["needs"] == ["build", "sign"]  # cosign keeps both attestations under one tag
+    assert sbom["script"] == ["python -m ci sign --only sbom"]
+    assert sbom["artifacts"]["reports"] == {"cyclonedx": "gl-sbom.cdx.json"}
+    assert sbom["interruptible"] is False
+    for job in (sign, sbom):
+        assert job["environment"] == {"name": "signing", "action": "prepare"}
+        assert job["rules"][0]["if"] == '$SIGNING == "true"'
     scoped = [
         name
         for name, job in all_jobs.items()
         if isinstance(job.get("environment"), dict) and job["environment"]["name"] == "signing"
     ]
-    assert scoped == ["sign"]
+    assert scoped == ["sign", "sbom"]
     assert "sign" not in str(all_jobs["build"])
+    assert "sbom" not in str(all_jobs["deploy-dev"]["needs"])  # not on dev's path
+
+
+def test_the_build_commits_once_per_stage_on_vfs() -> None:
+    """vfs copies the root filesystem for every step: the build job keeps no layers, and so no
+    registry layer cache either (measured: docs/benchmarks.md, "Pipeline")."""
+    variables = jobs(config())["build"]["variables"]
+    assert variables["STORAGE_DRIVER"] == "vfs"
+    assert variables["BUILD_LAYERS"] == "false"
+    assert "BUILD_CACHE" not in variables

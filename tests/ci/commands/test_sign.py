@@ -1,6 +1,7 @@
 """``python -m ci sign`` against the real registry with the real cosign and syft: the SBOM (the
 GitLab cyclonedx report, checked against CycloneDX's schema) and the SLSA provenance attested on
-the digest, the digest signed; a retried job changes nothing."""
+the digest, the digest signed, in one run or in the pipeline's two (``--only trust``, then
+``--only sbom``); a retried job changes nothing."""
 
 import base64
 import json
@@ -33,6 +34,14 @@ def test_the_image_is_required(tmp_path: Path, ci) -> None:
     assert (result.returncode, result.stderr) == (
         2,
         "error: --image is required (IMAGE, from the build's build.env)\n",
+    )
+
+
+def test_only_names_a_part(tmp_path: Path, ci) -> None:
+    result = ci("sign", "--image", "127.0.0.1:5000/x:0123abcd", "--only", "all", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: --only 'all' is not one of trust, sbom (SIGN_ONLY)\n",
     )
 
 
@@ -142,7 +151,13 @@ class TestSign:
         self.digest = push_image(registry, SERVICE_NAME, TAG, image_files())
         self.reference = f"{self.repository}@{self.digest}"
 
-    def sign(self, key: str | None = "project", committed: str | None = "project", **extra):
+    def sign(
+        self,
+        key: str | None = "project",
+        committed: str | None = "project",
+        only: str | None = None,
+        **extra,
+    ):
         env = {
             **registry_env(self.registry),
             **pipeline_env(COMMIT),
@@ -152,7 +167,9 @@ class TestSign:
             **extra,
         }
         folder = checkout(self.tmp, self.keys[committed].public if committed else None)
-        result = run_ci("sign", env=env, cwd=folder, timeout=300)
+        result = run_ci(
+            "sign", *(["--only", only] if only else []), env=env, cwd=folder, timeout=300
+        )
         return result, folder / REPORT
 
     def test_signs_the_digest_and_attests_its_sbom_and_provenance(self) -> None:
@@ -180,6 +197,45 @@ class TestSign:
         attested = statement_of(sbom_envelope)
         assert attested["subject"][0]["digest"]["sha256"] == self.digest.removeprefix("sha256:")
         assert attested["predicate"] == json.loads(report.read_text())
+
+    def test_the_trust_part_then_the_sbom_part_write_all_three(self) -> None:
+        """The pipeline's split: the sign job writes what deploys verify (no syft, no report),
+        the sbom job after it adds the SBOM beside the provenance in the digest's .att tag."""
+        trust, report = self.sign(only="trust")
+        assert trust.returncode == 0, trust.stderr
+        assert trust.stdout == f"{self.reference}: wrote SLSA provenance attestation, signature\n"
+        assert not report.exists()
+        public = self.keys["project"].public
+        cosign_verify(self.registry, self.reference, public)
+        sbom, report = self.sign(only="sbom")
+        assert sbom.returncode == 0, sbom.stderr
+        assert sbom.stdout == f"{self.reference}: wrote SBOM attestation; SBOM report {REPORT}\n"
+        [envelope] = cosign_verify(
+            self.registry, self.reference, public, "verify-attestation", "--type", "slsaprovenance1"
+        )
+        assert statement_of(envelope)["predicate"]["buildDefinition"]["externalParameters"][
+            "source"
+        ] == {"repository": SOURCE, "ref": "main", "commit": COMMIT}
+        [sbom_envelope] = cosign_verify(
+            self.registry, self.reference, public, "verify-attestation", "--type", "cyclonedx"
+        )
+        assert statement_of(sbom_envelope)["predicate"] == json.loads(report.read_text())
+        before = tags(self.registry, SERVICE_NAME)
+        again, _ = self.sign(only="trust")
+        assert again.stdout == (
+            f"{self.reference}: wrote nothing: already signed and attested\n"
+        ), again.stderr
+        assert tags(self.registry, SERVICE_NAME) == before
+
+    def test_the_trust_part_without_any_key_writes_nothing(self) -> None:
+        before = tags(self.registry, SERVICE_NAME)
+        result, report = self.sign(key=None, committed=None, only="trust")
+        assert (result.returncode, result.stdout) == (
+            0,
+            "not signed: no signing key (COSIGN_PRIVATE_KEY)\n",
+        )
+        assert not report.exists()
+        assert tags(self.registry, SERVICE_NAME) == before
 
     def test_the_sbom_lists_python_and_os_packages_with_versions(self) -> None:
         result, report = self.sign()
