@@ -238,8 +238,8 @@ def test_a_refused_token_pushes_nothing_and_is_never_printed(setup, ci):
     result = promote(ci, bare, api, "--merge-request", env=env)
     assert result.returncode == 1
     assert result.stderr == (
-        f"error: GitLab API at {api.base_url} refused GITOPS_TOKEN (reading project "
-        f"{PROJECT_ID}); it needs the api scope\n"
+        f"error: GitLab API at {api.base_url} refused GITOPS_TOKEN (reading the deploy"
+        " freezes); it needs the api scope\n"
     )
     assert git("for-each-ref", cwd=bare) == before
     assert "glpat-wrong" not in result.stdout + result.stderr
@@ -383,7 +383,7 @@ def test_a_rate_limit_past_the_deadline_is_one_line_and_pushes_nothing(setup):
     assert time.monotonic() - started < 30
     assert result.returncode == 1
     assert result.stderr == (
-        f"error: GitLab API: reading project {PROJECT_ID} rate-limited (HTTP 429, Retry-After:"
+        "error: GitLab API: reading the deploy freezes rate-limited (HTTP 429, Retry-After:"
         " 3600) past the 20 s deadline (GITOPS_API_DEADLINE): re-run the job\n"
     )
     assert git("for-each-ref", cwd=bare) == before
