@@ -10,7 +10,7 @@ order puts the static keys first.
 
 Repositories: the image's tags are commit SHAs and immutable, except cosign's: it keeps a digest's
 signatures and attestations under ``sha256-<hex>.sig`` and ``sha256-<hex>.att`` and re-pushes that
-tag to add one (the SBOM, then the provenance), so those tags stay mutable
+tag to add one (the provenance, then the SBOM), so those tags stay mutable
 (``IMMUTABLE_WITH_EXCLUSION``). Creating a repository is the only time these apply: an existing
 one keeps its settings (docs/operations.md, "ECR and the OIDC role").
 """
