@@ -16,11 +16,9 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 from ci.errors import CiError, UsageError
 from ci.wait import transport
-from ci.wait.argocd import TOKEN_CHARS, URL_CHARS
 
 MAX_BODY = 8 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -42,31 +40,15 @@ class Prometheus:
         """Validate the settings (UsageError, exit 2, naming the variable at fault)."""
         if not url:
             raise UsageError("PROMETHEUS_URL is not set: the base URL of the Prometheus HTTP API")
-        token = (token or "").strip()
-        if token and not TOKEN_CHARS.fullmatch(token):
-            raise UsageError(
-                "PROMETHEUS_TOKEN holds a character an HTTP header cannot carry (a line break, a"
-                " control or a non-ASCII character); the token is not shown"
-            )
-        if ca_file and not Path(ca_file).is_file():
-            raise UsageError(f"PROMETHEUS_CA_FILE {ca_file!r} is not a file")
-        client = cls(check_url(url), token, ca_file or None)
+        token = transport.check_token(token or "", "PROMETHEUS_TOKEN")
+        ca = transport.check_ca_file(ca_file, "PROMETHEUS_CA_FILE")
+        client = cls(check_url(url), token, ca)
         _ = client._tls  # a CA file that is not PEM fails now, as bad input
         return client
 
     @cached_property
     def _tls(self) -> ssl.SSLContext | None:
-        if not self.url.startswith("https:"):
-            return None
-        context = ssl.create_default_context()
-        if self.ca_file:
-            try:
-                context.load_verify_locations(cafile=self.ca_file)
-            except (ssl.SSLError, OSError) as error:
-                raise UsageError(
-                    f"PROMETHEUS_CA_FILE {self.ca_file!r}: no PEM certificates ({error})"
-                ) from None
-        return context
+        return transport.tls_context(self.url, self.ca_file, "PROMETHEUS_CA_FILE")
 
     def query(self, expr: str, at: float, timeout: float) -> list[tuple[dict[str, str], float]]:
         """The instant vector ``expr`` evaluates to at Unix time ``at``: (labels, value) pairs.
@@ -170,7 +152,7 @@ def check_url(raw: str) -> str:
         port = parts.port
     except ValueError as error:
         raise UsageError(f"PROMETHEUS_URL is not a valid URL ({error}): {shown}") from None
-    valid = URL_CHARS.fullmatch(url) and parts.scheme.lower() in ("http", "https")
+    valid = transport.URL_CHARS.fullmatch(url) and parts.scheme.lower() in ("http", "https")
     if not valid or not parts.hostname or port == 0:
         raise UsageError(f"PROMETHEUS_URL must be an http(s) URL, got {shown}")
     if parts.query or parts.fragment or url.endswith(("?", "#")):

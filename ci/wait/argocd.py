@@ -11,13 +11,11 @@ private CA).
 
 import http.client
 import json
-import re
 import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from ci.errors import CiError, UsageError
@@ -28,8 +26,6 @@ MAX_MESSAGE = 300
 MAX_REDIRECTS = 5
 # What an HTTP header value may carry (RFC 9110 field-value, ASCII): a line break would end the
 # header and start another (header injection), and http.client refuses it with a traceback.
-TOKEN_CHARS = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
-URL_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 class Unreachable(CiError):
@@ -57,25 +53,14 @@ class ArgoCD:
         if not server:
             raise UsageError("ARGOCD_SERVER is not set: the base URL of the Argo CD API server")
         url = check_server(server)
-        if ca_file and not Path(ca_file).is_file():
-            raise UsageError(f"ARGOCD_CA_FILE {ca_file!r} is not a file")
-        client = cls(url, check_token(token or ""), ca_file or None)
+        ca = transport.check_ca_file(ca_file, "ARGOCD_CA_FILE")
+        client = cls(url, check_token(token or ""), ca)
         _ = client._tls  # a CA file that is not PEM fails now, as bad input
         return client
 
     @cached_property
     def _tls(self) -> ssl.SSLContext | None:
-        if not self.server.startswith("https:"):
-            return None
-        context = ssl.create_default_context()
-        if self.ca_file:
-            try:
-                context.load_verify_locations(cafile=self.ca_file)
-            except (ssl.SSLError, OSError) as error:
-                raise UsageError(
-                    f"ARGOCD_CA_FILE {self.ca_file!r}: no PEM certificates ({error})"
-                ) from None
-        return context
+        return transport.tls_context(self.server, self.ca_file, "ARGOCD_CA_FILE")
 
     def application(self, name: str, timeout: float, refresh: bool = False) -> dict[str, Any]:
         """The Application object; ``refresh`` asks Argo CD to look at git now (needs only get)."""
@@ -186,7 +171,7 @@ def check_server(raw: str) -> str:
     if "@" in url.partition("://")[2].split("/", 1)[0]:
         raise UsageError("ARGOCD_SERVER must not hold credentials: use ARGOCD_AUTH_TOKEN")
     shown = repr(url[:200])
-    if not URL_CHARS.fullmatch(url):
+    if not transport.URL_CHARS.fullmatch(url):
         raise UsageError(
             f"ARGOCD_SERVER must be an http(s) URL of printable ASCII characters, got {shown}"
         )
@@ -206,13 +191,7 @@ def check_server(raw: str) -> str:
 
 def check_token(raw: str) -> str:
     """ARGOCD_AUTH_TOKEN, stripped; UsageError (never showing it) if a header cannot carry it."""
-    token = raw.strip()
-    if token and not TOKEN_CHARS.fullmatch(token):
-        raise UsageError(
-            "ARGOCD_AUTH_TOKEN holds a character an HTTP header cannot carry (a line break, a"
-            " control or a non-ASCII character); the token is not shown"
-        )
-    return token
+    return transport.check_token(raw, "ARGOCD_AUTH_TOKEN")
 
 
 def _origin_of(url: str) -> str:

@@ -13,15 +13,22 @@ fixed in requests by CVE-2018-18074 and in follow-redirects by CVE-2022-0155).
 
 import contextlib
 import http.client
+import re
 import socket
 import ssl
 import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+from ci.errors import UsageError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# What an Authorization header can carry, and a URL of printable ASCII.
+TOKEN_CHARS = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+URL_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
 class DeadlineExceeded(OSError):
@@ -33,6 +40,37 @@ class Response:
     status: int
     body: bytes
     location: str | None = None
+
+
+def check_token(raw: str, variable: str) -> str:
+    """A bearer token, stripped; UsageError (never showing it) if a header cannot carry it."""
+    token = raw.strip()
+    if token and not TOKEN_CHARS.fullmatch(token):
+        raise UsageError(
+            f"{variable} holds a character an HTTP header cannot carry (a line break, a"
+            " control or a non-ASCII character); the token is not shown"
+        )
+    return token
+
+
+def check_ca_file(ca_file: str | None, variable: str) -> str | None:
+    if ca_file and not Path(ca_file).is_file():
+        raise UsageError(f"{variable} {ca_file!r} is not a file")
+    return ca_file or None
+
+
+def tls_context(url: str, ca_file: str | None, variable: str) -> ssl.SSLContext | None:
+    """The TLS context of an https ``url``, trusting ``ca_file`` (PEM) when given; UsageError
+    naming ``variable`` when that file holds no certificate. None for plain http."""
+    if not url.startswith("https:"):
+        return None
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (ssl.SSLError, OSError) as error:
+            raise UsageError(f"{variable} {ca_file!r}: no PEM certificates ({error})") from None
+    return context
 
 
 def origin(url: str) -> tuple[str, str, int]:
