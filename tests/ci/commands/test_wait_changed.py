@@ -111,3 +111,63 @@ def test_each_changed_environment_gets_its_own_wait(project):
 )
 def test_a_failed_environment_outranks_a_superseded_one(codes: list[int], expected: int) -> None:
     assert combined_exit_code(codes) == expected
+
+
+RULE = "{window: 5m, max_error_ratio: 0.01, max_latency_p95: 0.5, min_requests: 50}"
+
+
+def with_rules(project: Project, *envs: str) -> None:
+    rules = "".join(f"  {env}: {RULE}\n" for env in envs)
+    project.write("gitops/promotion.yaml", f"order: [dev, prod]\nverify:\n{rules}")
+    project.commit("verify rules")
+
+
+def test_verify_judges_the_environments_whose_build_changed_and_that_have_a_rule(project, ci):
+    with_rules(project, "prod")
+    project.set_tag("prod", "1111aaaa")
+    result = waits(ci, project, "--verify")
+    assert result.stdout == "wait-changed: would wait for prod; would verify prod\n"
+    project.set_tag("dev", "2222bbbb")  # dev has no rule: waited for, not verified
+    assert waits(ci, project, "--verify").stdout == "wait-changed: would wait for dev\n"
+
+
+def test_verify_follows_a_change_of_settings_or_of_the_argocd_manifests(project, ci):
+    with_rules(project, "dev", "prod")
+    project.write("values.dev.yaml", project.read("values.dev.yaml") + "# x\n")
+    project.commit("dev values")
+    assert waits(ci, project, "--verify").stdout == (
+        "wait-changed: would wait for dev; would verify dev\n"
+    )
+    appset = "gitops/argocd/applicationset.yaml"
+    project.write(appset, project.read(appset) + "# x\n")
+    project.commit("argocd")
+    assert waits(ci, project, "--verify").stdout == (
+        "wait-changed: would wait for dev, prod; would verify dev, prod\n"
+    )
+
+
+def test_a_merged_record_is_waited_for_never_verified_again(project, ci):
+    """A verdict's or a hold's merge request, merged: the same build, nothing to judge (and no
+    loop of verifications recording verdicts)."""
+    with_rules(project, "dev")
+    project.write("gitops/dev/verdicts.yaml", "verdicts: []\n")
+    project.write("gitops/dev/hold.yaml", "reason: rolled back\n")
+    project.commit("record(dev)")
+    assert waits(ci, project, "--verify").stdout == "wait-changed: would wait for dev\n"
+    assert waits(ci, project).stdout == "wait-changed: would wait for dev\n"
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("order: [dev]\nverify:\n  dev: {window: 5m}\n", "verify.dev.max_error_ratio is missing"),
+        (b"order: [dev, prod]\n# \xff\n", "gitops/promotion.yaml at "),
+    ],
+)
+def test_a_bad_policy_stops_verify_with_exit_2(project, ci, policy, message):
+    project.write("gitops/promotion.yaml", policy)
+    project.set_tag("dev", "2222bbbb")  # commits the policy with the promotion
+    result = waits(ci, project, "--verify")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert waits(ci, project).returncode == 0  # without --verify, the policy is not read
