@@ -2,7 +2,10 @@
 environment's build for its rule's window through Prometheus and judge it by the service's own
 metrics (``ci.slo``): exit 0 passed; 1 failed (the numbers and the threshold broken); 1
 inconclusive (fewer than min_requests: not verified, nothing rolled back); 2 bad input; 130
-interrupted. The verdict is then recorded through the write-back (``Action.RECORD``)."""
+interrupted. The verdict is then recorded through the write-back (``Action.RECORD``).
+
+``--if-configured`` (the pipeline's verify-dev): without $PROMETHEUS_URL, or without a verify
+rule for ENV, one line says the build was not judged, and the exit is 0."""
 
 import argparse
 import os
@@ -23,7 +26,7 @@ from ci.gitops.verdicts import Outcome, Verdict
 from ci.options import env_flag, env_switch
 from ci.slo import judge, queries
 from ci.slo.prometheus import Prometheus
-from ci.slo.subject import PolicySource, Subject, read_subject
+from ci.slo.subject import NoRule, PolicySource, Subject, read_subject
 from ci.slo.traffic import Synthetic, check_base_url
 from ci.slo.watch import Watch
 
@@ -69,6 +72,12 @@ def register(subparsers) -> None:
         help="seconds between progress lines",
     )
     env_switch(parser, "--no-rollback", "VERIFY_NO_ROLLBACK", help="record a failure only")
+    env_switch(
+        parser,
+        "--if-configured",
+        "VERIFY_IF_CONFIGURED",
+        help="without $PROMETHEUS_URL or a verify rule for ENV: say so and exit 0",
+    )
     add_dry_run(parser)
     add_target_flags(parser)
     parser.set_defaults(run=run)
@@ -89,11 +98,20 @@ def run(args: argparse.Namespace) -> int:
     env = validate_env_name(required(args.env, "--env"))
     if args.revision and args.tag:
         raise UsageError("--revision and --tag name the build each: give one")
+    if args.if_configured and not os.environ.get("PROMETHEUS_URL"):
+        print(f"verify: PROMETHEUS_URL is not set: {env}'s build not judged by its SLO")
+        return 0
     settings = settings_from_args(args, env)
     with terminate_as_interrupt():
-        subject = read_subject(
-            target_from_args(args), env, args.revision, args.tag, settings.policy
-        )
+        try:
+            subject = read_subject(
+                target_from_args(args), env, args.revision, args.tag, settings.policy
+            )
+        except NoRule as missing:
+            if not args.if_configured:
+                raise
+            print(f"verify: {missing}: {env}'s build not judged by its SLO")
+            return 0
         deployment = (
             None if args.dry_run else deployments.start(env, subject.commit, subject.branch)
         )

@@ -5,8 +5,10 @@ knowing when it ran, or how it went. ``verify`` reports each change it watches t
 deployments API: ``running`` while it watches, then ``success`` (passed, or inconclusive: it runs
 healthy, too quiet to judge), ``failed`` (the build broke its SLO and was rolled back) or
 ``canceled`` (superseded: a newer change reached the environment first). So the environments page
-and DORA's deployment frequency count what ran. The deploy jobs declare their environment with
-``action: prepare``, which creates no deployment of its own.
+and DORA's deployment frequency count what ran. A job that is itself the environment's deployment
+(``environment: ENV``, the pipeline's verify-dev) reports nothing: GitLab takes its status from
+the job (cancelled by a newer pipeline: canceled), with no token needed; the deploy job before
+it declares ``action: prepare``, which creates no deployment of its own.
 """
 
 import os
@@ -43,9 +45,19 @@ class Deployment:
         return f"GitLab deployment {self.id} of {self.env}: {status}"
 
 
+def job_is_the_deployment(env: str, environ: Mapping[str, str]) -> bool:
+    """A GitLab job declaring ``environment: ENV`` with the (default) ``start`` action."""
+    return environ.get("CI_ENVIRONMENT_NAME") == env and environ.get(
+        "CI_ENVIRONMENT_ACTION", "start"
+    ) in ("", "start")
+
+
 def start(env: str, sha: str, ref: str, environ: Mapping[str, str] = os.environ):
     """The running deployment of ``sha`` (the gitops commit) to ``env``, a retried job's when
-    there is one; None outside GitLab (no ``GITOPS_TOKEN`` or project)."""
+    there is one; None outside GitLab (no ``GITOPS_TOKEN`` or project) and in a job that is
+    ``env``'s deployment itself."""
+    if job_is_the_deployment(env, environ):
+        return None
     url = environ.get("CI_SERVER_URL") or environ.get("GITLAB_URL")
     project = environ.get("CI_PROJECT_ID") or environ.get("CI_PROJECT_PATH")
     if not (url and project and environ.get("GITOPS_TOKEN")):

@@ -22,6 +22,10 @@ from ci.gitops.writeback import Target
 from ci.wait.revisions import resolve_revision
 
 
+class NoRule(UsageError):
+    """The policy has no verify rule for the environment."""
+
+
 @dataclass(frozen=True)
 class PolicySource:
     """The policy's text and where it came from (``--policy FILE``, else the branch's file)."""
@@ -62,7 +66,7 @@ def read_subject(
 def rule_for(policy: Policy, env: str, name: str = PROMOTION_FILE) -> VerifyRule:
     rule = policy.verify.get(env)
     if rule is None:
-        raise UsageError(
+        raise NoRule(
             f"{name} has no verify rule for {env} (verify: {{{env}: {{window: 5m,"
             " max_error_ratio: 0.01, max_latency_p95: 0.5, min_requests: 50}})"
         )

@@ -92,6 +92,26 @@ def test_bad_input_is_exit_2_before_anything_is_cloned(ci, args, env, message):
     assert result.stdout == ""
 
 
+def test_if_configured_without_prometheus_judges_nothing_and_passes(ci):
+    """The pipeline's verify-dev on a project without Prometheus: one line, exit 0, nothing read."""
+    result = ci("verify", "--env", "dev", "--if-configured", "--repo", "/nonexistent", env={})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "verify: PROMETHEUS_URL is not set: dev's build not judged by its SLO\n"
+
+
+def test_if_configured_without_a_rule_for_the_environment_judges_nothing(ci, tmp_path):
+    project = make_project(tmp_path / "project")
+    project.set_tag("dev", "good1")
+    repo = make_bare_remote(project.path, tmp_path / "remote.git").as_uri()
+    result = ci("verify", "--env", "dev", "--if-configured", "--repo", repo, env=PROMETHEUS)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("verify: gitops/promotion.yaml has no verify rule for dev (")
+    assert result.stdout.endswith("): dev's build not judged by its SLO\n")
+    strict = ci("verify", "--env", "dev", "--repo", repo, env=PROMETHEUS)
+    assert strict.returncode == 2
+    assert "gitops/promotion.yaml has no verify rule for dev" in strict.stderr
+
+
 def test_a_rule_with_traffic_needs_the_url(ci, tmp_path):
     repo = gitops_remote(tmp_path, "good1", rule(4, 20, "{paths: [/api/echo], rate: 1}"))
     result = ci("verify", "--env", "dev", "--repo", repo, env=PROMETHEUS)

@@ -60,6 +60,21 @@ def test_a_retried_job_reports_the_same_deployment(tmp_path: Path) -> None:
         assert [item["status"] for item in api.deployments] == ["canceled", "running"]
 
 
+def test_a_job_that_is_the_environments_deployment_reports_nothing(tmp_path: Path) -> None:
+    """verify-dev declares ``environment: dev``: GitLab takes the deployment's status from the job,
+    so an API deployment would count it twice. Another environment's job, or one that only
+    prepares or verifies, still reports."""
+    token = f"glpat-job-{tmp_path.name}"
+    with running_gitlab(tmp_path, token) as api:
+        job = {"CI_ENVIRONMENT_NAME": "dev", **environ(api, token)}
+        assert start("dev", SHA, "main", job) is None
+        assert start("dev", SHA, "main", {**job, "CI_ENVIRONMENT_ACTION": "start"}) is None
+        assert api.deployments == []
+        for other in ({"CI_ENVIRONMENT_ACTION": "verify"}, {"CI_ENVIRONMENT_NAME": "prod"}):
+            assert start("dev", SHA, "main", {**job, **other}) is not None
+        assert [item["environment"]["name"] for item in api.deployments] == ["dev"]
+
+
 def test_outside_gitlab_nothing_is_reported() -> None:
     assert start("dev", SHA, "main", {}) is None
     assert start("dev", SHA, "main", {"GITOPS_TOKEN": "t", "CI_PROJECT_ID": "1"}) is None

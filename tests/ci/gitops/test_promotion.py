@@ -1,6 +1,7 @@
 """``ci.gitops.promotion``: the whole policy of gitops/promotion.yaml, validated on read."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,16 @@ def test_the_repository_policy_is_valid() -> None:
     root = Path(__file__).resolve().parents[3]
     policy = parse_policy((root / PROMOTION_FILE).read_text())
     assert policy.order.order[0] == "dev"
+
+
+def test_the_shipped_policy_and_its_commented_example_are_valid() -> None:
+    """gitops/promotion.yaml ships the order, and the rest of the policy as a commented example a
+    team uncomments: both parse, so the example cannot drift from the parser."""
+    text = (Path(__file__).resolve().parents[3] / "gitops" / "promotion.yaml").read_text()
+    shipped = parse_policy(text)
+    assert shipped.order.order == ("dev", "prod")
+    assert (shipped.verify, shipped.soak, shipped.freeze) == ({}, {}, ())
+    example = text[text.index("# verify:") :].splitlines()
+    uncommented = parse_policy(text + "\n".join(line.removeprefix("# ") for line in example))
+    assert set(uncommented.verify) == set(uncommented.soak) == {"dev"}
+    assert [window.environments for window in uncommented.freeze] == [("prod",)]
