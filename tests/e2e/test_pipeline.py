@@ -5,7 +5,11 @@ GitOps repository too); a real OCI registry (htpasswd, with the credentials moto
 and a moto server (the AWS API) listen on free loopback ports, and the Argo CD stand-in
 (``tests/support/argocd``) follows the remote's main branch: it renders dev as Argo CD would,
 pulls the pinned image from the registry, runs it with buildah and serves it on DEV_URL, and
-answers the deploy jobs' ``ci wait`` (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN). Nothing serves dev until
+answers the deploy jobs' ``ci wait`` (ARGOCD_SERVER, ARGOCD_AUTH_TOKEN). Its cluster has the
+Prometheus Operator's API, so the chart's ServiceMonitor selects dev's pods, and a real
+Prometheus scrapes them through the stand-in's service discovery: verify-dev judges each build
+by its SLO (PROMETHEUS_URL; the copy's ``gitops/promotion.yaml`` gives dev a rule of seconds with
+synthetic traffic, where a team's is minutes) and records the verdict. Nothing serves dev until
 a deploy puts a build there. Scenarios, in order: the default-branch pipeline (every automatic
 job); a feature branch's manual deploy-dev; rollback-dev; a merged change that renders but cannot
 start (deploy-dev fails with Argo CD's Degraded message, the previous build keeps serving); two
@@ -41,12 +45,15 @@ import yaml
 
 from app import SERVICE_NAME
 from ci import chart
+from ci.gitops.verdicts import Outcome, Verdict, parse_verdicts
 from harness.image import host_build_volumes, images_removed_afterwards, local_base_image
 from tests.e2e import gitlab_ci_local
 from tests.e2e.gitlab_ci_local import PipelineRun
 from tests.e2e.job_storage import JobStorage, registry_base_image
 from tests.support.argocd import ArgoCdStandIn, running_argocd
+from tests.support.git_remotes import show
 from tests.support.moto import running_moto
+from tests.support.prometheus import running_prometheus
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 
@@ -64,6 +71,16 @@ AUTOMATIC_JOBS = {
 # The next pipeline's jobs: dev's critical path, and sbom (which runs beside deploy-dev).
 NEXT_PIPELINE_JOBS = ("build", "sign", "sbom", "deploy-dev", "verify-dev")
 PIPELINE_TIMEOUT = 1800.0
+OPERATOR = "monitoring.coreos.com/v1"  # the cluster's Prometheus Operator: a ServiceMonitor
+# dev's verify rule in the copy: seconds where a team's are minutes; traffic, as dev has none.
+VERIFY_WINDOW = 5
+DEV_RULE = {
+    "window": f"{VERIFY_WINDOW}s",
+    "max_error_ratio": 0.05,
+    "max_latency_p95": 1.0,
+    "min_requests": 20,
+    "traffic": {"paths": ["/api/echo?text=verify"], "rate": 10},
+}
 DEV_APP = f"{SERVICE_NAME}-dev"
 WAIT_TIMEOUT = 300
 # One unit-tier file and the one integration test of tests/test_tiers.py: each test job runs,
@@ -224,10 +241,14 @@ class Stage:
             self.storage.discard(fresh)
 
     def observe(self, runs: dict[str, PipelineRun], started: float) -> Scenario:
+        wall = time.monotonic() - started
+        tip = git("rev-parse", DEFAULT_BRANCH, cwd=self.remote)
+        # verify-dev's record is the pipeline's last push: Argo CD takes it a poll later.
+        wait_until(lambda: self.seen(tip), 60, "Argo CD at the branch's tip")
         return Scenario(
             runs=runs,
-            wall=time.monotonic() - started,
-            gitops_commit=git("rev-parse", DEFAULT_BRANCH, cwd=self.remote),
+            wall=wall,
+            gitops_commit=tip,
             application=self.argo.application(DEV_APP),
             tree=self.argo.resource_tree(DEV_APP),
             served=served(self.dev_url),
@@ -292,6 +313,15 @@ def signing_key(work: Path, tmp: Path) -> dict[str, str]:
     }
 
 
+def with_dev_rule(work: Path) -> None:
+    """The copy's policy gives dev ``DEV_RULE``: verify-dev judges every build there."""
+    path = work / "gitops" / "promotion.yaml"
+    policy = yaml.safe_load(path.read_text())
+    policy["verify"] = {"dev": DEV_RULE}
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    git("add", "gitops/promotion.yaml", cwd=work)
+
+
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     require_tools("buildah", "skopeo", "docker-registry", "htpasswd", "rsync", "git", "debootstrap")
@@ -307,6 +337,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     git("fetch", "--quiet", "origin", cwd=work)
     git("remote", "set-head", "origin", DEFAULT_BRANCH, cwd=work)
     signing = signing_key(work, tmp)  # gitops/cosign.pub, committed with the change below
+    with_dev_rule(work)  # gitops/promotion.yaml, committed with it too
     # The pushed change this pipeline runs for: a code change (rules:changes compare with
     # origin/main here, with the push's before-SHA on GitLab); gitops-only ones build nothing.
     readme = work / "README.md"
@@ -336,7 +367,16 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 insecure_registries=[registry.host],
                 interval=1.0,
                 apps=[DEV_APP],
+                api_versions=[OPERATOR],
             ) as argo,
+            running_prometheus(
+                tmp / "prometheus",
+                [],
+                scrape={
+                    "job_name": NAME,
+                    "http_sd_configs": [{"url": argo.discovery_url, "refresh_interval": "1s"}],
+                },
+            ) as prometheus,
         ):
             variables = {
                 **moto.env,
@@ -353,8 +393,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
                 "ARGOCD_AUTH_TOKEN": argo.token,
                 "WAIT_TIMEOUT": str(WAIT_TIMEOUT),
                 "WAIT_INTERVAL": "1",
-                "VERIFY_INTERVAL": "1",
-                "VERIFY_TIMEOUT": "60",
+                "PROMETHEUS_URL": prometheus.url,
+                "VERIFY_PROGRESS_INTERVAL": "2",
                 **narrowed_test_jobs(),
             }
             variables.update(signing)
@@ -652,11 +692,16 @@ def test_gitops_dev_names_the_tag_in_a_skip_ci_commit(e2e: E2E) -> None:
         "tag": e2e.main_sha,
         "digest": pinned(e2e, e2e.main_sha).rsplit("@", 1)[1],
     }
-    message = git("log", "-1", "--format=%an%n%B", e2e.main_gitops_commit, cwd=e2e.remote)
+    # The deploy's commit: the last to change dev's values (verify-dev's record follows it).
+    deployed = git(
+        "log", "-1", "--format=%H", e2e.main_gitops_commit, "--", "gitops/dev/values.yaml",
+        cwd=e2e.remote,
+    )  # fmt: skip
+    message = git("log", "-1", "--format=%an%n%B", deployed, cwd=e2e.remote)
     author, subject = message.splitlines()[:2]
     assert author == "gitops-bot"
     assert subject == f"deploy(dev): {NAME} {e2e.main_sha} [skip ci]"
-    changed = git("show", "--name-only", "--format=", e2e.main_gitops_commit, cwd=e2e.remote)
+    changed = git("show", "--name-only", "--format=", deployed, cwd=e2e.remote)
     assert changed.splitlines() == ["gitops/dev/values.yaml"]
 
 
@@ -717,6 +762,30 @@ def test_default_branch_build_runs_in_dev_and_deploy_is_green(e2e: E2E) -> None:
     assert scenario.application["status"]["summary"]["images"] == [pinned(e2e, e2e.main_sha)]
     assert scenario.served is not None
     assert scenario.served["version"] == e2e.main_sha
+
+
+def recorded_verdicts(e2e: E2E) -> dict[str, Verdict]:
+    """dev's recorded verdicts at the remote's tip, by tag."""
+    text = show(e2e.remote, "gitops/dev/verdicts.yaml", DEFAULT_BRANCH)
+    return {verdict.tag: verdict for verdict in parse_verdicts(text, "verdicts.yaml")}
+
+
+def test_verify_dev_judges_each_build_by_its_slo_and_records_the_verdict(e2e: E2E) -> None:
+    """verify-dev, after deploy-dev's wait: the build's own requests in Prometheus, passed, and
+    the verdict recorded for the exact build (tag and digest) in a [skip ci] commit."""
+    verdicts = recorded_verdicts(e2e)
+    for run, tag in ((e2e.main_run, e2e.main_sha), (e2e.next_run, e2e.next_sha)):
+        assert run.verdicts["verify-dev"] == "PASS", run.tail()
+        output = job_output(run, "verify-dev")
+        assert f"verifying dev {tag} for {VERIFY_WINDOW}s through http://127.0.0.1:" in output
+        assert f"dev {tag} passed" in output
+        verdict = verdicts[tag]
+        assert verdict.outcome == Outcome.PASSED
+        assert verdict.digest == pinned(e2e, tag).rsplit("@", 1)[1]
+        assert verdict.requests >= DEV_RULE["min_requests"]
+    subjects = git("log", "--format=%s", DEFAULT_BRANCH, "--", "gitops/dev/verdicts.yaml",
+                   cwd=e2e.remote).splitlines()  # fmt: skip
+    assert f"record(dev): {NAME} {e2e.next_sha} passed [skip ci]" in subjects
 
 
 def test_feature_branch_build_runs_in_dev(e2e: E2E) -> None:
@@ -822,9 +891,12 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
         lines.append(f"  {label} pipeline: {run.wall:.1f}s")
         if "verify-dev" in run.finished:  # the critical path: the new build verified in dev
             by_needs = run.end_by_needs("verify-dev", needs)
+            deployed = run.end_by_needs("deploy-dev", needs)
             narrowed = " (test jobs narrowed: E2E_FULL_TEST_JOBS=1 measures it)"
             lines.append(
-                f"    critical path to verify-dev's end, by needs: {by_needs:.1f}s"
+                f"    critical path to verify-dev's end (verified in dev by its SLO, a"
+                f" {VERIFY_WINDOW}s window), by needs: {by_needs:.1f}s; to deploy-dev's end"
+                f" (Argo CD runs it healthy): {deployed:.1f}s"
                 + (narrowed if narrowed_test_jobs() else "")
             )
             as_run = run.finished["verify-dev"]

@@ -100,10 +100,19 @@ def deployment_jobs() -> dict[str, dict]:
     }
 
 
+def write_back_jobs() -> dict[str, dict]:
+    """Jobs that change what an environment runs: deploy, promote, rollback."""
+    return {
+        name: job
+        for name, job in jobs(config()).items()
+        if re.match(r"python -m ci (deploy|promote|rollback) ", job["script"][0])
+    }
+
+
 def test_deploy_jobs_are_never_interrupted_nor_queued_behind_another_deploys_wait() -> None:
     """A newer deploy must be able to push while an older one waits for Argo CD (and supersede
     it): no resource_group; the write-back itself is race-safe."""
-    deploys = deployment_jobs()
+    deploys = write_back_jobs()
     assert set(deploys) == {"deploy-dev", "promote-prod", "rollback-dev", "rollback-prod"}
     for name, job in deploys.items():
         assert job["interruptible"] is False, name
@@ -111,9 +120,28 @@ def test_deploy_jobs_are_never_interrupted_nor_queued_behind_another_deploys_wai
         assert job["environment"]["deployment_tier"] in {"development", "production"}, name
 
 
+def test_each_change_of_an_environment_is_one_gitlab_deployment() -> None:
+    """dev's pipeline deployment is verify-dev (its status the SLO verdict; cancelled by a newer
+    pipeline: canceled), so deploy-dev only prepares dev; the buttons are deployments."""
+    deploys = deployment_jobs()
+    assert set(deploys) == {"verify-dev", "promote-prod", "rollback-dev", "rollback-prod"}
+    all_jobs = jobs(config())
+    assert all_jobs["deploy-dev"]["environment"]["action"] == "prepare"
+    verify = all_jobs["verify-dev"]
+    assert verify["environment"] == {
+        "name": "dev",
+        "url": "$DEV_URL",
+        "deployment_tier": "development",
+    }
+    assert verify["needs"] == ["build", "deploy-dev"]
+    assert verify["interruptible"] is True
+    assert verify["script"] == ['python -m ci verify --env dev --tag "$IMAGE_TAG" --if-configured']
+    assert verify["variables"] == {"VERIFY_URL": "$DEV_URL"}
+
+
 def test_write_back_jobs_wait_for_argo_cd_and_superseded_is_a_warning(monkeypatch) -> None:
     """Green means Argo CD runs the build (when ARGOCD_SERVER is set); exit 3 is allowed."""
-    deploys = deployment_jobs()
+    deploys = write_back_jobs()
     monkeypatch.delenv("ARGOCD_SERVER", raising=False)
     for name, job in deploys.items():
         (command,) = job["script"]
@@ -154,7 +182,6 @@ def test_other_jobs_are_interruptible() -> None:
         "unit",
         "integration",
         "build",
-        "verify-dev",
         "wait-gitops",
     }
     assert all(jobs(config())[name]["interruptible"] is True for name in others)
@@ -172,7 +199,7 @@ def test_scripts_only_run_named_commands() -> None:
     for name, job in jobs(config()).items():
         for line in job.get("before_script", []) + job["script"]:
             assert line.startswith(COMMANDS), f"{name}: {line}"
-            assert not re.search(r"&&|\|\||;|\bif\b", line), f"{name}: {line}"
+            assert not re.search(r"&&|\|\||;|(?<![-\w])if\b(?!-)", line), f"{name}: {line}"
 
 
 @pytest.mark.parametrize(
@@ -296,6 +323,11 @@ def test_wait_gitops_runs_only_for_gitops_only_default_branch_changes() -> None:
     assert job["allow_failure"] == {"exit_codes": [EXIT_SUPERSEDED]}  # a newer change won
     assert job["rules"] == [
         {"changes": changes()["code"], "when": "never"},
+        {
+            "if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $ARGOCD_SERVER && $PROMETHEUS_URL",
+            "changes": changes()["gitops"],
+            "variables": {"GITOPS_VERIFY": "true"},  # verified too, as verify-dev does
+        },
         {
             "if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $ARGOCD_SERVER",
             "changes": changes()["gitops"],
