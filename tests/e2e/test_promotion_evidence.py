@@ -289,3 +289,32 @@ def test_a_bad_build_is_rolled_back_held_and_rejected(loop: Loop) -> None:
     dev = next(row for row in status if row["env"] == "dev")
     assert dev["tag"] == GOOD
     assert dev["hold"] is not None
+
+
+def test_a_merged_change_is_waited_for_then_verified(loop: Loop) -> None:
+    """wait-gitops's command (``wait-changed`` with ``GITOPS_VERIFY=true``) for a merged merge
+    request that puts the bad build in dev: Argo CD runs it healthy, so the wait passes; its SLO
+    does not, so the verification fails, and dev is rolled back and held, the build rejected."""
+    loop.argo.wait_for(DEV, lambda app: app["status"]["health"]["status"] == "Healthy", 300)
+    clone = loop.work.parent / "merged"
+    git("clone", "--quiet", str(loop.remote), str(clone), cwd=loop.work.parent)
+    before = git("rev-parse", "HEAD", cwd=clone).strip()
+    rel = "gitops/dev/values.yaml"
+    values = yaml.safe_load((clone / rel).read_text())
+    values["image"].update(tag=BAD, digest=loop.images.digests[BAD])
+    (clone / rel).write_text(yaml.safe_dump(values, sort_keys=False))
+    git("commit", "--quiet", "-am", f"Merge branch 'gitops/dev/{BAD}'", cwd=clone)
+    git("push", "--quiet", "origin", "main", cwd=clone)
+    env = {**loop.env(), "GITOPS_VERIFY": "true", "CI_COMMIT_BEFORE_SHA": before}
+    done = run_ci("wait-changed", env=env, cwd=clone, timeout=600)
+    print(f"$ python -m ci wait-changed -> {done.returncode}\n{done.stdout}{done.stderr}")
+    lines = done.stdout.splitlines()
+    assert lines[0] == "wait-changed: waiting for dev"
+    assert "wait-changed: dev: done" in lines
+    assert "wait-changed: verifying dev" in lines
+    assert "wait-changed: dev: FAILED" in lines
+    assert done.returncode == 1
+    assert any(line.startswith(f"dev: dev {BAD} failed verification: ") for line in lines)
+    assert loop.dev_tag() == GOOD
+    assert loop.read("gitops/dev/hold.yaml") is not None
+    assert BAD in (loop.read("gitops/rejected.yaml") or "")
