@@ -44,6 +44,15 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _build_flags(parser)
+    _judging_flags(parser)
+    add_dry_run(parser)
+    add_target_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def _build_flags(parser: argparse.ArgumentParser) -> None:
+    """Which environment and build, and where its traffic goes."""
     env_flag(parser, "--env", "GITOPS_ENV", help="environment: a folder gitops/ENV/")
     env_flag(
         parser,
@@ -56,6 +65,10 @@ def register(subparsers) -> None:
     env_flag(
         parser, "--url", "VERIFY_URL", help="the environment's base URL, for the rule's traffic"
     )
+
+
+def _judging_flags(parser: argparse.ArgumentParser) -> None:
+    """By which rule, over which series, and what follows a verdict."""
     env_flag(parser, "--policy", "VERIFY_POLICY", help="read the rule from this file instead")
     env_flag(
         parser,
@@ -78,9 +91,6 @@ def register(subparsers) -> None:
         "VERIFY_IF_CONFIGURED",
         help="without $PROMETHEUS_URL or a verify rule for ENV: say so and exit 0",
     )
-    add_dry_run(parser)
-    add_target_flags(parser)
-    parser.set_defaults(run=run)
 
 
 @dataclass(frozen=True)
