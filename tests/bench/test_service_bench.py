@@ -14,7 +14,7 @@ from bench import service as service_bench
 from bench.servers import REPO_ROOT
 from bench.service import main
 from bench.wrk import WrkResult
-from tests.support.cli import run_bench
+from tests.support.cli import default_sigint, run_bench
 from tests.support.tools import require_tools
 
 
@@ -136,6 +136,7 @@ def test_interrupted_bench_stops_every_server_it_started(sig, code):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     try:
         for line in proc.stderr:  # wait until the load runs

@@ -3,6 +3,7 @@ from the repository root; ci in an environment without the pipeline variables of
 runs the tests."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ def run_ci(
     )
 
 
+def default_sigint() -> None:
+    """A child's ``preexec_fn``: SIGINT back to its default. A shell's background job (``make
+    test &``, a nohup'd run) starts with SIGINT ignored, which its children inherit, and Python
+    then installs no KeyboardInterrupt handler: a test that sends SIGINT would see no interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_ci(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ci", *args],
@@ -42,6 +50,7 @@ def start_ci(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
 
 
