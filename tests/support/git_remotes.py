@@ -150,6 +150,51 @@ def make_remote(tmp_path: Path, commits: int = 12) -> Remote:
     return Remote(source, make_bare_remote(source.path, tmp_path / "remotes" / "project.git"))
 
 
+def copy_remote(template: Remote, tmp_path: Path) -> Remote:
+    """A copy of ``template`` (``make_remote``'s) under ``tmp_path``: the same repositories and
+    commits, of the test's own, for the cost of a copy rather than of the thirty git commands
+    that made them."""
+    root = template.source.path.parent
+    copy_repositories(root, tmp_path)
+    source = SourceRepo(
+        tmp_path / template.source.path.relative_to(root), list(template.source.commits)
+    )
+    return Remote(source, tmp_path / template.bare.relative_to(root))
+
+
+def copy_repositories(source: Path, target: Path) -> None:
+    """Copy the folder ``source`` and the git repositories in it into ``target``, as if they had
+    been made there: a repository's config naming a path under ``source`` (a bare clone's origin)
+    names the same path under ``target``. Git's objects and packs, which git never changes once
+    written (they are read-only; it writes new ones and deletes old ones), are hard-linked."""
+
+    def place(src: str, dst: str) -> None:
+        path = Path(src)
+        if path.name == "config" and path.parent.name.endswith(".git"):
+            Path(dst).write_text(path.read_text().replace(str(source), str(target)))
+        elif "objects" in path.relative_to(source).parts and not path.stat().st_mode & 0o222:
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    def hook_samples(folder: str, names: list[str]) -> set[str]:
+        """The examples ``git init`` writes (hooks/*.sample): inert, never run."""
+        if Path(folder).name != "hooks":
+            return set()
+        return {name for name in names if name.endswith(".sample")}
+
+    shutil.copytree(
+        source, target, symlinks=True, copy_function=place, ignore=hook_samples, dirs_exist_ok=True
+    )
+
+
+def pack(*repositories: Path) -> None:
+    """Pack each repository's objects into one file, as a repository after ``git gc`` keeps them:
+    a template of a few files rather than of hundreds, quicker to copy and to delete."""
+    for repository in repositories:
+        git("repack", "-a", "-d", "-q", cwd=repository)
+
+
 def make_bare_remote(source: Path, remote: Path) -> Path:
     """A bare clone of ``source`` that serves partial clones, as GitLab does."""
     git("clone", "-q", "--bare", str(source), str(remote), cwd=source.parent)

@@ -8,7 +8,6 @@ before it decided from the renders."""
 import hashlib
 import json
 import os
-import shutil
 
 import pytest
 
@@ -18,7 +17,7 @@ from ci.gitops.values import set_image
 from ci.registry import ImageRef, RegistryAuth, manifest, verify_reference
 from tests.ci.gitops.test_verify_image import PASSWORD, USER, _request, push_image
 from tests.support.cli import run_ci
-from tests.support.git_remotes import git
+from tests.support.git_remotes import copy_repositories, git, pack
 from tests.support.gitops_project import ROOT, Project, make_project
 from tests.support.registry import running_registry
 
@@ -53,13 +52,14 @@ def built_project(tmp_path_factory) -> Project:
     project.set_tag("dev", BUILDS[1])
     project.set_tag("dev", BUILDS[2])
     project.branch("mr")
+    pack(project.path)
     return project
 
 
 @pytest.fixture
 def project(built_project, tmp_path) -> Project:
     """A copy of ``built_project`` of the test's own (built once: five commits per test add up)."""
-    shutil.copytree(built_project.path, tmp_path / "project", symlinks=True)
+    copy_repositories(built_project.path, tmp_path / "project")
     return Project(tmp_path / "project")
 
 

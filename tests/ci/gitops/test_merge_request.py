@@ -5,6 +5,7 @@ import email.utils
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +24,16 @@ from ci.gitops.merge_request import (
 from ci.gitops.message import Change
 from ci.gitops.values import set_image
 from tests.support.cli import run_ci, start_ci
-from tests.support.git_remotes import git, make_bare_remote, show, tip
+from tests.support.git_remotes import (
+    copy_repositories,
+    git,
+    make_bare_remote,
+    pack,
+    show,
+    tip,
+)
 from tests.support.gitlab_api import PERSON, PROJECT_ID, USER, running_gitlab
-from tests.support.gitops_project import make_project
+from tests.support.gitops_project import Project, make_project
 
 TOKEN = "glpat-Secret/#?\\ token"
 PROD = "gitops/prod/values.yaml"
@@ -51,10 +59,12 @@ def push_main(project, bare) -> None:
     git("push", "--quiet", str(bare), "main", cwd=project.path, env={"ALLOW_MAIN": "1"})
 
 
-@pytest.fixture
-def setup(tmp_path):
-    """main: dev ran 1111aaaa then 3333cccc (built by pipeline 77), prod runs 1111aaaa."""
-    project = make_project(tmp_path / "project")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """main: dev ran 1111aaaa then 3333cccc (built by pipeline 77), prod runs 1111aaaa; beside it
+    its bare remote, main protected. Made once: each test's ``setup`` is a copy."""
+    root = tmp_path_factory.mktemp("merge-request")
+    project = make_project(root / "project")
     project.set_tag("dev", "1111aaaa")
     project.set_tag("prod", "1111aaaa")
     text = project.read("gitops/dev/values.yaml")
@@ -63,10 +73,19 @@ def setup(tmp_path):
         set_image(text, "3333cccc", pipeline_url=BUILD_PIPELINE, name="dev"),
     )
     project.commit(f"deploy(dev): {SERVICE_NAME} 3333cccc [skip ci]")
-    bare = make_bare_remote(project.path, tmp_path / "remote.git")
+    bare = make_bare_remote(project.path, root / "remote.git")
     protect_main(bare)
+    pack(project.path, bare)
+    return root
+
+
+@pytest.fixture
+def setup(built, tmp_path):
+    """A copy of ``built`` of the test's own, and the GitLab API stand-in serving its remote."""
+    copy_repositories(built, tmp_path)
+    bare = tmp_path / "remote.git"
     with running_gitlab(bare, TOKEN) as api:
-        yield project, bare, api
+        yield Project(tmp_path / "project"), bare, api
 
 
 def env_for(api, **extra: str) -> dict[str, str]:
