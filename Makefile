@@ -9,8 +9,11 @@ PORT ?= 8000
 # CPUs, not a container's quota; 0 runs one process). The unit tier waits on sockets and timers
 # part of the time: three workers keep two CPUs busy (two left them half idle: 58 s against 41 s).
 # The integration tier mostly waits on the programs it starts (git, servers): four workers.
+# The e2e tier's modules each share one long setup (a pipeline run, an image build): one module
+# per worker at a time (--dist loadfile), three side by side, each in a buildah storage of its own.
 UNIT_WORKERS ?= 3
 INTEGRATION_WORKERS ?= 4
+E2E_WORKERS ?= 3
 # The tests start hundreds of Python processes (`python -m ci`, uvicorn): let them reuse compiled
 # modules (__pycache__/, ignored by git) rather than compile app/, ci/ and the tests each time.
 unexport PYTHONDONTWRITEBYTECODE
@@ -50,7 +53,7 @@ integration: tools  ## Tests with real servers and tools (the pipeline's integra
 	$(BIN)/pytest -m "integration and not image and not e2e" -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
 
 e2e: tools  ## The built artifacts end to end: the container image, and the GitLab pipeline run locally
-	$(BIN)/pytest -m "image or e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "image or e2e" -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint unit integration e2e  ## Everything: lint, then the unit, integration and e2e tiers
 

@@ -13,7 +13,6 @@ copies the whole root filesystem for every step, cached or not. ``--storage-driv
 """
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -23,14 +22,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.image import buildah, host_build_volumes, local_base_image, tool_env
+from harness.image import (
+    FUSE_OVERLAYFS,
+    buildah,
+    host_build_volumes,
+    local_base_image,
+    private_storage,
+    tool_env,
+)
 from harness.tools import SBIN_PATH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "requirements.lock", "app")
 SIZE_TARGET = 0.45
 REBUILD_TARGET = 0.25
-FUSE_OVERLAYFS = "/usr/bin/fuse-overlayfs"
 
 # The seed's way: one stage, a venv with pip left in, dependencies, then the app.
 SEED_DOCKERFILE = """\
@@ -172,30 +177,7 @@ def default_driver() -> str:
     return "vfs"
 
 
-def private_storage(tmp: Path, driver: str) -> None:
-    """Point buildah (this process and its children) at a storage of its own under ``tmp``, with
-    ``driver`` (overlay: mounted by fuse-overlayfs): the shared one's other images neither slow
-    the cache lookups nor get the bench's leftovers, which go away with ``tmp``."""
-    conf = tmp / "storage.conf"
-    text = (
-        f'[storage]\ndriver = "{driver}"\n'
-        f'graphroot = "{tmp / "storage"}"\nrunroot = "{tmp / "run"}"\n'
-    )
-    if driver == "overlay":
-        text += f'[storage.options.overlay]\nmount_program = "{FUSE_OVERLAYFS}"\n'
-    conf.write_text(text)
-    os.environ["CONTAINERS_STORAGE_CONF"] = str(conf)
-    os.environ["STORAGE_DRIVER"] = driver  # tool_env() and buildah() pass it on
-
-
-def release_storage() -> None:
-    """Unmount whatever the bench left mounted (fuse-overlayfs mounts outlive a failed build)."""
-    subprocess.run(buildah("rm", "--all"), env=tool_env(), capture_output=True, check=False)
-    subprocess.run(buildah("umount", "--all"), env=tool_env(), capture_output=True, check=False)
-
-
-def run_rounds(tmp: Path, rounds: int, driver: str) -> tuple[Result, Result]:
-    private_storage(tmp, driver)
+def run_rounds(tmp: Path, rounds: int) -> tuple[Result, Result]:
     base = local_base_image()  # imported into the private storage from the cached tarball
     base_bytes = unpacked_bytes(base)
     context = tmp / "context"
@@ -207,6 +189,7 @@ def run_rounds(tmp: Path, rounds: int, driver: str) -> tuple[Result, Result]:
         else:
             shutil.copy2(source, context / name)
     (context / "Dockerfile.seed").write_text(SEED_DOCKERFILE)
+    driver = tool_env()["STORAGE_DRIVER"]
     print(f"base {base}: {base_bytes:,} bytes; {rounds} rounds ({driver} storage)...", flush=True)
     ours = Result("ours", "Dockerfile")
     seed = Result("seed-style", "Dockerfile.seed")
@@ -236,20 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: missing tools: {', '.join(missing)} (run `make tools`)", file=sys.stderr)
         return 1
-    saved = {name: os.environ.get(name) for name in ("CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER")}
     with tempfile.TemporaryDirectory(prefix="bench-image-") as tmp:
         try:
-            ours, seed = run_rounds(Path(tmp), args.rounds, args.storage_driver)
+            # A storage of its own: the shared one's images neither slow the cache lookups nor
+            # get the bench's leftovers.
+            with private_storage(Path(tmp) / "buildah", args.storage_driver):
+                ours, seed = run_rounds(Path(tmp), args.rounds)
         except (BenchError, subprocess.CalledProcessError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        finally:
-            release_storage()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
     print(f"medians of {args.rounds} rounds, buildah storage driver: {args.storage_driver}")
     return 0 if report(ours, seed) else 1
 

@@ -29,6 +29,10 @@ BASE_NAME = f"localhost/{SERVICE_NAME}-base"
 SLIM_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
 # Files pip needs inside a RUN step here: host path -> mounted at the same path, read-only.
 HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
+FUSE_OVERLAYFS = "/usr/bin/fuse-overlayfs"
+# What points buildah at a storage: containers/storage's configuration file, and the driver
+# (buildah 1.28 reads the driver only from its flag: ``buildah()`` passes STORAGE_DRIVER on).
+STORAGE_VARIABLES = ("CONTAINERS_STORAGE_CONF", "STORAGE_DRIVER")
 
 
 def cache_dir() -> Path:
@@ -84,6 +88,38 @@ def image_present(name: str) -> bool:
 def image_ids() -> set[str]:
     """Every image in buildah's storage, intermediate layer images included."""
     return set(_run(*buildah("images", "--all", "--quiet", "--no-trunc")).split())
+
+
+@contextlib.contextmanager
+def private_storage(folder: Path, driver: str = "vfs") -> Iterator[None]:
+    """buildah, in this process and the programs it starts, on a storage of its own under
+    ``folder`` (overlay: mounted by fuse-overlayfs), removed afterwards with what was built there.
+
+    Builds side by side (test processes, the benchmark) neither see nor remove each other's
+    images; a base image is imported into it from the cached tarball (``local_base_image``).
+    """
+    conf = folder / "storage.conf"
+    text = f'[storage]\ndriver = "{driver}"\n'
+    text += f'graphroot = "{folder / "storage"}"\nrunroot = "{folder / "run"}"\n'
+    if driver == "overlay":
+        text += f'[storage.options.overlay]\nmount_program = "{FUSE_OVERLAYFS}"\n'
+    folder.mkdir(parents=True, exist_ok=True)
+    conf.write_text(text)
+    saved = {name: os.environ.get(name) for name in STORAGE_VARIABLES}
+    os.environ.update(CONTAINERS_STORAGE_CONF=str(conf), STORAGE_DRIVER=driver)
+    try:
+        yield
+    finally:
+        # Containers a failed build left, and fuse-overlayfs mounts that outlive them.
+        for leftovers in (("rm", "--all"), ("umount", "--all")):
+            subprocess.run(buildah(*leftovers), env=tool_env(), capture_output=True, check=False)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for part in ("storage", "run"):
+            shutil.rmtree(folder / part, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ in-process). The check wraps subprocess.Popen, which os.system aside every spawn
 (asyncio's subprocesses too).
 """
 
+import gc
 import os
 import shlex
 import subprocess
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from harness.image import private_storage
 
 OUTSIDE_UNIT = ("integration", "e2e", "image")
 ALLOWED_IN_UNIT = frozenset({"git"})
@@ -98,3 +101,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first (a stable sort: every xdist worker collects the same order)."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The objects collection made (modules, items, parameters) live all session: frozen out of
+    the cyclic collector's way, its full passes walk a third as many objects (a second or so of
+    CPU per worker). They are given back before pytest's last passes (``pytest_sessionfinish``),
+    which so still see whatever they leak."""
+    gc.freeze()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    gc.unfreeze()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def buildah_storage(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Each process that runs image or e2e tests builds in a buildah storage of its own: the
+    tier's workers build side by side, and none sees, or removes, another's images."""
+    builds = ("image", "e2e")
+    if not any(item.get_closest_marker(m) for item in request.session.items for m in builds):
+        yield
+        return
+    with private_storage(tmp_path_factory.mktemp("buildah")):
+        yield
+
+
+FIGURES = "figures"
+_figures: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def figures(record_property: Any) -> Any:
+    """``figures(text)``: what the test measured, printed at the end of the run (a test's own
+    output is captured, and an xdist worker's never reaches the terminal)."""
+    return lambda text: record_property(FIGURES, text)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _figures.extend((report.nodeid, str(v)) for k, v in report.user_properties if k == FIGURES)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _figures:
+        terminalreporter.section("figures")
+        for nodeid, text in _figures:
+            terminalreporter.write_line(f"{nodeid}:{text}")

@@ -73,6 +73,18 @@ class PipelineRun:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
+# What the test run's own make and pytest put in the environment: a runner's job has none of it
+# (``make e2e PYTEST_ARGS=...`` would otherwise reach the jobs' own ``make unit`` through
+# MAKEFLAGS, over the job's PYTEST_ARGS).
+OUTER_RUN = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST_")
+
+
+def job_environment() -> dict[str, str]:
+    """This process's environment without the test run's own, colours off."""
+    kept = {name: value for name, value in os.environ.items() if not name.startswith(OUTER_RUN)}
+    return {**kept, "NO_COLOR": "1", "PY_COLORS": "0"}
+
+
 def command(args: Sequence[str], variables: Mapping[str, str], home: Path) -> list[str]:
     cmd = [str(GITLAB_CI_LOCAL), "--no-color", "--home", str(home), *args]
     for name, value in variables.items():
@@ -98,7 +110,7 @@ def run(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "NO_COLOR": "1", "PY_COLORS": "0"},
+        env=job_environment(),
         start_new_session=True,
     ) as proc:
         timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGTERM))

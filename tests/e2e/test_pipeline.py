@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -57,7 +57,7 @@ from tests.support.prometheus import running_prometheus
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
+pytestmark = [pytest.mark.e2e, pytest.mark.long, pytest.mark.timeout(2700)]
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = SERVICE_NAME
@@ -84,8 +84,13 @@ DEV_RULE = {
 DEV_APP = f"{SERVICE_NAME}-dev"
 WAIT_TIMEOUT = 300
 # One unit-tier file and the one integration test of tests/test_tiers.py: each test job runs,
-# writes its reports and passes or fails as in full. No coverage floor on so few tests.
-TEST_JOBS_SELECTION = '-k "test_api or test_tiers" --cov-fail-under=0'
+# writes its reports and passes or fails as in full. Only those files are collected, in one
+# process (the Makefile's worker counts, as variables), with no coverage floor on so few tests.
+TEST_JOBS_SELECTION = {
+    "PYTEST_ADDOPTS": "--cov-fail-under=0 tests/app/test_api.py tests/test_tiers.py",
+    "UNIT_WORKERS": "0",
+    "INTEGRATION_WORKERS": "0",
+}
 GIT_ID = {
     "GIT_AUTHOR_NAME": "e2e",
     "GIT_AUTHOR_EMAIL": "e2e@example.invalid",
@@ -106,7 +111,7 @@ def narrowed_test_jobs() -> dict[str, str]:
     """The variables that narrow the pipeline's test jobs, unless E2E_FULL_TEST_JOBS=1."""
     if os.environ.get("E2E_FULL_TEST_JOBS") == "1":
         return {}
-    return {"PYTEST_ADDOPTS": TEST_JOBS_SELECTION}
+    return TEST_JOBS_SELECTION
 
 
 def snapshot_checkout(dest: Path) -> None:
@@ -878,7 +883,7 @@ def test_racing_deploys_the_older_is_superseded_the_newer_green(e2e: E2E) -> Non
     assert scenario.served["version"] == e2e.main_sha
 
 
-def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_wall_times(e2e: E2E, figures: Callable[[str], None]) -> None:
     """Not an assertion of speed (shared, noisy machines): the figures, printed for the log."""
     lines = ["", "e2e wall times (gitlab-ci-local, shell executor):"]
     needs = gitlab_ci_local.needs_of(ROOT / ".gitlab-ci.yml")
@@ -915,6 +920,5 @@ def test_report_wall_times(e2e: E2E, capsys: pytest.CaptureFixture[str]) -> None
             if job in run.finished
         )
         lines.append(f"    {label:<15} {scenario.wall:7.1f}s  ({jobs})")
-    with capsys.disabled():
-        print("\n".join(lines))
+    figures("\n".join(lines))
     assert e2e.main_run.wall > 0

@@ -31,7 +31,7 @@ from tests.support.prometheus import RunningPrometheus, running_prometheus
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.e2e, pytest.mark.long, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = SERVICE_NAME
@@ -122,6 +122,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Images]:
                 "BUILD_VOLUMES": " ".join(host_build_volumes()),
                 "DOCKERFILE": "",
                 "BUILD_CACHE": "false",
+                "BUILD_LAYERS": "false",  # the pipeline's: one commit per stage
                 "SOURCE_DATE_EPOCH": "1795564800",  # the copy is not in git: its commit time
             }
             digests = {GOOD: build(env, ROOT, GOOD, work), BAD: build(env, bad, BAD, work)}
@@ -239,7 +240,7 @@ def loop(images: Images, tmp_path: Path) -> Iterator[Loop]:
         assert argo.controller.errors == []
 
 
-def test_a_good_build_verifies_soaks_and_promotes(loop: Loop) -> None:
+def test_a_good_build_verifies_soaks_and_promotes(loop: Loop, figures) -> None:
     loop.argo.wait_for(DEV, lambda app: app["status"]["health"]["status"] == "Healthy", 300)
     started = time.monotonic()
     verified = loop.ci("verify", "--env", "dev")
@@ -255,10 +256,11 @@ def test_a_good_build_verifies_soaks_and_promotes(loop: Loop) -> None:
     promoted = loop.ci("promote", "--from", "dev", "--to", "prod")
     assert promoted.returncode == 0, promoted.stderr
     status = json.loads(loop.ci("status", "--json").stdout)
-    print(f"verify of a running good build: {to_verified:.1f}s; status: {status}")
+    assert {row["env"]: row["tag"] for row in status} == {"dev": GOOD, "prod": GOOD}
+    figures(f"verify of a running good build: {to_verified:.1f}s")
 
 
-def test_a_bad_build_is_rolled_back_held_and_rejected(loop: Loop) -> None:
+def test_a_bad_build_is_rolled_back_held_and_rejected(loop: Loop, figures) -> None:
     loop.argo.wait_for(DEV, lambda app: app["status"]["health"]["status"] == "Healthy", 300)
     assert loop.ci("verify", "--env", "dev").returncode == 0
     deployed = loop.deploy(BAD)
@@ -274,7 +276,7 @@ def test_a_bad_build_is_rolled_back_held_and_rejected(loop: Loop) -> None:
     )
     assert loop.dev_tag() == GOOD
     assert loop.read("gitops/dev/hold.yaml") is not None
-    print(f"first failing request to rollback commit: {rolled_back_at - first_failing:.1f}s")
+    figures(f"first failing request to rollback commit: {rolled_back_at - first_failing:.1f}s")
     # Rejected everywhere, whatever --force or a trailer say.
     again = loop.ci(*loop.deploy_args(BAD, "dev"), "--force")
     assert again.returncode == 1

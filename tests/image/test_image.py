@@ -33,7 +33,7 @@ from tests.support.moto import running_moto
 from tests.support.registry import running_registry
 from tests.support.tools import require_tools
 
-pytestmark = pytest.mark.image
+pytestmark = [pytest.mark.image, pytest.mark.long]
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = SERVICE_NAME

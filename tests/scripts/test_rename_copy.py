@@ -122,11 +122,28 @@ def test_the_renamed_chart_renders_with_the_new_name(renamed):
     assert OLD.name not in done.stdout
 
 
+def name_reading_test_files(copy: Path) -> list[str]:
+    """The copy's test files that name the service (``SERVICE_NAME``, or its new name or URL as
+    the rename wrote them), the chart's (the rename edits it), and the checks of the whole tree
+    (``tests/test_*.py``)."""
+    marks = ("SERVICE_NAME", NEW.name, NEW.url)
+    always = (copy / "tests", copy / "tests" / "chart")
+    return [
+        str(path.relative_to(copy))
+        for path in sorted((copy / "tests").rglob("test_*.py"))
+        if path.parent in always or any(mark in path.read_text() for mark in marks)
+    ]
+
+
 @pytest.mark.long
-def test_the_renamed_copys_unit_tier_passes(renamed):
-    """`make unit`'s selection, run by the copy's own pytest and conftest."""
+def test_the_renamed_copys_tests_that_read_the_name_pass(renamed):
+    """Their unit-tier tests (`make unit`'s selection), run by the copy's own pytest and
+    conftest: the rest of the unit tier cannot tell one name from another."""
     copy, _ = renamed
+    files = name_reading_test_files(copy)
+    assert "tests/chart/test_render.py" in files
     tier = "not integration and not image and not e2e"
-    done = run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", tier, timeout=540)
+    argv = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", tier, *files]
+    done = run(copy, *argv, timeout=540)
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout.splitlines()[-1]
