@@ -14,6 +14,13 @@ PORT ?= 8000
 UNIT_WORKERS ?= 3
 INTEGRATION_WORKERS ?= 4
 E2E_WORKERS ?= 3
+# The tests write and remove many small files (git, project copies, vfs image layers): on a big
+# tmpfs when there is one (harness/tmpdir.py), about twice as fast as on a journaled disk here.
+# TEST_TMPDIR=/tmp make test keeps them on disk.
+ifndef TEST_TMPDIR
+TEST_TMPDIR := $(shell $(PYTHON) -m harness.tmpdir)
+endif
+TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 # The tests start hundreds of Python processes (`python -m ci`, uvicorn): let them reuse compiled
 # modules (__pycache__/, ignored by git) rather than compile app/, ci/ and the tests each time.
 unexport PYTHONDONTWRITEBYTECODE
@@ -47,18 +54,18 @@ lint: install  ## Check format and lint with ruff
 
 # The test tiers (tests/conftest.py says what each may do; a unit test that starts a program fails).
 unit: install  ## Tests in this process only, no system tools (≤ 45 s; the pipeline's unit job)
-	$(BIN)/pytest -m "not integration and not image and not e2e" -n $(UNIT_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m "not integration and not image and not e2e" -n $(UNIT_WORKERS) $(PYTEST_ARGS)
 
 integration: tools  ## Tests with real servers and tools (the pipeline's integration job)
-	$(BIN)/pytest -m "integration and not image and not e2e" -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m "integration and not image and not e2e" -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
 
 e2e: tools  ## The built artifacts end to end: the container image, and the GitLab pipeline run locally
-	$(BIN)/pytest -m "image or e2e" -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m "image or e2e" -n $(E2E_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint unit integration e2e  ## Everything: lint, then the unit, integration and e2e tiers
 
 test-image: tools  ## The container image tests only
-	$(BIN)/pytest -m image $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m image $(PYTEST_ARGS)
 
 bench: tools  ## Service throughput and latency against its ceiling and the seed-style baseline
 	$(BIN)/python -m bench.service $(BENCH_ARGS)

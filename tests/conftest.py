@@ -12,7 +12,6 @@ in-process). The check wraps subprocess.Popen, which os.system aside every spawn
 (asyncio's subprocesses too).
 """
 
-import gc
 import os
 import shlex
 import subprocess
@@ -101,18 +100,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first (a stable sort: every xdist worker collects the same order)."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The objects collection made (modules, items, parameters) live all session: frozen out of
-    the cyclic collector's way, its full passes walk a third as many objects (a second or so of
-    CPU per worker). They are given back before pytest's last passes (``pytest_sessionfinish``),
-    which so still see whatever they leak."""
-    gc.freeze()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    gc.unfreeze()
 
 
 @pytest.fixture(scope="session", autouse=True)
