@@ -10,6 +10,7 @@ have changed, and each owned value is the string written, to Helm as well.
 """
 
 import enum
+import functools
 import io
 from dataclasses import dataclass
 
@@ -78,6 +79,13 @@ def _load(text: str, name: str):
     return data
 
 
+@functools.lru_cache(maxsize=64)
+def _check_shape(text: str, name: str) -> None:
+    """Shape and syntax errors, with ruamel's line numbers. A file passes or fails alike every
+    time, so a read of a text already read is not parsed again (a failure is not cached)."""
+    _load(text, name)
+
+
 def helm_values(text: str, name: str = "values.yaml") -> dict:
     """The file as Helm reads it (sigs.k8s.io/yaml: YAML 1.1 scalars, then JSON)."""
     try:
@@ -99,7 +107,7 @@ def _helm_text(value) -> str | None:
 def read_image(text: str, name: str = "values.yaml") -> Image:
     """``image.repository``, ``image.tag``, ``image.digest`` and ``image.pipelineUrl`` as Helm
     reads them (None when absent; an empty pipelineUrl or digest is None too)."""
-    _load(text, name)  # shape and syntax errors, with ruamel's line numbers
+    _check_shape(text, name)
     image = helm_values(text, name).get("image") or {}
     if not isinstance(image, dict):
         raise ValuesError(f"{name}: 'image' must be a mapping")

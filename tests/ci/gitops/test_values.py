@@ -317,3 +317,14 @@ def test_fuzz_every_shape_and_tag_is_the_same_string_to_helm(text, tag, url, rep
     if "\r\n" in text:
         assert out.count("\n") == out.count("\r\n")  # line endings kept
     assert set_image(out, tag, repository=repository, pipeline_url=url) == out
+
+
+@pytest.mark.parametrize("name", ["gitops/dev/values.yaml", "gitops/prod/values.yaml"])
+def test_a_text_read_again_is_judged_alike(name) -> None:
+    """read_image does not parse a text it validated before; a failure is judged anew and
+    names the file it was read as."""
+    good = "image:\n  repository: r\n  tag: t1\n"
+    assert read_image(good, name) == read_image(good, name)
+    for _ in range(2):
+        with pytest.raises(ValuesError, match=f"^{name}: not valid YAML"):
+            read_image("image: [\n", name)
