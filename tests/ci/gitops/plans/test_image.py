@@ -11,6 +11,7 @@ from ci.gitops.plans import deploy, registry
 from ci.gitops.plans.action import Action
 from ci.gitops.values import read_image
 from ci.project import service_name
+from ci.provenance import PUBLIC_KEY_PATH
 from tests.ci.gitops.plans.fake import (
     DIGEST,
     OTHER_DIGEST,
@@ -104,3 +105,19 @@ def test_without_a_repository_the_service_is_the_project() -> None:
         state(branch({DEV: values(A, repository=None)})), request(Action.DEPLOY, tag=B)
     )
     assert plan.message.splitlines()[0] == f"deploy(dev): {service_name()} {B} [skip ci]"
+
+
+def test_a_committed_public_key_goes_to_the_verifier_with_the_digest() -> None:
+    """With the branch's gitops/cosign.pub, the verifier checks the digest given with that key
+    (the signature and provenance check of ``ci.trust``), read from the branch written to."""
+    asked = []
+
+    def verify(repo: str, tag: str, *, public_key: str, digest: str | None) -> str | None:
+        asked.append((repo, tag, public_key, digest))
+        return DIGEST
+
+    key = "-----BEGIN PUBLIC KEY-----\nthe branch's key\n-----END PUBLIC KEY-----\n"
+    repo = branch({DEV: values(A, repository=REPOSITORY), PUBLIC_KEY_PATH: key})
+    plan = registry.plan(state(repo, verify=verify), request(Action.DEPLOY, tag=B, digest=DIGEST))
+    assert read_image(plan.files[DEV] or "").digest == DIGEST
+    assert asked == [(REPOSITORY, B, key, DIGEST)]
