@@ -3,12 +3,12 @@
 The documented build runner (docs/pipeline.md, "The build runner") is a Docker or Kubernetes
 executor: each job starts in a new container, so buildah's storage starts empty, the base image
 is pulled from a registry, and nothing a previous pipeline built is on the machine. The shell
-executor of gitlab-ci-local shares this machine's storage between pipelines instead: a later
+executor of gitlab-ci-local shares the test process's storage between pipelines instead: a later
 build would find the earlier one's layers and base image, figures no such runner gives. So a
 measured pipeline's jobs (``Stage.measure``) get a storage of their own
 (``CONTAINERS_STORAGE_CONF``, a graph root under the test's folder), and the base image comes
 from the tests' registry, pinned by digest as production pins it; the other pipelines share
-this machine's storage.
+the test process's storage (each e2e worker has its own: ``tests/conftest.py``).
 
 A storage is removed once its pipeline ended, in the background, as a runner discards a job's
 container (vfs keeps a copy of the root filesystem per layer: seconds to minutes of disk work

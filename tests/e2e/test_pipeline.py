@@ -205,7 +205,8 @@ def dev_tag_is(remote: Path, tag: str) -> bool:
 class Stage:
     """Runs pipelines against the stand-in and records each scenario. A measured pipeline's jobs
     get an empty buildah storage, as a runner's new job container has (``JobStorage``), and pull
-    the base image from the registry; the others share this machine's storage and its base."""
+    the base image from the registry; the others share the test process's storage
+    (``tests/conftest.py``) and its base."""
 
     def __init__(
         self,
